@@ -1,0 +1,39 @@
+"""Command line: ``mlp-playground [--host 127.0.0.1] [--port 8000] [--open]``."""
+
+from __future__ import annotations
+
+import argparse
+import threading
+import webbrowser
+
+import uvicorn
+
+from server.config import Settings
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Start the server; loopback only unless ``--host`` says otherwise."""
+    defaults = Settings()
+    parser = argparse.ArgumentParser(prog="mlp-playground", description=__doc__)
+    parser.add_argument(
+        "--host", default=defaults.host, help="address to bind (default %(default)s)"
+    )
+    parser.add_argument(
+        "--port", type=int, default=defaults.port, help="port (default %(default)s)"
+    )
+    parser.add_argument("--open", action="store_true", help="open the page in a browser")
+    args = parser.parse_args(argv)
+
+    from server.app import create_app
+
+    shown_host = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host
+    url = f"http://{shown_host}:{args.port}"
+    print(f"MLP Playground on {url}", flush=True)
+    if args.open:
+        threading.Timer(1.0, webbrowser.open, args=(url,)).start()
+    app = create_app(Settings(host=args.host, port=args.port))
+    uvicorn.run(app, host=args.host, port=args.port, log_level="info", timeout_graceful_shutdown=5)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,55 @@
+"""Settings: every limit and default, overridable by ``MLPG_*`` environment variables.
+
+Every size a client can ask for has a cap here, so that one request or one session cannot
+take the server from everybody else. ``GET /api/options`` publishes these numbers.
+"""
+
+from __future__ import annotations
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Server settings. ``MLPG_MAX_SESSIONS=10 mlp-playground`` overrides one."""
+
+    model_config = SettingsConfigDict(env_prefix="MLPG_", frozen=True)
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+
+    # REST sizes
+    max_points_train: int = 20_000
+    max_points_predict: int = 200_000
+    max_hidden_layers: int = 10
+    max_units: int = 256
+    max_classes: int = 8
+    min_grid_resolution: int = 16
+    max_grid_resolution: int = 300
+    max_steps: int = 1_000_000
+    max_epochs: int = 10_000
+    max_batch_size: int = 20_000
+    #: steps x batch x parameters; about 20 s of work for one request on a laptop.
+    max_work: float = 4e10
+    max_gradcheck_points: int = 256
+    max_race_optimizers: int = 6
+
+    # Live sessions
+    max_sessions: int = 64
+    max_watchers: int = 200
+    session_grace_seconds: float = 10.0
+    idle_timeout_seconds: float = 1800.0
+    max_message_bytes: int = 65_536
+    max_messages_per_second: float = 100.0
+    max_live_grid_resolution: int = 200
+    max_fps: int = 60
+    min_neuron_resolution: int = 8
+    max_neuron_resolution: int = 64
+    max_live_points: int = 5_000
+    max_step_message: int = 1_000
+
+    # CORS: closed unless origins are listed.
+    cors_origins: list[str] = []
+
+    def limits(self) -> dict[str, float | int]:
+        """The caps a client needs to know, as published in ``/api/options`` and ``hello``."""
+        return self.model_dump(exclude={"host", "port", "cors_origins"})

@@ -1,0 +1,5 @@
+"""Websocket routes (placeholder until the live issue lands)."""
+
+from fastapi import APIRouter
+
+router = APIRouter()
