@@ -1,0 +1,161 @@
+"""Binary frame encoding for the live stream (the byte layout is documented in docs/protocol.md).
+
+Every frame starts with the same 16-byte little-endian header so that a client can dispatch
+on ``kind`` without knowing the others:
+
+====== ========= ==========================================
+offset type      field
+====== ========= ==========================================
+0      4 x ASCII ``MLPG``
+4      u8        version (1)
+5      u8        kind (1 decision grid, 2 hidden-unit grids)
+6      u16       channels
+8      u32       step (optimiser updates so far, modulo 2**32)
+12     u16       width
+14     u16       height
+====== ========= ==========================================
+
+Kind 1 (decision grid): ``channels`` = 2, then ``width*height`` cells of 2 bytes each:
+predicted class, then ``round(255 * p)`` with ``p`` the probability of that class.
+
+Kind 2 (hidden-unit grids): ``channels`` = total number of hidden units, layer 0 first;
+then ``channels`` planes of ``width*height`` bytes, each unit scaled to 0..255 by its own
+minimum and maximum over the grid (a constant unit is all zeros); then ``channels`` pairs of
+float32 ``(min, max)`` so that a client can show the real range.
+
+Cells are row-major, first row at the top (largest x2), first column at the left (smallest
+x1): the order of ``server.grid.grid_points``. Encoding works on float32 or float64 arrays
+(nothing is learned here, so the grid pass may run in float32) and never loops in Python
+over cells or units.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+
+import numpy as np
+
+MAGIC = b"MLPG"
+VERSION = 1
+KIND_DECISION = 1
+KIND_UNITS = 2
+HEADER = struct.Struct("<4sBBHIHH")
+HEADER_SIZE = HEADER.size  # 16
+
+
+@dataclass(frozen=True)
+class FrameHeader:
+    """The decoded fixed header of a binary frame."""
+
+    version: int
+    kind: int
+    channels: int
+    step: int
+    width: int
+    height: int
+
+
+def encode_header(kind: int, channels: int, step: int, width: int, height: int) -> bytes:
+    """Pack the 16-byte header; ``step`` wraps modulo 2**32 rather than failing."""
+    return HEADER.pack(MAGIC, VERSION, kind, channels, step & 0xFFFFFFFF, width, height)
+
+
+def decode_header(frame: bytes) -> FrameHeader:
+    """Unpack and check the header (ValueError on a short frame or a wrong magic)."""
+    if len(frame) < HEADER_SIZE:
+        raise ValueError(f"frame of {len(frame)} bytes is shorter than the 16-byte header")
+    magic, version, kind, channels, step, width, height = HEADER.unpack_from(frame)
+    if magic != MAGIC:
+        raise ValueError(f"bad magic {magic!r}, expected {MAGIC!r}")
+    return FrameHeader(version, kind, channels, step, width, height)
+
+
+def decision_cells(probabilities: np.ndarray) -> np.ndarray:
+    """(N, K) probabilities -> (N, 2) uint8: predicted class, round(255 * its probability)."""
+    p = np.asarray(probabilities)
+    if p.ndim != 2 or p.shape[1] < 1:
+        raise ValueError(f"probabilities must be (N, K), got shape {p.shape}")
+    cells = np.empty((p.shape[0], 2), dtype=np.uint8)
+    if p.shape[1] == 2:
+        # Two classes: a comparison is much cheaper than argmax/max over an axis of length 2.
+        second = p[:, 1] > p[:, 0]
+        cells[:, 0] = second
+        top = np.where(second, p[:, 1], p[:, 0])
+    else:
+        cls = p.argmax(axis=1)
+        cells[:, 0] = cls
+        top = np.take_along_axis(p, cls[:, None], axis=1)[:, 0]
+    scaled = np.clip(top * 255.0, 0.0, 255.0)
+    np.rint(scaled, out=scaled)
+    cells[:, 1] = scaled
+    return cells
+
+
+def encode_decision_frame(step: int, resolution: int, probabilities: np.ndarray) -> bytes:
+    """Kind 1 frame from the (R*R, K) class probabilities of the grid points."""
+    n = resolution * resolution
+    if probabilities.shape[0] != n:
+        raise ValueError(f"expected {n} grid cells, got {probabilities.shape[0]}")
+    header = encode_header(KIND_DECISION, 2, step, resolution, resolution)
+    return header + decision_cells(probabilities).tobytes()
+
+
+def quantize_planes(hidden: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Per-unit 0..255 planes and float32 (min, max) pairs from hidden outputs.
+
+    ``hidden`` is one (N, units) array per hidden layer. Returns ``planes`` (channels, N)
+    uint8 and ``ranges`` (channels, 2) float32.
+    """
+    if not hidden:
+        return np.zeros((0, 0), dtype=np.uint8), np.zeros((0, 2), dtype=np.float32)
+    values = np.concatenate([np.asarray(h, dtype=np.float32) for h in hidden], axis=1).T
+    lo = values.min(axis=1)
+    hi = values.max(axis=1)
+    span = hi - lo
+    scale = np.divide(255.0, span, out=np.zeros_like(span), where=span > 0)
+    scaled = (values - lo[:, None]) * scale[:, None]
+    np.clip(scaled, 0.0, 255.0, out=scaled)
+    np.rint(scaled, out=scaled)
+    ranges = np.stack([lo, hi], axis=1).astype(np.float32)
+    return scaled.astype(np.uint8), ranges
+
+
+def encode_units_frame(step: int, resolution: int, hidden: list[np.ndarray]) -> bytes:
+    """Kind 2 frame from each hidden layer's (R*R, units) outputs on the neuron grid."""
+    n = resolution * resolution
+    for h in hidden:
+        if h.shape[0] != n:
+            raise ValueError(f"expected {n} grid cells, got {h.shape[0]}")
+    planes, ranges = quantize_planes(hidden)
+    header = encode_header(KIND_UNITS, planes.shape[0], step, resolution, resolution)
+    return header + planes.tobytes() + ranges.astype("<f4").tobytes()
+
+
+@dataclass(frozen=True)
+class DecodedFrame:
+    """A decoded frame, for tests, examples and benchmarks."""
+
+    header: FrameHeader
+    cells: np.ndarray  # kind 1: (H, W, 2) uint8; kind 2: (C, H, W) uint8
+    ranges: np.ndarray | None = None  # kind 2: (C, 2) float32
+
+
+def decode_frame(frame: bytes) -> DecodedFrame:
+    """Decode a kind 1 or kind 2 frame and check its length exactly."""
+    h = decode_header(frame)
+    body = memoryview(frame)[HEADER_SIZE:]
+    n = h.width * h.height
+    if h.kind == KIND_DECISION:
+        if len(body) != 2 * n:
+            raise ValueError(f"kind 1 body is {len(body)} bytes, expected {2 * n}")
+        cells = np.frombuffer(body, dtype=np.uint8).reshape(h.height, h.width, 2)
+        return DecodedFrame(h, cells)
+    if h.kind == KIND_UNITS:
+        expected = h.channels * n + 8 * h.channels
+        if len(body) != expected:
+            raise ValueError(f"kind 2 body is {len(body)} bytes, expected {expected}")
+        planes = np.frombuffer(body[: h.channels * n], dtype=np.uint8)
+        ranges = np.frombuffer(body[h.channels * n :], dtype="<f4").reshape(h.channels, 2)
+        return DecodedFrame(h, planes.reshape(h.channels, h.height, h.width), ranges)
+    raise ValueError(f"unknown frame kind {h.kind}; known kinds are 1 and 2")
