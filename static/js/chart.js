@@ -1,0 +1,225 @@
+// A small line chart on a canvas. Long runs stay smooth: each series keeps at most MAX points;
+// when full, it halves itself (pairwise means) and accepts every 2nd, 4th... sample, so memory
+// and redraw cost are bounded however long training runs. Redraws happen once per animation
+// frame at most, and only when something changed.
+
+const MAX = 600;
+
+class Series {
+  constructor(name, color, dashed = false) {
+    this.name = name;
+    this.color = color;
+    this.dashed = dashed;
+    this.clear();
+  }
+
+  clear() {
+    this.xs = new Float64Array(MAX);
+    this.ys = new Float64Array(MAX);
+    this.n = 0;
+    this.stride = 1;
+    this.pending = 0; // samples seen since the last kept one
+    this.accX = 0;
+    this.accY = 0;
+  }
+
+  push(x, y) {
+    if (y == null || !Number.isFinite(y)) return;
+    this.accX += x;
+    this.accY += y;
+    this.pending += 1;
+    if (this.pending < this.stride) return;
+    if (this.n === MAX) this.halve();
+    this.xs[this.n] = x;
+    this.ys[this.n] = this.accY / this.pending;
+    this.n += 1;
+    this.pending = 0;
+    this.accX = 0;
+    this.accY = 0;
+  }
+
+  halve() {
+    const h = MAX >> 1;
+    for (let i = 0; i < h; i++) {
+      this.xs[i] = this.xs[2 * i + 1];
+      this.ys[i] = (this.ys[2 * i] + this.ys[2 * i + 1]) / 2;
+    }
+    this.n = h;
+    this.stride *= 2;
+  }
+}
+
+export class Chart {
+  /**
+   * @param {HTMLElement} host  element to fill with a canvas and a hover readout
+   * @param {object} opts {series: [{name, color, dashed}], format(y), yMin, yMax, log}
+   */
+  constructor(host, opts) {
+    this.host = host;
+    this.opts = opts;
+    this.canvas = document.createElement('canvas');
+    this.readout = document.createElement('div');
+    this.readout.className = 'chart-readout';
+    host.append(this.canvas, this.readout);
+    this.ctx = this.canvas.getContext('2d');
+    this.series = opts.series.map((s) => new Series(s.name, s.color, s.dashed));
+    this.log = !!opts.log;
+    this.dirty = true;
+    this.hoverX = null;
+    this.raf = 0;
+    this.canvas.addEventListener('pointermove', (e) => this.hover(e));
+    this.canvas.addEventListener('pointerleave', () => { this.hoverX = null; this.readout.textContent = ''; this.request(); });
+  }
+
+  setLabels(names) {
+    names.forEach((n, i) => { this.series[i].name = n; });
+    this.request();
+  }
+
+  setLog(v) {
+    this.log = !!v;
+    this.request();
+  }
+
+  push(x, values) {
+    values.forEach((v, i) => this.series[i].push(x, v));
+    this.request();
+  }
+
+  clear() {
+    this.series.forEach((s) => s.clear());
+    this.request();
+  }
+
+  request() {
+    this.dirty = true;
+    if (!this.raf) this.raf = requestAnimationFrame(() => { this.raf = 0; this.draw(); });
+  }
+
+  pointCount() {
+    return this.series.reduce((a, s) => a + s.n, 0);
+  }
+
+  bounds() {
+    let xmin = Infinity, xmax = -Infinity, ymin = Infinity, ymax = -Infinity;
+    for (const s of this.series) {
+      for (let i = 0; i < s.n; i++) {
+        const y = this.ty(s.ys[i]);
+        if (!Number.isFinite(y)) continue;
+        if (s.xs[i] < xmin) xmin = s.xs[i];
+        if (s.xs[i] > xmax) xmax = s.xs[i];
+        if (y < ymin) ymin = y;
+        if (y > ymax) ymax = y;
+      }
+    }
+    if (this.opts.yMin != null && !this.log) ymin = Math.min(ymin, this.opts.yMin);
+    if (this.opts.yMax != null && !this.log) ymax = Math.max(ymax, this.opts.yMax);
+    if (!(ymax > ymin)) { ymin -= 0.5; ymax += 0.5; }
+    if (!(xmax > xmin)) { xmax = xmin + 1; }
+    return { xmin, xmax, ymin, ymax };
+  }
+
+  ty(y) {
+    return this.log ? Math.log10(Math.max(y, 1e-8)) : y;
+  }
+
+  draw() {
+    if (!this.dirty) return;
+    this.dirty = false;
+    const dpr = window.devicePixelRatio || 1;
+    const r = this.canvas.getBoundingClientRect();
+    const W = Math.max(1, Math.round(r.width * dpr));
+    const H = Math.max(1, Math.round(r.height * dpr));
+    if (this.canvas.width !== W || this.canvas.height !== H) {
+      this.canvas.width = W;
+      this.canvas.height = H;
+    }
+    const ctx = this.ctx;
+    ctx.clearRect(0, 0, W, H);
+    const style = getComputedStyle(this.host);
+    const font = parseFloat(style.fontSize) || 12;
+    ctx.font = `${font * 0.85 * dpr}px ${style.fontFamily}`;
+    const pad = { l: font * 3.6 * dpr, r: 8 * dpr, t: 6 * dpr, b: font * 1.4 * dpr };
+    const pw = W - pad.l - pad.r;
+    const ph = H - pad.t - pad.b;
+    if (pw <= 0 || ph <= 0) return;
+    this.layout = { pad, pw, ph, dpr };
+    const b = this.bounds();
+    if (!Number.isFinite(b.xmin)) {
+      this.drawFrame(ctx, pad, pw, ph, style.color);
+      return;
+    }
+    this.b = b;
+    const X = (x) => pad.l + ((x - b.xmin) / (b.xmax - b.xmin)) * pw;
+    const Y = (y) => pad.t + (1 - (this.ty(y) - b.ymin) / (b.ymax - b.ymin)) * ph;
+    this.drawFrame(ctx, pad, pw, ph, style.color);
+    // y ticks: min, middle, max
+    ctx.fillStyle = style.color;
+    ctx.textAlign = 'right';
+    ctx.textBaseline = 'middle';
+    for (const f of [0, 0.5, 1]) {
+      const yv = b.ymin + f * (b.ymax - b.ymin);
+      const label = this.log ? this.opts.format(10 ** yv) : this.opts.format(yv);
+      ctx.fillText(label, pad.l - 4 * dpr, pad.t + (1 - f) * ph);
+    }
+    ctx.textAlign = 'left';
+    ctx.textBaseline = 'top';
+    ctx.fillText(String(Math.round(b.xmin)), pad.l, pad.t + ph + 2 * dpr);
+    ctx.textAlign = 'right';
+    ctx.fillText(String(Math.round(b.xmax)), pad.l + pw, pad.t + ph + 2 * dpr);
+    ctx.lineWidth = 2 * dpr;
+    ctx.lineJoin = 'round';
+    for (const s of this.series) {
+      if (!s.n) continue;
+      ctx.strokeStyle = s.color;
+      ctx.setLineDash(s.dashed ? [6 * dpr, 4 * dpr] : []);
+      ctx.beginPath();
+      for (let i = 0; i < s.n; i++) {
+        const x = X(s.xs[i]);
+        const y = Y(s.ys[i]);
+        if (i === 0) ctx.moveTo(x, y); else ctx.lineTo(x, y);
+      }
+      ctx.stroke();
+    }
+    ctx.setLineDash([]);
+    if (this.hoverX != null) {
+      const x = pad.l + this.hoverX * pw;
+      ctx.strokeStyle = 'rgba(0,0,0,0.35)';
+      ctx.lineWidth = dpr;
+      ctx.beginPath(); ctx.moveTo(x, pad.t); ctx.lineTo(x, pad.t + ph); ctx.stroke();
+      this.updateReadout();
+    }
+  }
+
+  drawFrame(ctx, pad, pw, ph, color) {
+    ctx.strokeStyle = color;
+    ctx.globalAlpha = 0.3;
+    ctx.lineWidth = 1;
+    ctx.strokeRect(pad.l, pad.t, pw, ph);
+    ctx.globalAlpha = 1;
+  }
+
+  hover(e) {
+    if (!this.layout || !this.b) return;
+    const r = this.canvas.getBoundingClientRect();
+    const { pad, pw, dpr } = this.layout;
+    const f = ((e.clientX - r.left) * dpr - pad.l) / pw;
+    this.hoverX = Math.max(0, Math.min(1, f));
+    this.request();
+  }
+
+  updateReadout() {
+    const b = this.b;
+    const x = b.xmin + this.hoverX * (b.xmax - b.xmin);
+    const parts = [];
+    let shownX = null;
+    for (const s of this.series) {
+      if (!s.n) continue;
+      let best = 0;
+      for (let i = 1; i < s.n; i++) if (Math.abs(s.xs[i] - x) < Math.abs(s.xs[best] - x)) best = i;
+      shownX = shownX ?? s.xs[best];
+      parts.push(`<span style="color:${s.color}">■</span> ${s.name} ${this.opts.format(s.ys[best])}`);
+    }
+    this.readout.innerHTML = shownX == null ? '' : `${this.opts.xLabel ? this.opts.xLabel() : 'step'} ${Math.round(shownX)} · ${parts.join(' · ')}`;
+  }
+}

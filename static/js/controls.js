@@ -1,0 +1,299 @@
+// Builds every control from GET /api/options and keeps them in step with the session config.
+// Each control knows its config path; a user change becomes a partial `configure` message.
+// `update(config)` writes values back without sending anything (server is the source of truth).
+
+import { getPath, nested } from './state.js';
+import { drawSketch } from './sketches.js';
+import { classCss } from './colors.js';
+import { featureLabel } from './network.js';
+
+export const SPEEDS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 'max'];
+const HPARAM_ORDER = ['learning_rate', 'momentum', 'decay_rate', 'beta1', 'beta2', 'epsilon'];
+
+function el(tag, attrs = {}, ...children) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (k === 'class') e.className = v;
+    else if (k === 'testid') e.setAttribute('data-testid', v);
+    else if (k === 'i18n') e.dataset.i18n = v;
+    else e.setAttribute(k, v);
+  }
+  e.append(...children);
+  return e;
+}
+
+function fmtNum(v) {
+  if (v === 'max') return v;
+  if (typeof v !== 'number') return String(v);
+  if (Number.isInteger(v)) return String(v);
+  return String(+v.toPrecision(4));
+}
+
+export class Controls {
+  /**
+   * @param {object} hosts {picker, data, view, network, optimizer, palette}
+   * @param {object} cb {configure(partial), ui(name, value), t(key, params), selectClass(k)}
+   */
+  constructor(hosts, cb) {
+    this.hosts = hosts;
+    this.cb = cb;
+    this.fields = []; // {path, set(value)}
+    this.config = null;
+    this.selectedClass = 0;
+    this.eraser = false;
+  }
+
+  build(options, ui) {
+    this.options = options;
+    const lim = options.limits || {};
+    const t = this.cb.t;
+    const { picker, data, view, network, optimizer } = this.hosts;
+    picker.textContent = '';
+    data.textContent = '';
+    view.textContent = '';
+    network.textContent = '';
+    optimizer.textContent = '';
+    this.fields = [];
+
+    // Dataset picker: one button with a sketch per generator.
+    this.pickerButtons = {};
+    for (const [name, info] of Object.entries(options.datasets || {})) {
+      const c = el('canvas', { width: 72, height: 72 });
+      drawSketch(c, name);
+      const b = el('button', { class: 'dataset', testid: `dataset-${name}`, title: info.description || name },
+        c, el('span', {}, name.replace('_', ' ')));
+      b.addEventListener('click', () => this.cb.configure({ dataset: { name } }));
+      picker.append(b);
+      this.pickerButtons[name] = b;
+    }
+    this.fields.push({ path: 'dataset.name', set: (v) => {
+      for (const [n, b] of Object.entries(this.pickerButtons)) b.classList.toggle('selected', n === v);
+    } });
+
+    data.append(
+      this.range('dataset.n_points', 'c.n_points', 20, Math.min(lim.max_live_points || 2000, 2000), 10, 'n-points'),
+      this.range('dataset.noise', 'c.noise', 0, 1, 0.05, 'noise'),
+      this.select('dataset.classes', 'c.classes', [2, 3, 4, 5, 6, 7, 8].filter((k) => k <= (lim.max_classes || 8)), 'classes', Number),
+      this.range('validation_split', 'c.validation_split', 0, 0.9, 0.05, 'validation-split'),
+      this.number('seed', 'c.seed', 0, 2 ** 31 - 1, 1, 'seed', true),
+    );
+
+    view.append(
+      this.uiCheck('showValidation', 'c.show_validation', ui.showValidation, 'show-validation'),
+      this.uiCheck('discretize', 'c.discretize', ui.discretize, 'discretize'),
+      this.uiSelect('gridResolution', 'c.grid_resolution', [25, 50, 100, 150, 200].filter((r) => r <= (lim.max_live_grid_resolution || 200)), ui.gridResolution, 'grid-resolution'),
+    );
+
+    // Features as toggle chips.
+    const feats = el('div', { class: 'chips', testid: 'features' });
+    this.featureButtons = {};
+    for (const f of options.features || []) {
+      const b = el('button', { class: 'chip', testid: `feature-${f}`, 'aria-pressed': 'false' }, featureLabel(f));
+      b.addEventListener('click', () => {
+        const cur = new Set(getPath(this.config, 'network.features') || []);
+        if (cur.has(f)) { if (cur.size > 1) cur.delete(f); } else cur.add(f);
+        this.cb.configure({ network: { features: options.features.filter((x) => cur.has(x)) } });
+      });
+      feats.append(b);
+      this.featureButtons[f] = b;
+    }
+    this.fields.push({ path: 'network.features', set: (v) => {
+      for (const [f, b] of Object.entries(this.featureButtons)) b.setAttribute('aria-pressed', String(v.includes(f)));
+    } });
+    network.append(
+      this.wrap('c.features', feats, true),
+      this.check('network.normalize', 'c.normalize', 'normalize'),
+      this.allActivations(options.activations || []),
+      this.select('network.init', 'c.init', options.initializers || [], 'init'),
+      this.range('network.dropout', 'c.dropout', 0, 0.9, 0.05, 'dropout'),
+      this.select('loss', 'c.loss', options.losses || [], 'loss'),
+      this.select('regularization.kind', 'c.regularization', options.regularizations || [], 'regularization'),
+      this.number('regularization.strength', 'c.strength', 0, 10, 'any', 'reg-strength'),
+    );
+
+    // Optimiser: the select, then exactly that optimiser's hyper-parameters.
+    const names = Object.keys(options.optimizers || {});
+    const optSel = this.select('optimizer.name', 'c.optimizer', names, 'optimizer', String, (name) => ({
+      optimizer: { name, ...(options.optimizers[name] || {}) },
+    }));
+    this.hparamHost = el('div', { class: 'hparams', testid: 'hparams' });
+    this.hparamFor = null;
+    optimizer.append(optSel, this.hparamHost,
+      this.number('batch_size', 'c.batch_size', 1, lim.max_batch_size || 10000, 1, 'batch-size', true),
+      this.speed());
+    this.fields.push({ path: 'optimizer', set: (v) => this.buildHparams(v) });
+    this.buildPalette(2);
+    if (this.config) this.update(this.config);
+  }
+
+  wrap(key, input, wide = false) {
+    const label = el('span', { class: 'field-label', i18n: key }, this.cb.t(key));
+    return el('label', { class: wide ? 'field wide' : 'field' }, label, input);
+  }
+
+  send(path, value) {
+    this.cb.configure(nested(path, value));
+  }
+
+  select(path, key, choices, testid, cast = String, toPartial = null) {
+    const s = el('select', { testid });
+    for (const c of choices) s.append(el('option', { value: String(c) }, String(c)));
+    s.addEventListener('change', () => {
+      const v = cast(s.value);
+      this.cb.configure(toPartial ? toPartial(v) : nested(path, v));
+    });
+    this.fields.push({ path, set: (v) => { s.value = String(v); } });
+    return this.wrap(key, s);
+  }
+
+  range(path, key, min, max, step, testid) {
+    const r = el('input', { type: 'range', min, max, step, testid });
+    const out = el('output', { class: 'range-value', testid: `${testid}-value` });
+    r.addEventListener('input', () => { out.textContent = fmtNum(+r.value); });
+    r.addEventListener('change', () => this.send(path, +r.value));
+    this.fields.push({ path, set: (v) => { r.value = v; out.textContent = fmtNum(v); } });
+    return this.wrap(key, el('span', { class: 'range' }, r, out));
+  }
+
+  number(path, key, min, max, step, testid, integer = false) {
+    const n = el('input', { type: 'number', min, max, step, testid, inputmode: 'decimal' });
+    n.addEventListener('change', () => {
+      const v = integer ? parseInt(n.value, 10) : parseFloat(n.value);
+      if (Number.isFinite(v)) this.send(path, v);
+      else this.update(this.config);
+    });
+    this.fields.push({ path, set: (v) => { if (document.activeElement !== n) n.value = fmtNum(v); } });
+    return this.wrap(key, n);
+  }
+
+  check(path, key, testid) {
+    const c = el('input', { type: 'checkbox', testid });
+    c.addEventListener('change', () => this.send(path, c.checked));
+    this.fields.push({ path, set: (v) => { c.checked = !!v; } });
+    const label = el('span', { i18n: key }, this.cb.t(key));
+    return el('label', { class: 'field check' }, c, label);
+  }
+
+  uiCheck(name, key, value, testid) {
+    const c = el('input', { type: 'checkbox', testid });
+    c.checked = !!value;
+    c.addEventListener('change', () => this.cb.ui(name, c.checked));
+    this.uiFields = this.uiFields || {};
+    this.uiFields[name] = (v) => { c.checked = !!v; };
+    return el('label', { class: 'field check' }, c, el('span', { i18n: key }, this.cb.t(key)));
+  }
+
+  uiSelect(name, key, choices, value, testid) {
+    const s = el('select', { testid });
+    for (const c of choices) s.append(el('option', { value: String(c) }, `${c}×${c}`));
+    s.value = String(value);
+    s.addEventListener('change', () => this.cb.ui(name, Number(s.value)));
+    this.uiFields = this.uiFields || {};
+    this.uiFields[name] = (v) => { s.value = String(v); };
+    return this.wrap(key, s);
+  }
+
+  allActivations(choices) {
+    const s = el('select', { testid: 'activation-all' });
+    s.append(el('option', { value: '' }, '—'));
+    for (const c of choices) s.append(el('option', { value: c }, c));
+    s.addEventListener('change', () => {
+      if (!s.value) return;
+      const n = (getPath(this.config, 'network.hidden_layers') || []).length;
+      this.cb.configure({ network: { activation: Array(Math.max(1, n)).fill(s.value) } });
+    });
+    this.fields.push({ path: 'network.activation', set: (v) => {
+      const a = Array.isArray(v) ? v : [v];
+      s.value = a.length && a.every((x) => x === a[0]) ? a[0] : '';
+    } });
+    return this.wrap('c.activation', s);
+  }
+
+  speed() {
+    const r = el('input', { type: 'range', min: 0, max: SPEEDS.length - 1, step: 1, testid: 'speed' });
+    const out = el('output', { class: 'range-value', testid: 'speed-value' });
+    const label = (i) => (SPEEDS[i] === 'max' ? this.cb.t('speed.max') : String(SPEEDS[i]));
+    r.addEventListener('input', () => { out.textContent = label(+r.value); });
+    r.addEventListener('change', () => this.send('speed', SPEEDS[+r.value]));
+    this.fields.push({ path: 'speed', set: (v) => {
+      let i = SPEEDS.indexOf(v);
+      if (i < 0) i = SPEEDS.reduce((b, s, j) => (s !== 'max' && Math.abs(s - v) < Math.abs(SPEEDS[b] - v) ? j : b), 0);
+      r.value = i; out.textContent = label(i);
+    } });
+    return this.wrap('c.speed', el('span', { class: 'range' }, r, out));
+  }
+
+  buildHparams(opt) {
+    if (!opt) return;
+    const keys = HPARAM_ORDER.filter((k) => k in opt).concat(Object.keys(opt).filter((k) => k !== 'name' && !HPARAM_ORDER.includes(k)));
+    const sig = `${opt.name}:${keys.join(',')}`;
+    if (sig !== this.hparamFor) {
+      this.hparamFor = sig;
+      this.hparamHost.textContent = '';
+      this.hparamInputs = {};
+      for (const k of keys) {
+        const n = el('input', { type: 'number', step: 'any', min: 0, testid: `hp-${k}`, inputmode: 'decimal' });
+        n.addEventListener('change', () => {
+          const v = parseFloat(n.value);
+          if (Number.isFinite(v)) this.cb.configure({ optimizer: { [k]: v } });
+          else n.value = fmtNum(getPath(this.config, `optimizer.${k}`));
+        });
+        this.hparamInputs[k] = n;
+        this.hparamHost.append(this.wrap(`c.${k}`, n));
+      }
+    }
+    for (const k of keys) {
+      const n = this.hparamInputs[k];
+      if (document.activeElement !== n) n.value = fmtNum(opt[k]);
+    }
+  }
+
+  buildPalette(classes) {
+    const host = this.hosts.palette;
+    if (this.paletteClasses === classes) return;
+    this.paletteClasses = classes;
+    host.textContent = '';
+    this.selectedClass = Math.min(this.selectedClass, classes - 1);
+    this.swatches = [];
+    for (let k = 0; k < classes; k++) {
+      const b = el('button', { class: 'swatch', testid: `class-${k}`, 'aria-pressed': String(k === this.selectedClass) }, String(k));
+      b.style.setProperty('--c', classCss(k));
+      b.addEventListener('click', () => this.selectClass(k));
+      host.append(b);
+      this.swatches.push(b);
+    }
+    const eraser = el('button', { class: 'swatch eraser', testid: 'eraser', 'aria-pressed': String(this.eraser), title: this.cb.t('btn.eraser') }, '⌫');
+    eraser.addEventListener('click', () => { this.eraser = !this.eraser; eraser.setAttribute('aria-pressed', String(this.eraser)); });
+    host.append(eraser);
+  }
+
+  selectClass(k) {
+    this.selectedClass = k;
+    this.eraser = false;
+    this.swatches.forEach((b, i) => b.setAttribute('aria-pressed', String(i === k)));
+    this.hosts.palette.querySelector('.eraser')?.setAttribute('aria-pressed', 'false');
+  }
+
+  /** Write the server's config into every control (no messages sent). */
+  update(config) {
+    this.config = config;
+    for (const f of this.fields) {
+      const v = getPath(config, f.path);
+      if (v !== undefined) f.set(v);
+    }
+    const k = getPath(config, 'dataset.classes');
+    if (k) this.buildPalette(k);
+  }
+
+  updateUi(ui) {
+    for (const [name, set] of Object.entries(this.uiFields || {})) set(ui[name]);
+  }
+
+  setReadOnly(ro) {
+    for (const host of Object.values(this.hosts)) {
+      host.querySelectorAll('input, select, button').forEach((e) => {
+        if (!e.closest('[data-ui-only]')) e.disabled = ro;
+      });
+    }
+  }
+}

@@ -1,0 +1,533 @@
+// The page's one entry: wires the modules together. Everything that touches the DOM starts in
+// start(), run once the document is ready; the modules themselves do nothing at import time.
+
+import { LiveSocket } from './socket.js';
+import { UI_DEFAULTS, decodeHash, encodeHash, merge, satisfied, getPath } from './state.js';
+import { Controls } from './controls.js';
+import { Boundary } from './boundary.js';
+import { NetworkDiagram } from './network.js';
+import { Chart } from './chart.js';
+import { CLASS_COLORS, rgb } from './colors.js';
+import { t, setLanguage, detectLanguage, translatePage, language } from './i18n.js';
+import { parseCsv, toCsv } from './csv.js';
+
+const $ = (id) => document.getElementById(id);
+
+const app = {
+  options: null,
+  config: null,
+  ui: { ...UI_DEFAULTS },
+  role: 'owner',
+  watchToken: null,
+  running: false,
+  lastStep: -1,
+  data: null,
+  dataCustom: false,
+  pendingExport: false,
+  hovered: null,
+  weightsWanted: true,
+  watcherModelDenied: false,
+};
+
+function fmtLoss(v) {
+  if (v == null || !Number.isFinite(v)) return '–';
+  if (v >= 100) return v.toFixed(0);
+  if (v >= 1) return v.toFixed(3);
+  return v.toFixed(4);
+}
+
+function fmtAcc(v) {
+  return v == null || !Number.isFinite(v) ? '–' : `${(v * 100).toFixed(1)} %`;
+}
+
+// ---------------------------------------------------------------- messages and banner
+
+function notify(text, kind = 'info', ms = 6000) {
+  const host = $('messages');
+  const m = document.createElement('div');
+  m.className = `message ${kind}`;
+  m.setAttribute('data-testid', `message-${kind}`);
+  m.textContent = text;
+  const close = document.createElement('button');
+  close.className = 'close';
+  close.textContent = '×';
+  close.setAttribute('aria-label', t('btn.close'));
+  close.addEventListener('click', () => m.remove());
+  m.append(close);
+  host.append(m);
+  while (host.children.length > 5) host.firstChild.remove();
+  if (ms) setTimeout(() => m.remove(), ms);
+  return m;
+}
+
+function banner(text) {
+  const b = $('banner');
+  b.hidden = !text;
+  b.textContent = text || '';
+}
+
+function tooltip(text, x, y) {
+  const tip = $('tooltip');
+  if (!text) { tip.hidden = true; return; }
+  tip.hidden = false;
+  tip.textContent = text;
+  tip.style.left = `${x + 14}px`;
+  tip.style.top = `${y + 14}px`;
+}
+
+// ---------------------------------------------------------------- sending
+
+function send(msg) {
+  if (app.role !== 'owner') {
+    notify(t('msg.read_only'), 'warn', 3000);
+    return;
+  }
+  app.socket.send(msg);
+}
+
+function configure(partial) {
+  if (partial.dataset) app.dataCustom = false;
+  send({ type: 'configure', config: partial });
+}
+
+function subscribe() {
+  app.socket.send({
+    type: 'subscribe',
+    grid_resolution: app.ui.gridResolution,
+    fps: 30,
+    neurons: true,
+    neuron_resolution: 24,
+    stats: false,
+  });
+}
+
+// ---------------------------------------------------------------- state -> page
+
+function writeHash() {
+  if (app.role !== 'owner' || !app.config) return;
+  const hash = encodeHash(app.config, { ...app.ui, lang: language() });
+  if (hash !== location.hash) history.replaceState(null, '', location.pathname + location.search + hash);
+}
+
+function applyConfig(config) {
+  app.config = config;
+  app.controls.update(config);
+  const net = config.network || {};
+  const hidden = net.hidden_layers || [];
+  $('layer-count').textContent = hidden.length === 0 ? t('layers.count0')
+    : hidden.length === 1 ? t('layers.count1') : t('layers.count', { n: hidden.length });
+  const lim = app.options?.limits || {};
+  $('btn-add-layer').disabled = app.role !== 'owner' || hidden.length >= (lim.max_hidden_layers || 10);
+  $('btn-remove-layer').disabled = app.role !== 'owner' || hidden.length === 0;
+  refreshDiagram();
+  writeHash();
+}
+
+function refreshDiagram() {
+  const c = app.config;
+  if (!c) return;
+  const net = c.network || {};
+  const hidden = net.hidden_layers || [];
+  const acts = Array.isArray(net.activation) ? net.activation : hidden.map(() => net.activation);
+  app.diagram.setStructure({
+    features: net.features || ['x1', 'x2'],
+    hidden,
+    activations: acts,
+    classes: app.data?.classes || c.dataset?.classes || 2,
+    activationChoices: app.options?.activations,
+    maxUnits: app.options?.limits?.max_units,
+  });
+  app.diagram.setReadOnly(app.role !== 'owner');
+  app.weightsWanted = true;
+}
+
+function setRunning(r) {
+  app.running = !!r;
+  const b = $('btn-play');
+  b.classList.toggle('playing', app.running);
+  b.setAttribute('aria-pressed', String(app.running));
+  b.title = t(app.running ? 'btn.pause' : 'btn.play');
+  b.setAttribute('aria-label', b.title);
+}
+
+function onMetrics(m) {
+  if (m.step < app.lastStep) { app.lossChart.clear(); app.accChart.clear(); }
+  app.lastStep = m.step;
+  $('m-step').textContent = String(m.step);
+  $('m-epoch').textContent = String(m.epoch ?? 0);
+  $('m-train-loss').textContent = fmtLoss(m.train_loss);
+  $('m-val-loss').textContent = fmtLoss(m.validation_loss);
+  $('m-train-acc').textContent = fmtAcc(m.train_accuracy);
+  $('m-val-acc').textContent = fmtAcc(m.validation_accuracy);
+  $('m-sps').textContent = m.steps_per_second == null ? '–' : String(Math.round(m.steps_per_second));
+  app.lossChart.push(m.step, [m.train_loss, m.validation_loss]);
+  app.accChart.push(m.step, [m.train_accuracy, m.validation_accuracy]);
+  if (m.running !== undefined && m.running !== app.running) setRunning(m.running);
+}
+
+function onEvent(ev) {
+  const params = { ...ev, message: ev.message || '' };
+  if (ev.event === 'diverged') {
+    setRunning(false);
+    const lr = ev.learning_rate ?? getPath(app.config, 'optimizer.learning_rate');
+    notify(ev.step != null && lr != null ? t('ev.diverged', { ...params, learning_rate: lr }) : ev.message, 'error', 15000);
+  } else if (ev.event === 'reset') {
+    app.lossChart.clear();
+    app.accChart.clear();
+    app.lastStep = -1;
+    app.weightsWanted = true;
+    notify(t('ev.reset'), 'info', 2500);
+  } else if (ev.event === 'playing') {
+    setRunning(true);
+  } else if (ev.event === 'paused') {
+    setRunning(false);
+  } else if (ev.event === 'stopped') {
+    setRunning(false);
+    notify(t('ev.stopped', params), 'warn', 10000);
+  } else if (ev.message) {
+    notify(ev.message, 'info');
+  }
+}
+
+function onError(e) {
+  if (e.request_type === 'get_model' && app.role !== 'owner') { app.watcherModelDenied = true; return; }
+  const text = e.field ? t('err.field', { field: e.field, message: e.message }) : t('err.generic', { message: e.message });
+  notify(text, 'error', 12000);
+  if (app.config) app.controls.update(app.config); // put the rejected control back
+}
+
+function onHello(msg) {
+  app.role = msg.role || (msg.session_id ? 'owner' : 'watcher');
+  app.watchToken = msg.watch_token || app.watchToken;
+  if (msg.limits) app.options.limits = { ...app.options.limits, ...msg.limits };
+  const previous = app.config;
+  applyConfig(msg.config);
+  setRunning(msg.running);
+  subscribe();
+  app.weightsWanted = true;
+  if (app.role !== 'owner') return;
+  if (msg._reconnect && !msg._resumed && previous) {
+    // A new session after the old one was lost: restore everything the page knew.
+    send({ type: 'configure', config: stripForConfigure(previous) });
+    if (app.dataCustom && app.data) {
+      send({ type: 'set_data', points: app.data.points, labels: app.data.labels });
+      app.dataCustom = true;
+    }
+    if (app.wasRunning) send({ type: 'play' });
+    notify(t('msg.new_session'), 'info');
+  } else if (msg._reconnect) {
+    notify(t('msg.reconnected'), 'info', 3000);
+  } else if (app.hashConfig && Object.keys(app.hashConfig).length && !satisfied(app.hashConfig, msg.config)) {
+    send({ type: 'configure', config: app.hashConfig });
+  }
+}
+
+function stripForConfigure(config) {
+  const { ...c } = config;
+  return c;
+}
+
+function onMessage(msg) {
+  switch (msg.type) {
+    case 'hello': onHello(msg); break;
+    case 'config': applyConfig(msg.config); break;
+    case 'data':
+      app.data = msg;
+      app.boundary.setData(msg);
+      app.diagram.setDomain(msg.domain || app.diagram.domain);
+      app.controls.buildPalette(msg.classes || 2);
+      refreshDiagram();
+      break;
+    case 'metrics': onMetrics(msg); break;
+    case 'event': onEvent(msg); break;
+    case 'error': onError(msg); break;
+    case 'model':
+      app.diagram.setWeights(msg.model);
+      if (app.pendingExport) {
+        app.pendingExport = false;
+        download('mlp-playground-model.json', JSON.stringify(msg.model, null, 2), 'application/json');
+        notify(t('msg.model_exported'), 'info', 3000);
+      }
+      break;
+    default: break;
+  }
+}
+
+function onFrame(frame) {
+  if (frame.kind === 1) {
+    app.boundary.paintFrame(frame);
+    app.lastFrameStep = frame.step;
+  } else if (frame.kind === 2) {
+    app.diagram.setUnitFrame(frame);
+    if (app.hovered && app.hovered.canvas) app.boundary.showNeuron(app.hovered);
+  }
+}
+
+function onStatus(status) {
+  app.status = status;
+  document.body.dataset.status = status;
+  if (status === 'reconnecting') {
+    if (app.running) app.wasRunning = true;
+    banner(app.role === 'watcher' && app.watchEnded ? t('banner.watch_ended') : t('banner.reconnecting'));
+  } else if (status === 'connecting') {
+    banner(t('banner.connecting'));
+  } else if (status === 'open') {
+    banner(null);
+  }
+}
+
+// ---------------------------------------------------------------- files
+
+function download(name, text, type) {
+  const blob = text instanceof Blob ? text : new Blob([text], { type });
+  const a = document.createElement('a');
+  a.href = URL.createObjectURL(blob);
+  a.download = name;
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(a.href), 1000);
+}
+
+async function uploadCsv(file) {
+  const text = await file.text();
+  const result = parseCsv(text, app.options?.limits?.max_classes || 8);
+  if (result.error) {
+    const msg = t(`msg.csv_${result.error.code}`, result.error.params);
+    notify(t('msg.csv_line', { line: result.error.line, message: msg }), 'error', 15000);
+    return;
+  }
+  if (!result.points.length) { notify(t('msg.csv_empty'), 'error'); return; }
+  send({ type: 'set_data', points: result.points, labels: result.labels });
+  app.dataCustom = true;
+  notify(t('msg.csv_loaded', { n: result.points.length, name: file.name }), 'info', 4000);
+}
+
+async function importModel(file) {
+  let doc;
+  try {
+    doc = JSON.parse(await file.text());
+    if (!doc || !Array.isArray(doc.layers)) throw new Error('no "layers"');
+  } catch (e) {
+    notify(t('msg.model_bad', { message: e.message }), 'error', 10000);
+    return;
+  }
+  const hidden = doc.layers.slice(0, -1).map((l) => l.bias.length);
+  const network = { hidden_layers: hidden, activation: doc.layers.slice(0, -1).map((l) => l.activation) };
+  if (doc.features) network.features = doc.features;
+  if (hidden.length === 0) delete network.activation;
+  send({ type: 'configure', config: { network, initial_model: doc } });
+  notify(t('msg.model_imported'), 'info', 3000);
+}
+
+// ---------------------------------------------------------------- points on the canvas
+
+function pointerOnPlot(e) {
+  if (app.role !== 'owner' || !app.config) return;
+  e.preventDefault();
+  const p = app.boundary.toData(e.clientX, e.clientY);
+  const [x0, x1] = app.boundary.domain;
+  if (e.button === 2 || e.altKey || app.controls.eraser) {
+    send({ type: 'remove_point', point: p, radius: (x1 - x0) * 0.04 });
+  } else {
+    const K = app.data?.classes || app.config.dataset?.classes || 2;
+    const k = e.shiftKey ? (app.controls.selectedClass + 1) % K : app.controls.selectedClass;
+    send({ type: 'add_point', point: p, label: k });
+  }
+  app.dataCustom = true;
+}
+
+// ---------------------------------------------------------------- UI settings
+
+function setUi(name, value) {
+  app.ui[name] = value;
+  if (name === 'showValidation') app.boundary.setShowValidation(value);
+  if (name === 'discretize') app.boundary.setDiscrete(value);
+  if (name === 'logScale') { app.lossChart.setLog(value); $('log-scale').checked = !!value; }
+  if (name === 'gridResolution') subscribe();
+  if (name === 'large') {
+    document.body.classList.toggle('large', !!value);
+    $('btn-large').setAttribute('aria-pressed', String(!!value));
+    requestAnimationFrame(relayout);
+  }
+  writeHash();
+}
+
+function setLang(l) {
+  setLanguage(l);
+  translatePage(document);
+  $('btn-lang').textContent = language() === 'fr' ? 'EN' : 'FR';
+  app.lossChart?.setLabels([t('chart.train'), t('chart.validation')]);
+  app.accChart?.setLabels([t('chart.train'), t('chart.validation')]);
+  setRunning(app.running);
+  if (app.config) applyConfig(app.config);
+  writeHash();
+}
+
+function relayout() {
+  app.boundary.resize();
+  app.diagram.key = '';
+  refreshDiagram();
+  app.lossChart.request();
+  app.accChart.request();
+}
+
+// ---------------------------------------------------------------- start
+
+async function loadOptions() {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const r = await fetch('/api/options');
+      if (r.ok) return await r.json();
+    } catch { /* server not up yet */ }
+    banner(t('banner.connecting'));
+    await new Promise((res) => setTimeout(res, Math.min(5000, 300 * 2 ** attempt)));
+  }
+}
+
+async function start() {
+  const query = new URLSearchParams(location.search);
+  const watch = query.get('watch');
+  const fromHash = decodeHash(location.hash);
+  app.hashConfig = fromHash.config;
+  app.ui = { ...UI_DEFAULTS, ...fromHash.ui };
+  setLanguage(app.ui.lang || detectLanguage(navigator.language));
+  translatePage(document);
+  $('btn-lang').textContent = language() === 'fr' ? 'EN' : 'FR';
+  if (watch) {
+    app.role = 'watcher';
+    document.body.classList.add('watcher');
+    $('watch-note').hidden = false;
+  }
+
+  app.boundary = new Boundary({ grid: $('grid'), points: $('points'), axes: $('axes'), plot: $('plot') });
+  const [c0, c1] = CLASS_COLORS;
+  app.lossChart = new Chart($('chart-loss'), {
+    series: [{ name: t('chart.train'), color: rgb(c1) }, { name: t('chart.validation'), color: rgb(c0), dashed: true }],
+    format: fmtLoss, yMin: 0, log: app.ui.logScale, xLabel: () => t('chart.step'),
+  });
+  app.accChart = new Chart($('chart-acc'), {
+    series: [{ name: t('chart.train'), color: rgb(c1) }, { name: t('chart.validation'), color: rgb(c0), dashed: true }],
+    format: (v) => `${(v * 100).toFixed(1)}%`, yMin: 0, yMax: 1, xLabel: () => t('chart.step'),
+  });
+  app.diagram = new NetworkDiagram($('diagram'), {
+    label: t,
+    tooltip,
+    onHover: (plane) => { app.hovered = plane; app.boundary.showNeuron(plane); },
+    onAddUnit: (l) => editLayers((h) => { h[l] += 1; }),
+    onRemoveUnit: (l) => editLayers((h) => { if (h[l] > 1) h[l] -= 1; }),
+    onActivation: (l, name) => {
+      const net = app.config.network;
+      const acts = (Array.isArray(net.activation) ? [...net.activation] : net.hidden_layers.map(() => net.activation));
+      acts[l] = name;
+      configure({ network: { activation: acts } });
+    },
+  });
+  app.controls = new Controls(
+    { picker: $('dataset-picker'), data: $('data-controls'), view: $('view-controls'), network: $('network-controls'), optimizer: $('optimizer-controls'), palette: $('palette') },
+    { configure, ui: setUi, t },
+  );
+
+  app.options = await loadOptions();
+  app.controls.build(app.options, app.ui);
+  if (app.ui.large) document.body.classList.add('large');
+  $('btn-large').setAttribute('aria-pressed', String(!!app.ui.large));
+  $('log-scale').checked = !!app.ui.logScale;
+  app.boundary.setShowValidation(app.ui.showValidation);
+  app.boundary.setDiscrete(app.ui.discretize);
+  if (watch) app.controls.setReadOnly(true);
+
+  wireButtons();
+  new ResizeObserver(() => relayout()).observe($('plot'));
+  app.boundary.resize();
+
+  const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
+  app.socket = new LiveSocket({
+    url: (resume) => (watch ? `${proto}//${location.host}/ws/watch/${encodeURIComponent(watch)}`
+      : `${proto}//${location.host}/ws${resume ? `?session=${encodeURIComponent(resume)}` : ''}`),
+    onMessage,
+    onFrame,
+    onStatus,
+  });
+  app.socket.connect();
+
+  // Weights for the diagram: ask a few times a second while training (cheap, small nets).
+  setInterval(() => {
+    if (!app.socket.open || app.watcherModelDenied) return;
+    if (app.running || app.weightsWanted) {
+      app.weightsWanted = false;
+      app.socket.send({ type: 'get_model' });
+    }
+  }, 500);
+  window.__mlpg = app;
+}
+
+function editLayers(fn) {
+  const net = app.config.network;
+  const h = [...net.hidden_layers];
+  const acts = Array.isArray(net.activation) ? [...net.activation] : h.map(() => net.activation);
+  fn(h, acts);
+  while (acts.length < h.length) acts.push(acts[acts.length - 1] || 'tanh');
+  acts.length = h.length;
+  configure({ network: { hidden_layers: h, activation: acts } });
+}
+
+function wireButtons() {
+  $('btn-play').addEventListener('click', () => send({ type: app.running ? 'pause' : 'play' }));
+  $('btn-step').addEventListener('click', () => send({ type: 'step', steps: 1 }));
+  $('btn-reset').addEventListener('click', () => send({ type: 'reset' }));
+  $('btn-reseed').addEventListener('click', () => send({ type: 'reseed' }));
+  $('btn-regenerate').addEventListener('click', () => { app.dataCustom = false; send({ type: 'regenerate' }); });
+  $('btn-clear').addEventListener('click', () => { app.dataCustom = true; send({ type: 'clear_points' }); });
+  $('btn-add-layer').addEventListener('click', () => editLayers((h) => { h.push(h.length ? h[h.length - 1] : 4); }));
+  $('btn-remove-layer').addEventListener('click', () => editLayers((h) => { h.pop(); }));
+  $('csv-input').addEventListener('change', (e) => {
+    const f = e.target.files[0];
+    if (f) uploadCsv(f);
+    e.target.value = '';
+  });
+  $('model-input').addEventListener('change', (e) => {
+    const f = e.target.files[0];
+    if (f) importModel(f);
+    e.target.value = '';
+  });
+  $('btn-download').addEventListener('click', () => {
+    if (!app.data) { notify(t('msg.no_data'), 'warn'); return; }
+    download('mlp-playground-data.csv', toCsv(app.data), 'text/csv');
+  });
+  $('btn-png').addEventListener('click', () => {
+    app.boundary.composite(800).toBlob((blob) => download('mlp-playground-boundary.png', blob));
+  });
+  $('btn-export').addEventListener('click', () => { app.pendingExport = true; app.socket.send({ type: 'get_model' }); });
+  $('btn-share').addEventListener('click', () => {
+    const url = `${location.origin}/?watch=${encodeURIComponent(app.watchToken || '')}`;
+    const a = $('watch-link');
+    a.href = url;
+    a.textContent = url;
+    $('share-dialog').showModal();
+  });
+  $('btn-close-share').addEventListener('click', () => $('share-dialog').close());
+  $('btn-copy-link').addEventListener('click', async () => {
+    try { await navigator.clipboard.writeText($('watch-link').href); $('btn-copy-link').textContent = t('btn.copied'); } catch { /* clipboard may be denied */ }
+  });
+  $('btn-large').addEventListener('click', () => setUi('large', !app.ui.large));
+  $('btn-lang').addEventListener('click', () => setLang(language() === 'fr' ? 'en' : 'fr'));
+  $('log-scale').addEventListener('change', (e) => setUi('logScale', e.target.checked));
+
+  const pts = $('points');
+  pts.addEventListener('pointerdown', pointerOnPlot);
+  pts.addEventListener('contextmenu', (e) => e.preventDefault());
+
+  document.addEventListener('keydown', (e) => {
+    if (e.ctrlKey || e.metaKey || e.altKey) return;
+    const tag = e.target.tagName;
+    if (tag === 'INPUT' || tag === 'SELECT' || tag === 'TEXTAREA' || e.target.isContentEditable) return;
+    if ($('share-dialog').open) return;
+    if (e.key === ' ') { e.preventDefault(); $('btn-play').click(); }
+    else if (e.key === 's' || e.key === 'S') $('btn-step').click();
+    else if (e.key === 'r' || e.key === 'R') $('btn-reset').click();
+  });
+}
+
+if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', start);
+else start();

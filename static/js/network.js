@@ -1,0 +1,316 @@
+// The network diagram: one column of input features, one per hidden layer, one of outputs.
+// Each hidden unit is a small canvas showing its own output over the plane (kind-2 frames);
+// links are SVG paths whose colour is the weight's sign and whose width is its magnitude.
+// The DOM is rebuilt only when the architecture changes; weights and thumbnails update in place.
+
+import { divergingLUT, classCss, weightColor } from './colors.js';
+
+const FEATURE_LABELS = {
+  x1: 'x₁', x2: 'x₂', x1_squared: 'x₁²', x2_squared: 'x₂²', x1_x2: 'x₁x₂',
+  sin_x1: 'sin x₁', sin_x2: 'sin x₂',
+};
+
+export function featureLabel(name) {
+  return FEATURE_LABELS[name] || name;
+}
+
+/** A feature's value at (x1, x2), to draw input thumbnails client-side. */
+export function featureValue(name, x1, x2) {
+  switch (name) {
+    case 'x1': return x1;
+    case 'x2': return x2;
+    case 'x1_squared': return x1 * x1;
+    case 'x2_squared': return x2 * x2;
+    case 'x1_x2': return x1 * x2;
+    case 'sin_x1': return Math.sin(x1);
+    case 'sin_x2': return Math.sin(x2);
+    default: return 0;
+  }
+}
+
+const SVGNS = 'http://www.w3.org/2000/svg';
+const THUMB = 24;
+
+export class NetworkDiagram {
+  /**
+   * @param {HTMLElement} host
+   * @param {object} cb {onHover(plane|null), onAddUnit(layer), onRemoveUnit(layer),
+   *                     onActivation(layer, name), label(key, params), tooltip(text, x, y)}
+   */
+  constructor(host, cb) {
+    this.host = host;
+    this.cb = cb;
+    this.key = '';
+    this.lut = divergingLUT();
+    this.units = []; // per hidden layer: [{canvas, ctx, image, plane, min, max}]
+    this.inputs = [];
+    this.links = []; // links[l][i][j] = path element
+    this.domain = [-6, 6, -6, 6];
+    this.readOnly = false;
+    this.thumbUpdates = 0;
+  }
+
+  setReadOnly(v) {
+    this.readOnly = v;
+    this.host.classList.toggle('read-only', v);
+  }
+
+  /** Rebuild when the architecture changes. */
+  setStructure({ features, hidden, activations, classes, activationChoices, maxUnits }) {
+    const key = JSON.stringify([features, hidden, activations, classes, this.domain, this.cb.label('diagram.inputs')]);
+    if (key === this.key) return;
+    this.key = key;
+    this.spec = { features, hidden, activations, classes, activationChoices, maxUnits };
+    this.build();
+  }
+
+  setDomain(domain) {
+    if (JSON.stringify(domain) === JSON.stringify(this.domain)) return;
+    this.domain = domain;
+    if (this.spec) { this.key = ''; this.setStructure(this.spec); }
+  }
+
+  build() {
+    const { features, hidden, activations, classes, activationChoices, maxUnits } = this.spec;
+    const host = this.host;
+    host.textContent = '';
+    const cols = [features.length, ...hidden, classes];
+    const maxN = Math.max(...cols, 1);
+    const width = host.clientWidth || 500;
+    const headH = 64;
+    const avail = Math.max(220, Math.min(560, window.innerHeight * 0.5)) - headH;
+    const size = Math.max(10, Math.min(44, Math.floor(avail / maxN) - 8));
+    const gap = Math.max(3, Math.min(10, Math.round(size * 0.25)));
+    const height = headH + maxN * (size + gap) + 10;
+    host.style.height = `${height}px`;
+    host.style.setProperty('--node', `${size}px`);
+    const xs = cols.map((_, c) => Math.round(20 + size / 2 + (c * (width - 40 - size)) / Math.max(1, cols.length - 1)));
+    const ys = (n) => Array.from({ length: n }, (_, i) => headH + (maxN - n) * (size + gap) / 2 + i * (size + gap) + size / 2);
+    this.pos = cols.map((n, c) => ys(n).map((y) => [xs[c], y]));
+
+    const svg = document.createElementNS(SVGNS, 'svg');
+    svg.setAttribute('class', 'links');
+    svg.setAttribute('width', width);
+    svg.setAttribute('height', height);
+    host.append(svg);
+    this.svg = svg;
+    this.links = [];
+    for (let l = 0; l < cols.length - 1; l++) {
+      const layer = [];
+      for (let i = 0; i < cols[l]; i++) {
+        const row = [];
+        for (let j = 0; j < cols[l + 1]; j++) {
+          const [ax, ay] = this.pos[l][i];
+          const [bx, by] = this.pos[l + 1][j];
+          const p = document.createElementNS(SVGNS, 'path');
+          const x0 = ax + size / 2, x1 = bx - size / 2;
+          const mx = (x0 + x1) / 2;
+          p.setAttribute('d', `M${x0},${ay} C${mx},${ay} ${mx},${by} ${x1},${by}`);
+          p.setAttribute('class', 'link');
+          p.dataset.layer = l; p.dataset.i = i; p.dataset.j = j;
+          svg.append(p);
+          row.push(p);
+        }
+        layer.push(row);
+      }
+      this.links.push(layer);
+    }
+    svg.addEventListener('pointermove', (e) => this.linkHover(e));
+    svg.addEventListener('pointerleave', () => this.cb.tooltip(null));
+
+    // Column headers
+    const head = (c, text) => {
+      const d = document.createElement('div');
+      d.className = 'col-head';
+      d.style.left = `${xs[c]}px`;
+      d.textContent = text;
+      host.append(d);
+      return d;
+    };
+    head(0, this.cb.label('diagram.inputs'));
+    head(cols.length - 1, this.cb.label('diagram.output'));
+
+    // Inputs with thumbnails computed here.
+    this.inputs = features.map((f, i) => {
+      const node = this.node(this.pos[0][i], size, 'input');
+      node.dataset.testid = 'input-node';
+      node.setAttribute('data-testid', 'input-node');
+      const c = this.canvas(node);
+      const plane = this.featurePlane(f);
+      this.paintThumb(c, plane);
+      const lab = document.createElement('span');
+      lab.className = 'node-label';
+      lab.textContent = featureLabel(f);
+      node.append(lab);
+      node.addEventListener('pointerenter', () => this.cb.onHover(plane));
+      node.addEventListener('pointerleave', () => this.cb.onHover(null));
+      return { node, plane };
+    });
+
+    // Hidden layers
+    this.units = hidden.map((n, l) => {
+      const h = head(l + 1, '');
+      h.classList.add('layer-head');
+      const bar = document.createElement('div');
+      bar.className = 'unit-bar';
+      const minus = this.button('−', 'btn.remove_unit', () => this.cb.onRemoveUnit(l));
+      minus.setAttribute('data-testid', `remove-unit-${l}`);
+      minus.disabled = n <= 1;
+      const plus = this.button('+', 'btn.add_unit', () => this.cb.onAddUnit(l));
+      plus.setAttribute('data-testid', `add-unit-${l}`);
+      plus.disabled = n >= (maxUnits || 256);
+      bar.append(minus, plus);
+      const count = document.createElement('div');
+      count.className = 'unit-count';
+      count.textContent = this.cb.label('diagram.units', { n });
+      const sel = document.createElement('select');
+      sel.className = 'act-select';
+      sel.setAttribute('data-testid', `activation-${l}`);
+      sel.title = this.cb.label('c.activation');
+      for (const a of activationChoices || [activations[l]]) {
+        const o = document.createElement('option');
+        o.value = a; o.textContent = a;
+        sel.append(o);
+      }
+      sel.value = activations[l] ?? activations[0];
+      sel.addEventListener('change', () => this.cb.onActivation(l, sel.value));
+      h.append(bar, count, sel);
+      return Array.from({ length: n }, (_, u) => {
+        const node = this.node(this.pos[l + 1][u], size, 'unit');
+        node.setAttribute('data-testid', 'unit-node');
+        node.dataset.layer = l; node.dataset.unit = u;
+        const c = this.canvas(node);
+        const unit = { canvas: c, ctx: c.getContext('2d'), plane: null, min: 0, max: 0, layer: l, index: u };
+        node.addEventListener('pointerenter', (e) => {
+          if (unit.plane) this.cb.onHover(unit);
+          this.cb.tooltip(this.cb.label('diagram.unit', { l: l + 1, u: u + 1 }), e.clientX, e.clientY);
+        });
+        node.addEventListener('pointerleave', () => { this.cb.onHover(null); this.cb.tooltip(null); });
+        return unit;
+      });
+    });
+    this.outputs = Array.from({ length: classes }, (_, k) => {
+      const node = this.node(this.pos[cols.length - 1][k], size, 'output');
+      node.style.background = classCss(k);
+      node.textContent = String(k);
+      return node;
+    });
+    if (this.weights) this.setWeights(this.weights);
+  }
+
+  button(text, titleKey, onClick) {
+    const b = document.createElement('button');
+    b.className = 'btn-round tiny';
+    b.textContent = text;
+    b.title = this.cb.label(titleKey);
+    b.addEventListener('click', onClick);
+    return b;
+  }
+
+  node([x, y], size, cls) {
+    const d = document.createElement('div');
+    d.className = `node ${cls}`;
+    d.style.left = `${x - size / 2}px`;
+    d.style.top = `${y - size / 2}px`;
+    d.style.width = `${size}px`;
+    d.style.height = `${size}px`;
+    this.host.append(d);
+    return d;
+  }
+
+  canvas(node) {
+    const c = document.createElement('canvas');
+    c.width = THUMB;
+    c.height = THUMB;
+    node.append(c);
+    return c;
+  }
+
+  featurePlane(name) {
+    const [x0, x1, y0, y1] = this.domain;
+    const n = 48;
+    const vals = new Float32Array(n * n);
+    let min = Infinity, max = -Infinity;
+    for (let r = 0; r < n; r++) {
+      for (let c = 0; c < n; c++) {
+        const v = featureValue(name, x0 + ((c + 0.5) / n) * (x1 - x0), y1 - ((r + 0.5) / n) * (y1 - y0));
+        vals[r * n + c] = v;
+        if (v < min) min = v;
+        if (v > max) max = v;
+      }
+    }
+    const plane = new Uint8Array(n * n);
+    const span = max - min || 1;
+    for (let i = 0; i < n * n; i++) plane[i] = Math.round(((vals[i] - min) / span) * 255);
+    return { plane, width: n, height: n, min, max };
+  }
+
+  paintThumb(canvas, { plane, width, height, min, max }) {
+    if (canvas.width !== width || canvas.height !== height) {
+      canvas.width = width;
+      canvas.height = height;
+    }
+    const ctx = canvas.getContext('2d');
+    const img = ctx.createImageData(width, height);
+    const px = new Uint32Array(img.data.buffer);
+    const scale = Math.max(Math.abs(min), Math.abs(max)) || 1;
+    const span = max - min;
+    const lut = this.lut;
+    for (let i = 0; i < width * height; i++) {
+      const v = min + (plane[i] / 255) * span;
+      px[i] = lut[Math.max(0, Math.min(255, Math.round((v / scale + 1) * 127.5)))];
+    }
+    ctx.putImageData(img, 0, 0);
+  }
+
+  /** A kind-2 frame: one plane per hidden unit (layer 0 first), then (min, max) float32 pairs. */
+  setUnitFrame(frame) {
+    const { channels, width: w, height: h, body } = frame;
+    const flat = this.units.flat();
+    if (flat.length !== channels) return; // architecture change in flight
+    const dv = new DataView(frame.buffer, 16 + channels * w * h, channels * 8);
+    for (let c = 0; c < channels; c++) {
+      const u = flat[c];
+      u.plane = body.subarray(c * w * h, (c + 1) * w * h);
+      u.width = w;
+      u.height = h;
+      u.min = dv.getFloat32(c * 8, true);
+      u.max = dv.getFloat32(c * 8 + 4, true);
+      this.paintThumb(u.canvas, u);
+    }
+    this.thumbUpdates += 1;
+  }
+
+  /** Weights from a model document: links' colour and width follow them. */
+  setWeights(doc) {
+    this.weights = doc;
+    if (!doc || !doc.layers) return;
+    let scale = 0;
+    for (const layer of doc.layers) for (const row of layer.weights) for (const w of row) scale = Math.max(scale, Math.abs(w));
+    this.weightScale = scale || 1;
+    doc.layers.forEach((layer, l) => {
+      const links = this.links[l];
+      if (!links || links.length !== layer.weights.length) return;
+      layer.weights.forEach((row, i) => {
+        if (!links[i] || links[i].length !== row.length) return;
+        row.forEach((w, j) => {
+          const p = links[i][j];
+          p.style.stroke = weightColor(w, this.weightScale);
+          p.style.strokeWidth = (0.6 + 5 * Math.min(1, Math.abs(w) / this.weightScale)).toFixed(2);
+          p.dataset.w = w;
+        });
+      });
+    });
+  }
+
+  linkHover(e) {
+    const p = e.target.closest && e.target.closest('path.link');
+    if (!p || p.dataset.w == null) { this.cb.tooltip(null); return; }
+    const l = +p.dataset.layer;
+    const i = +p.dataset.i;
+    const j = +p.dataset.j;
+    const from = l === 0 ? featureLabel(this.spec.features[i]) : `h${l}.${i + 1}`;
+    const to = l === this.spec.hidden.length ? `out ${j}` : `h${l + 1}.${j + 1}`;
+    this.cb.tooltip(this.cb.label('diagram.weight', { from, to, w: (+p.dataset.w).toPrecision(3) }), e.clientX, e.clientY);
+  }
+}
