@@ -90,9 +90,16 @@ def probabilities_to_frame_cells(proba: np.ndarray, out: np.ndarray | None = Non
         out[:, 0] = second
         np.maximum(p[:, 0], p[:, 1], out=work)
     else:
-        cls = p.argmax(axis=1)
-        out[:, 0] = cls
-        work[...] = np.take_along_axis(p, cls[:, None], axis=1)[:, 0]
+        # A running maximum over the K <= 8 columns (vectorised over cells) beats argmax
+        # over a short axis plus a gather; strict ">" keeps the first class on a tie.
+        cls = out[:, 0]
+        cls[...] = 0
+        work[...] = p[:, 0]
+        better = np.empty(n, dtype=bool)
+        for j in range(1, k):
+            np.greater(p[:, j], work, out=better)
+            np.copyto(cls, j, where=better)
+            np.maximum(work, p[:, j], out=work)
     np.multiply(work, 255.0, out=work)
     _scale_to_byte(work, out[:, 1])
     return out.tobytes()

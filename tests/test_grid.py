@@ -61,11 +61,16 @@ def test_frame_cells_two_classes_by_hand():
 
 
 def test_frame_cells_many_classes_by_hand():
-    proba = np.array([[0.1, 0.2, 0.7], [0.6, 0.3, 0.1], [0.2, 0.41, 0.39]])
-    assert probabilities_to_frame_cells(proba) == bytes([2, 178, 0, 153, 1, 105])
-    out = np.zeros((3, 2), dtype=np.uint8)
+    third = 1.0 / 3.0
+    proba = np.array(
+        [[0.1, 0.2, 0.7], [0.6, 0.3, 0.1], [0.2, 0.41, 0.39], [0.1, 0.45, 0.45], [third] * 3]
+    )
+    # 0.7*255 = 178.5 rounds half to even (as Python's round) -> 178; 0.41*255 = 104.55 -> 105;
+    # ties go to the first class: 0.45*255 = 114.75 -> 115, 255/3 = 85.
+    assert probabilities_to_frame_cells(proba) == bytes([2, 178, 0, 153, 1, 105, 1, 115, 0, 85])
+    out = np.zeros((5, 2), dtype=np.uint8)
     probabilities_to_frame_cells(proba, out=out)
-    assert out.tolist() == [[2, 178], [0, 153], [1, 105]]
+    assert out.tolist() == [[2, 178], [0, 153], [1, 105], [1, 115], [0, 85]]
 
 
 def test_frame_cells_never_overflow_on_bad_values():
