@@ -25,8 +25,8 @@ float32 ``(min, max)`` so that a client can show the real range.
 
 Cells are row-major, first row at the top (largest x2), first column at the left (smallest
 x1): the order of ``server.grid.grid_points``. Encoding works on float32 or float64 arrays
-(nothing is learned here, so the grid pass may run in float32) and never loops in Python
-over cells or units.
+(nothing is learned here, so the grid pass may run in float32); the cell arithmetic is
+``server.grid``'s, shared with REST ``/train``'s grid.
 """
 
 from __future__ import annotations
@@ -35,6 +35,8 @@ import struct
 from dataclasses import dataclass
 
 import numpy as np
+
+from server.grid import probabilities_to_frame_cells, quantize_units
 
 MAGIC = b"MLPG"
 VERSION = 1
@@ -76,20 +78,9 @@ def decision_cells(probabilities: np.ndarray) -> np.ndarray:
     p = np.asarray(probabilities)
     if p.ndim != 2 or p.shape[1] < 1:
         raise ValueError(f"probabilities must be (N, K), got shape {p.shape}")
-    cells = np.empty((p.shape[0], 2), dtype=np.uint8)
-    if p.shape[1] == 2:
-        # Two classes: a comparison is much cheaper than argmax/max over an axis of length 2.
-        second = p[:, 1] > p[:, 0]
-        cells[:, 0] = second
-        top = np.where(second, p[:, 1], p[:, 0])
-    else:
-        cls = p.argmax(axis=1)
-        cells[:, 0] = cls
-        top = np.take_along_axis(p, cls[:, None], axis=1)[:, 0]
-    scaled = np.clip(top * 255.0, 0.0, 255.0)
-    np.rint(scaled, out=scaled)
-    cells[:, 1] = scaled
-    return cells
+    out = np.empty((p.shape[0], 2), dtype=np.uint8)
+    probabilities_to_frame_cells(p, out=out)
+    return out
 
 
 def encode_decision_frame(step: int, resolution: int, probabilities: np.ndarray) -> bytes:
@@ -98,27 +89,7 @@ def encode_decision_frame(step: int, resolution: int, probabilities: np.ndarray)
     if probabilities.shape[0] != n:
         raise ValueError(f"expected {n} grid cells, got {probabilities.shape[0]}")
     header = encode_header(KIND_DECISION, 2, step, resolution, resolution)
-    return header + decision_cells(probabilities).tobytes()
-
-
-def quantize_planes(hidden: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """Per-unit 0..255 planes and float32 (min, max) pairs from hidden outputs.
-
-    ``hidden`` is one (N, units) array per hidden layer. Returns ``planes`` (channels, N)
-    uint8 and ``ranges`` (channels, 2) float32.
-    """
-    if not hidden:
-        return np.zeros((0, 0), dtype=np.uint8), np.zeros((0, 2), dtype=np.float32)
-    values = np.concatenate([np.asarray(h, dtype=np.float32) for h in hidden], axis=1).T
-    lo = values.min(axis=1)
-    hi = values.max(axis=1)
-    span = hi - lo
-    scale = np.divide(255.0, span, out=np.zeros_like(span), where=span > 0)
-    scaled = (values - lo[:, None]) * scale[:, None]
-    np.clip(scaled, 0.0, 255.0, out=scaled)
-    np.rint(scaled, out=scaled)
-    ranges = np.stack([lo, hi], axis=1).astype(np.float32)
-    return scaled.astype(np.uint8), ranges
+    return header + probabilities_to_frame_cells(probabilities)
 
 
 def encode_units_frame(step: int, resolution: int, hidden: list[np.ndarray]) -> bytes:
@@ -127,9 +98,13 @@ def encode_units_frame(step: int, resolution: int, hidden: list[np.ndarray]) -> 
     for h in hidden:
         if h.shape[0] != n:
             raise ValueError(f"expected {n} grid cells, got {h.shape[0]}")
-    planes, ranges = quantize_planes(hidden)
-    header = encode_header(KIND_UNITS, planes.shape[0], step, resolution, resolution)
-    return header + planes.tobytes() + ranges.astype("<f4").tobytes()
+    planes, mins, maxs = quantize_units(list(hidden))
+    channels = len(mins)
+    ranges = np.empty((channels, 2), dtype="<f4")
+    ranges[:, 0] = mins
+    ranges[:, 1] = maxs
+    header = encode_header(KIND_UNITS, channels, step, resolution, resolution)
+    return header + planes + ranges.tobytes()
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,145 @@
+"""One websocket connection's outgoing side: a bounded queue, "latest" slots and a sender task.
+
+Why slots: frames, metrics and statistics are snapshots, and only the newest one matters.
+Each has one slot per connection; a new snapshot overwrites an unsent one, so a client
+that reads slowly (or not at all) gets the newest frame when it next can, never a backlog,
+and the server's memory for it is bounded by one snapshot per slot. Training never waits:
+the producer only assigns a slot and sets an event.
+
+Messages that are not snapshots (hello, config, data, error, event, model) go through a
+FIFO so none is lost; it is bounded too (``MAX_PENDING``): a client that lets it fill is
+not reading at all and is closed with 1008 rather than allowed to grow the server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import deque
+
+from starlette.websockets import WebSocket
+
+log = logging.getLogger("server.live")
+
+#: Slot names in the order a sender drains them (the boundary before the statistics).
+SLOTS = ("metrics", "frame", "units", "stats")
+MAX_PENDING = 512
+READY = "@ready"
+
+# Close codes (RFC 6455 and the IANA registry).
+CLOSE_NORMAL = 1000
+CLOSE_GOING_AWAY = 1001
+CLOSE_UNSUPPORTED = 1003
+CLOSE_POLICY = 1008
+CLOSE_TOO_BIG = 1009
+CLOSE_TRY_AGAIN = 1013
+
+
+class RateLimiter:
+    """Token bucket: ``rate`` messages a second on average, bursts up to ``rate``.
+
+    ``allow()`` says whether a message may be processed; ``should_report()`` limits the
+    ``rate_limited`` errors themselves to one a second, so a flooding client cannot turn
+    the limiter into an amplifier.
+    """
+
+    def __init__(self, rate: float) -> None:
+        self.rate = float(rate)
+        self.tokens = float(rate)
+        self.updated = time.monotonic()
+        self.reported = -1e9
+
+    def allow(self) -> bool:
+        now = time.monotonic()
+        self.tokens = min(self.rate, self.tokens + (now - self.updated) * self.rate)
+        self.updated = now
+        if self.tokens >= 1.0:
+            self.tokens -= 1.0
+            return True
+        return False
+
+    def should_report(self) -> bool:
+        now = time.monotonic()
+        if now - self.reported >= 1.0:
+            self.reported = now
+            return True
+        return False
+
+
+class Connection:
+    """The outgoing half of one websocket (owner or watcher). Loop-thread only."""
+
+    def __init__(self, websocket: WebSocket, role: str) -> None:
+        self.websocket = websocket
+        self.role = role
+        self.fifo: deque[str | bytes] = deque()
+        self.slots: dict[str, str | bytes] = {}
+        self.wake = asyncio.Event()
+        self.close_code: int | None = None
+        self.close_reason = ""
+        self.sent_frames = 0
+        #: Snapshots wait for this connection's first ``data``, so frames never precede it.
+        self.ready = False
+
+    def push(self, payload: str | bytes, slot: str | None = None) -> None:
+        """Queue a message; with ``slot`` it replaces the unsent one of that slot.
+
+        ``slot == READY`` queues the connection's first ``data`` and lets snapshots through.
+        """
+        if self.close_code is not None:
+            return
+        if slot == READY:
+            self.ready = True
+            slot = None
+        elif slot is not None and not self.ready:
+            return
+        if slot is None:
+            if len(self.fifo) >= MAX_PENDING:
+                self.request_close(CLOSE_POLICY, "client is not reading its messages")
+                return
+            self.fifo.append(payload)
+        else:
+            self.slots[slot] = payload
+        self.wake.set()
+
+    def request_close(self, code: int, reason: str = "") -> None:
+        """Ask the sender to close the socket after nothing else (pending data is dropped)."""
+        if self.close_code is None:
+            self.close_code = code
+            self.close_reason = reason
+            self.fifo.clear()
+            self.slots.clear()
+        self.wake.set()
+
+    def _next(self) -> str | bytes | None:
+        if self.fifo:
+            return self.fifo.popleft()
+        for name in SLOTS:
+            payload = self.slots.pop(name, None)
+            if payload is not None:
+                return payload
+        return None
+
+    async def run_sender(self) -> None:
+        """Send until a close is requested or the socket fails; then close it."""
+        ws = self.websocket
+        try:
+            while self.close_code is None:
+                await self.wake.wait()
+                self.wake.clear()
+                while self.close_code is None:
+                    payload = self._next()
+                    if payload is None:
+                        break
+                    if isinstance(payload, bytes):
+                        await ws.send_bytes(payload)
+                        self.sent_frames += 1
+                    else:
+                        await ws.send_text(payload)
+        except Exception as exc:  # the peer went away mid-send: nothing left to do here
+            log.debug("sender stopped: %s", type(exc).__name__)
+            return
+        with contextlib.suppress(Exception):
+            await ws.close(self.close_code, self.close_reason)

@@ -1,0 +1,285 @@
+"""Parsing and validating client messages (the table in docs/protocol.md).
+
+Everything a client sends is checked here, on the event loop, before it reaches a session:
+shapes, types and ranges that do not depend on the session's state. Checks that do (a label
+below the number of classes, a config merged with the current one, a weight index inside
+its matrix) happen in the session, between two steps. Either way a bad message becomes a
+``ProtocolError`` that the connection turns into an ``error`` message; the session and the
+connection stay as they were.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from server.config import Settings
+
+#: Messages a watcher may send: they read the session and change nothing.
+READ_ONLY_TYPES = frozenset({"get_model"})
+
+#: Every client message type, in the order of docs/protocol.md.
+MESSAGE_TYPES = (
+    "configure",
+    "play",
+    "pause",
+    "step",
+    "reset",
+    "reseed",
+    "regenerate",
+    "add_point",
+    "remove_point",
+    "clear_points",
+    "set_data",
+    "set_weight",
+    "subscribe",
+    "get_model",
+)
+
+#: Coordinates beyond this are certainly a mistake (the generated data lives in [-6, 6]).
+MAX_COORDINATE = 1e6
+DEFAULT_REMOVE_RADIUS = 0.5
+#: The largest numeric ``speed`` (steps per second); ``"max"`` means as fast as fair.
+MAX_SPEED = 1_000_000
+
+
+class ProtocolError(Exception):
+    """A client message we refuse, with its protocol error code and the offending field."""
+
+    def __init__(self, code: str, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.field = field
+
+    def to_message(self, request_type: str | None = None) -> dict[str, Any]:
+        """The ``error`` message sent to the client."""
+        return {
+            "type": "error",
+            "code": self.code,
+            "message": self.message,
+            "field": self.field,
+            "request_type": request_type,
+        }
+
+
+@dataclass
+class ClientMessage:
+    """A validated client message: its type and its checked arguments."""
+
+    type: str
+    args: dict[str, Any] = field(default_factory=dict)
+
+
+def decode(text: str) -> dict[str, Any]:
+    """JSON text -> the message object (``invalid_json`` / ``invalid_message`` otherwise)."""
+    try:
+        obj = json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        raise ProtocolError("invalid_json", f"message is not valid JSON: {exc}") from None
+    if not isinstance(obj, dict):
+        raise ProtocolError("invalid_message", "a message must be a JSON object with a 'type'")
+    kind = obj.get("type")
+    if not isinstance(kind, str):
+        raise ProtocolError("invalid_message", "a message needs a string 'type'", "type")
+    if kind not in MESSAGE_TYPES:
+        raise ProtocolError(
+            "unknown_type",
+            f"unknown message type {kind!r}; valid types are {', '.join(MESSAGE_TYPES)}",
+            "type",
+        )
+    return obj
+
+
+def parse_message(text: str, settings: Settings) -> ClientMessage:
+    """Decode and validate one text message."""
+    obj = decode(text)
+    kind = obj["type"]
+    parser = _PARSERS.get(kind)
+    args = parser(obj, settings) if parser else {}
+    return ClientMessage(kind, args)
+
+
+# --- field helpers -------------------------------------------------------------------------
+
+
+def _int(obj: dict, name: str, lo: int, hi: int, default: int | None = None) -> int:
+    value = obj.get(name, default)
+    if value is None:
+        raise ProtocolError("invalid_message", f"{name} is required", name)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value):
+        raise ProtocolError("invalid_value", f"{name} must be an integer, got {value!r}", name)
+    value = int(value)
+    if not lo <= value <= hi:
+        raise ProtocolError(
+            "invalid_value", f"{name} must be between {lo} and {hi}, got {value}", name
+        )
+    return value
+
+
+def _number(value: Any, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ProtocolError("invalid_value", f"{name} must be a number, got {value!r}", name)
+    value = float(value)
+    if not math.isfinite(value):
+        raise ProtocolError("invalid_value", f"{name} must be finite", name)
+    return value
+
+
+def _bool(obj: dict, name: str) -> bool:
+    value = obj[name]
+    if not isinstance(value, bool):
+        raise ProtocolError("invalid_value", f"{name} must be true or false", name)
+    return value
+
+
+def _point(value: Any, name: str) -> tuple[float, float]:
+    if not isinstance(value, list) or len(value) != 2:
+        raise ProtocolError("invalid_value", f"{name} must be [x1, x2]", name)
+    x1, x2 = (_number(v, name) for v in value)
+    if abs(x1) > MAX_COORDINATE or abs(x2) > MAX_COORDINATE:
+        raise ProtocolError(
+            "invalid_value", f"{name} coordinates must be within ±{MAX_COORDINATE:g}", name
+        )
+    return x1, x2
+
+
+def _label(value: Any, name: str, settings: Settings) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ProtocolError("invalid_value", f"{name} must be an integer class", name)
+    if not 0 <= value < settings.max_classes:
+        raise ProtocolError(
+            "invalid_value", f"{name} must be between 0 and {settings.max_classes - 1}", name
+        )
+    return value
+
+
+def parse_speed(value: Any) -> float | str:
+    """``"max"`` or a number of steps per second in (0, MAX_SPEED]."""
+    if value == "max":
+        return "max"
+    speed = _number(value, "config.speed") if not isinstance(value, str) else None
+    if speed is None or not 0 < speed <= MAX_SPEED:
+        raise ProtocolError(
+            "invalid_value",
+            f'speed must be "max" or a number of steps per second in (0, {MAX_SPEED}]',
+            "config.speed",
+        )
+    return speed
+
+
+# --- one parser per message type -----------------------------------------------------------
+
+
+def _configure(obj: dict, settings: Settings) -> dict:
+    config = obj.get("config")
+    if not isinstance(config, dict):
+        raise ProtocolError("invalid_message", "configure needs a 'config' object", "config")
+    config = dict(config)
+    args: dict[str, Any] = {}
+    if "speed" in config:
+        args["speed"] = parse_speed(config.pop("speed"))
+    args["config"] = config
+    return args
+
+
+def _step(obj: dict, settings: Settings) -> dict:
+    return {"steps": _int(obj, "steps", 1, settings.max_step_message, default=1)}
+
+
+def _add_point(obj: dict, settings: Settings) -> dict:
+    if "point" not in obj or "label" not in obj:
+        raise ProtocolError("invalid_message", "add_point needs 'point' and 'label'", "point")
+    return {
+        "point": _point(obj["point"], "point"),
+        "label": _label(obj["label"], "label", settings),
+    }
+
+
+def _remove_point(obj: dict, settings: Settings) -> dict:
+    if "point" not in obj:
+        raise ProtocolError("invalid_message", "remove_point needs 'point'", "point")
+    radius = _number(obj.get("radius", DEFAULT_REMOVE_RADIUS), "radius")
+    if radius <= 0:
+        raise ProtocolError("invalid_value", "radius must be > 0", "radius")
+    return {"point": _point(obj["point"], "point"), "radius": radius}
+
+
+def _set_data(obj: dict, settings: Settings) -> dict:
+    points, labels = obj.get("points"), obj.get("labels")
+    if not isinstance(points, list) or not isinstance(labels, list):
+        raise ProtocolError(
+            "invalid_message", "set_data needs 'points' and 'labels' lists", "points"
+        )
+    if not 1 <= len(points) <= settings.max_live_points:
+        raise ProtocolError(
+            "invalid_value",
+            f"points must hold 1 to {settings.max_live_points} points, got {len(points)}",
+            "points",
+        )
+    if len(labels) != len(points):
+        raise ProtocolError(
+            "invalid_value",
+            f"labels has {len(labels)} entries for {len(points)} points",
+            "labels",
+        )
+    parsed_points = [_point(p, f"points[{i}]") for i, p in enumerate(points)]
+    parsed_labels = [_label(v, f"labels[{i}]", settings) for i, v in enumerate(labels)]
+    args: dict[str, Any] = {"points": parsed_points, "labels": parsed_labels}
+    if "classes" in obj:
+        args["classes"] = _int(obj, "classes", 2, settings.max_classes)
+    return args
+
+
+def _set_weight(obj: dict, settings: Settings) -> dict:
+    parameter = obj.get("parameter")
+    if not isinstance(parameter, str):
+        raise ProtocolError("invalid_message", "set_weight needs a 'parameter' name", "parameter")
+    index = obj.get("index", [])
+    if not isinstance(index, list) or not all(
+        isinstance(i, int) and not isinstance(i, bool) for i in index
+    ):
+        raise ProtocolError("invalid_value", "index must be a list of integers", "index")
+    if "value" not in obj:
+        raise ProtocolError("invalid_message", "set_weight needs a 'value'", "value")
+    return {"parameter": parameter, "index": tuple(index), "value": _number(obj["value"], "value")}
+
+
+def _subscribe(obj: dict, settings: Settings) -> dict:
+    args: dict[str, Any] = {}
+    if "grid_resolution" in obj:
+        args["grid_resolution"] = _int(
+            obj, "grid_resolution", settings.min_grid_resolution, settings.max_live_grid_resolution
+        )
+    if "fps" in obj:
+        fps = _number(obj["fps"], "fps")
+        if not 1 <= fps <= settings.max_fps:
+            raise ProtocolError(
+                "invalid_value", f"fps must be between 1 and {settings.max_fps}, got {fps:g}", "fps"
+            )
+        args["fps"] = fps
+    if "neurons" in obj:
+        args["neurons"] = _bool(obj, "neurons")
+    if "neuron_resolution" in obj:
+        args["neuron_resolution"] = _int(
+            obj,
+            "neuron_resolution",
+            settings.min_neuron_resolution,
+            settings.max_neuron_resolution,
+        )
+    if "stats" in obj:
+        args["stats"] = _bool(obj, "stats")
+    return args
+
+
+_PARSERS = {
+    "configure": _configure,
+    "step": _step,
+    "add_point": _add_point,
+    "remove_point": _remove_point,
+    "set_data": _set_data,
+    "set_weight": _set_weight,
+    "subscribe": _subscribe,
+}

@@ -1,0 +1,129 @@
+"""The training scheduler: one worker thread, round-robin time slices across sessions.
+
+Why one thread and not one per session: a 2-8-8-2 net is bound by Python and NumPy call
+overhead, which holds the GIL, so several training threads would not run in parallel
+anyway; they would only make fairness depend on the interpreter's 5 ms switch interval
+and the OS. One thread that gives every session with work the same time slice in turn is
+fair by construction (equal time, so equal steps for equal nets), bounded (30 sessions =
+one thread, not 30), trivially isolated (a heavy net gets the same slice as a light one,
+so it cannot take another session's frames), and easy to stop within a slice on shutdown.
+The event loop keeps the other core's worth of GIL time for sockets: the worker's slices
+are short (about 1-8 ms), and NumPy releases the GIL in the grid passes.
+
+Each turn of the loop:
+
+1. apply every queued command of every session (edits land between two steps, and a
+   ``pause`` takes effect after at most one slice);
+2. give the next session in round-robin order that has steps to run one slice, whose
+   length shrinks as more sessions are active (``ROUND_SECONDS / active``, clamped), so a
+   full round stays short enough for each session's frames;
+3. send every session's frame that is due (frames are paced per session at its subscribed
+   rate; a session that did not change since its last frame sends none).
+
+With no steps to run the thread sleeps until a command arrives or the next paced step or
+frame is due.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+from server.live.session import LiveSession
+
+log = logging.getLogger("server.live")
+
+MAX_SLICE = 0.008
+MIN_SLICE = 0.0005
+ROUND_SECONDS = 0.03
+IDLE_WAIT = 0.05
+
+
+class Scheduler:
+    """Owns the worker thread; sessions are added and removed from the event loop."""
+
+    def __init__(self) -> None:
+        self._sessions: list[LiveSession] = []
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stop = False
+        self._thread: threading.Thread | None = None
+        self._rr = 0
+        self.turns = 0
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="mlpg-live-worker", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> bool:
+        """Stop the thread; True if it ended within ``timeout`` seconds."""
+        self._stop = True
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            return not self._thread.is_alive()
+        return True
+
+    def add(self, session: LiveSession) -> None:
+        with self._lock:
+            self._sessions.append(session)
+        self._wake.set()
+
+    def remove(self, session: LiveSession) -> None:
+        with self._lock:
+            if session in self._sessions:
+                self._sessions.remove(session)
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def _run(self) -> None:
+        while not self._stop:
+            try:
+                self._turn()
+            except Exception:  # never let one bad turn stop every session
+                log.exception("live worker turn failed")
+                time.sleep(0.01)
+
+    def _turn(self) -> None:
+        self.turns += 1
+        self._wake.clear()
+        with self._lock:
+            sessions = list(self._sessions)
+        for s in sessions:
+            if s.commands:
+                s.process_commands()
+        now = time.monotonic()
+        active = [s for s in sessions if not s.closed and s.wants_steps(now)]
+        if active:
+            self._rr %= len(active)
+            session = active[self._rr]
+            self._rr += 1
+            budget = min(MAX_SLICE, max(MIN_SLICE, ROUND_SECONDS / len(active)))
+            try:
+                session.run_slice(budget)
+            except Exception:
+                log.exception("session %s: training slice failed; paused", session.id)
+                session.running = False
+                session.pending_steps = 0
+        now = time.monotonic()
+        for s in sessions:
+            if not s.closed:
+                try:
+                    s.maybe_emit(now)
+                except Exception:
+                    log.exception("session %s: frame failed", s.id)
+                    s.dirty = False
+        if active:
+            return
+        # Nothing to run: sleep until a command, a paced step or a due frame.
+        wait = IDLE_WAIT
+        now = time.monotonic()
+        for s in sessions:
+            if s.running and s.speed != "max":
+                wait = min(wait, s.next_step_time() - now)
+            if s.dirty:
+                wait = min(wait, s.next_frame - now)
+        if wait > 0:
+            self._wake.wait(wait)

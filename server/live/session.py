@@ -1,0 +1,535 @@
+"""One live training run: a Trainer, its subscription, its connections and its command queue.
+
+Threading contract (why it is safe without a lock around the trainer): the scheduler's
+worker thread is the only thread that touches ``self.trainer``. The event loop never calls
+the trainer; it appends validated commands to ``self.commands`` (a deque, whose append and
+popleft are atomic) and wakes the worker. The worker applies every queued command between
+two ``run_steps`` chunks, so an edit always lands between two optimiser steps. Results go
+back to the loop with ``loop.call_soon_threadsafe`` as ready-to-send payloads (JSON text is
+encoded in the worker, off the loop), and the loop fans them out to the connections.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import secrets
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+
+from server.config import Settings
+from server.live import frames
+from server.live.connection import READY, Connection
+from server.live.messages import ClientMessage, ProtocolError
+from server.training import ConfigError, TrainConfig, Trainer
+
+log = logging.getLogger("server.live")
+
+#: The page's starting point (TensorFlow Playground's): a small net on the circle data.
+LIVE_DEFAULTS: dict[str, Any] = {
+    "dataset": {"name": "circle", "n_points": 400, "noise": 0.1, "classes": 2, "seed": 0},
+    "validation_split": 0.3,
+    "network": {
+        "hidden_layers": [4, 2],
+        "activation": "tanh",
+        "init": "xavier",
+        "dropout": 0.0,
+        "features": ["x1", "x2"],
+        "normalize": True,
+    },
+    "loss": "cross_entropy",
+    "regularization": {"kind": "none", "strength": 0.0},
+    "optimizer": {"name": "sgd", "learning_rate": 0.03},
+    "batch_size": 10,
+    "shuffle": True,
+    "seed": 0,
+}
+#: Keys of TrainConfig.to_dict() that a live session shows in ``config`` messages.
+CONFIG_KEYS = (
+    "dataset",
+    "validation_split",
+    "network",
+    "loss",
+    "regularization",
+    "optimizer",
+    "batch_size",
+    "shuffle",
+    "seed",
+)
+STATS_INTERVAL = 0.25  # at most 4 stats messages a second
+STATS_MAX_POINTS = 512  # layer statistics on a bounded sample of the training points
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """What a session streams; replaced as a whole so the worker reads it atomically."""
+
+    grid_resolution: int = 100
+    fps: float = 30.0
+    neurons: bool = False
+    neuron_resolution: int = 24
+    stats: bool = False
+
+
+def _finite(value: Any) -> float | None:
+    """JSON has no NaN/inf: a non-finite number is sent as null."""
+    if value is None:
+        return None
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+def dumps(obj: dict[str, Any]) -> str:
+    return json.dumps(obj, separators=(",", ":"), allow_nan=False)
+
+
+Output = tuple[Connection | None, str | bytes, str | None]  # (target or all, payload, slot)
+
+
+class LiveSession:
+    """A live run. Worker-thread methods are marked; everything else runs on the loop."""
+
+    def __init__(
+        self,
+        session_id: str,
+        watch_token: str,
+        settings: Settings,
+        deliver: Callable[[LiveSession, list[Output]], None],
+        wake: Callable[[], None],
+    ) -> None:
+        self.id = session_id
+        self.watch_token = watch_token
+        self.settings = settings
+        self._deliver = deliver
+        self._wake = wake
+        self.config: TrainConfig = TrainConfig.from_dict(LIVE_DEFAULTS)
+        self.trainer = Trainer(self.config)
+        self.speed: float | str = "max"
+        self.running = False
+        self.pending_steps = 0
+        self.subscription = Subscription()
+        self.commands: deque[tuple[Connection | None, ClientMessage]] = deque()
+        self.owner: Connection | None = None
+        self.watchers: set[Connection] = set()
+        now = time.monotonic()
+        self.created = now
+        self.last_activity = now
+        self.orphaned_at: float | None = now
+        self.closed = False
+        # Worker-thread state.
+        self.dirty = True  # the model changed since the last frame
+        self.next_frame = 0.0
+        self.next_stats = 0.0
+        self.seconds_per_step = 0.0  # running estimate, 0 = unknown
+        self.speed_base = (now, 0)  # (time, step) from which a numeric speed is counted
+        self.rate_window: deque[tuple[float, int]] = deque(maxlen=64)
+        self.steps_per_second = 0.0
+
+    # --- loop side ------------------------------------------------------------------------
+
+    @property
+    def connections(self) -> list[Connection]:
+        return ([self.owner] if self.owner else []) + list(self.watchers)
+
+    def submit(
+        self, conn: Connection | None, message: ClientMessage, activity: bool = True
+    ) -> None:
+        """Queue a validated message for the worker (loop thread); the owner's keep it alive."""
+        if activity:
+            self.last_activity = time.monotonic()
+        self.commands.append((conn, message))
+        self._wake()
+
+    def hello(self, role: str, resumed: bool = False) -> str:
+        """The greeting: ids, the effective config and the limits."""
+        msg: dict[str, Any] = {
+            "type": "hello",
+            "role": role,
+            "watch_token": self.watch_token,
+            "config": self.config_dict(),
+            "limits": self.settings.limits(),
+            "running": self.running,
+            "subscription": self.subscription.__dict__,
+        }
+        if role == "owner":
+            msg = {
+                "type": "hello",
+                "session_id": self.id,
+                **{k: v for k, v in msg.items() if k != "type"},
+            }
+            msg["resumed"] = resumed
+        return dumps(msg)
+
+    def config_dict(self) -> dict[str, Any]:
+        full = self.config.to_dict()
+        out = {k: full[k] for k in CONFIG_KEYS if k in full}
+        out["speed"] = self.speed
+        return out
+
+    # --- worker side ----------------------------------------------------------------------
+
+    def wants_steps(self, now: float) -> bool:
+        """Worker: whether this session has optimiser steps to run now."""
+        if self.pending_steps > 0:
+            return True
+        if not self.running:
+            return False
+        return self.speed == "max" or self._owed_steps(now) >= 1
+
+    def next_step_time(self) -> float:
+        """Worker: when a numerically paced session next owes a step."""
+        t0, s0 = self.speed_base
+        return t0 + (self.trainer.step - s0 + 1) / float(self.speed)
+
+    def _owed_steps(self, now: float) -> int:
+        t0, s0 = self.speed_base
+        owed = int((now - t0) * float(self.speed)) - (self.trainer.step - s0)
+        if owed > float(self.speed) * 0.25:  # fell behind: do not burst to catch up
+            self.speed_base = (now - 0.25, self.trainer.step)
+            owed = int(float(self.speed) * 0.25)
+        return owed
+
+    def run_slice(self, budget: float) -> None:
+        """Worker: run optimiser steps for about ``budget`` seconds (at least one step).
+
+        Steps run in chunks sized from the measured time per step, and never past the next
+        frame's due time, so frames keep their cadence whatever the net's size.
+        """
+        start = time.perf_counter()
+        now = time.monotonic()
+        deadline = start + max(0.0, min(budget, self.next_frame - now))
+        while True:
+            remaining = deadline - time.perf_counter()
+            k = max(1, int(remaining / self.seconds_per_step)) if self.seconds_per_step > 0 else 1
+            if self.pending_steps > 0:
+                k = min(k, self.pending_steps)
+            elif self.speed != "max":
+                k = min(k, self._owed_steps(time.monotonic()))
+                if k < 1:
+                    break
+            t0 = time.perf_counter()
+            result = self.trainer.run_steps(k)
+            dt = time.perf_counter() - t0
+            done = max(result.steps_done, 0)
+            if done:
+                per = dt / done
+                self.seconds_per_step = (
+                    per if self.seconds_per_step == 0 else 0.8 * self.seconds_per_step + 0.2 * per
+                )
+                self.dirty = True
+            if self.pending_steps > 0:
+                self.pending_steps = max(0, self.pending_steps - max(done, 1))
+            if result.diverged:
+                self._diverged()
+                break
+            if (
+                done == 0
+                or time.perf_counter() >= deadline
+                or not self.wants_steps(time.monotonic())
+            ):
+                break
+
+    def _diverged(self) -> None:
+        self.running = False
+        self.pending_steps = 0
+        self.dirty = True
+        step = self.trainer.step
+        lr = self.trainer.optimizer.hparams.get("learning_rate", float("nan"))
+        self._send(
+            None,
+            {
+                "type": "event",
+                "event": "diverged",
+                "step": step,
+                "learning_rate": _finite(lr),
+                "message": (
+                    f"training diverged at step {step} with learning rate {lr:g}; "
+                    "weights rolled back, paused"
+                ),
+                "running": False,
+            },
+        )
+
+    def maybe_emit(self, now: float, force: bool = False) -> None:
+        """Worker: send a frame (+ metrics, unit grids, stats) if one is due."""
+        if not (self.dirty or force) or now < self.next_frame:
+            return
+        if self.owner is None and not self.watchers:
+            return
+        sub = self.subscription
+        period = 1.0 / sub.fps
+        self.next_frame = max(self.next_frame + period, now) if self.next_frame else now + period
+        if self.next_frame - now > period:
+            self.next_frame = now + period
+        self.dirty = False
+        out: list[Output] = []
+        step = self.trainer.step
+        probabilities, hidden = self._grid_pass(sub)
+        out.append(
+            (None, frames.encode_decision_frame(step, sub.grid_resolution, probabilities), "frame")
+        )
+        if hidden is not None:
+            out.append(
+                (None, frames.encode_units_frame(step, sub.neuron_resolution, hidden), "units")
+            )
+        out.append((None, dumps(self.metrics()), "metrics"))
+        if sub.stats and now >= self.next_stats:
+            self.next_stats = now + STATS_INTERVAL
+            out.append((None, dumps(self.stats()), "stats"))
+        self._deliver(self, out)
+
+    def _grid_pass(self, sub: Subscription) -> tuple[np.ndarray, list[np.ndarray] | None]:
+        """One forward pass for the decision grid and (when subscribed) the unit grids."""
+        result = self.trainer.grid(sub.grid_resolution)
+        if not sub.neurons:
+            return result.probabilities, None
+        if sub.neuron_resolution == sub.grid_resolution:
+            return result.probabilities, list(result.hidden)
+        units = self.trainer.grid(sub.neuron_resolution)
+        return result.probabilities, list(units.hidden)
+
+    def metrics(self) -> dict[str, Any]:
+        m = self.trainer.evaluate()
+        now = time.monotonic()
+        step = self.trainer.step
+        self.rate_window.append((now, step))
+        while len(self.rate_window) > 2 and now - self.rate_window[0][0] > 1.0:
+            self.rate_window.popleft()
+        t0, s0 = self.rate_window[0]
+        if now > t0 and step >= s0:
+            self.steps_per_second = (step - s0) / (now - t0) if self.running or step > s0 else 0.0
+        lr = self.trainer.optimizer.hparams.get("learning_rate")
+        return {
+            "type": "metrics",
+            "step": step,
+            "epoch": self.trainer.epoch,
+            "train_loss": _finite(m.train_loss),
+            "train_accuracy": _finite(m.train_accuracy),
+            "validation_loss": _finite(m.validation_loss),
+            "validation_accuracy": _finite(m.validation_accuracy),
+            "data_loss": _finite(m.data_loss),
+            "regularization_loss": _finite(m.regularization_loss),
+            "steps_per_second": round(self.steps_per_second, 1),
+            "learning_rate": _finite(lr),
+            "running": self.running,
+        }
+
+    def stats(self) -> dict[str, Any]:
+        data = self.trainer.data
+        idx = data.train_idx[:STATS_MAX_POINTS]
+        X = self.trainer.transform(data.X[idx]) if hasattr(self.trainer, "transform") else None
+        layers = self.trainer.layer_stats(STATS_MAX_POINTS) if X is None else []
+        return {"type": "stats", "step": self.trainer.step, "layers": layers}
+
+    def _send(self, target: Connection | None, msg: dict[str, Any]) -> None:
+        self._deliver(self, [(target, dumps(msg), None)])
+
+    def data_message(self) -> dict[str, Any]:
+        d = self.trainer.data
+        split = np.full(len(d.y), "train", dtype=object)
+        split[np.asarray(d.val_idx, dtype=np.int64)] = "validation"
+        return {
+            "type": "data",
+            "points": np.asarray(d.X).tolist(),
+            "labels": np.asarray(d.y).tolist(),
+            "split": split.tolist(),
+            "classes": int(d.classes),
+            "domain": [float(v) for v in d.domain],
+        }
+
+    def process_commands(self) -> bool:
+        """Worker: apply every queued command; True if there was any."""
+        did = False
+        while self.commands:
+            conn, msg = self.commands.popleft()
+            did = True
+            try:
+                self._apply(conn, msg)
+            except ProtocolError as exc:
+                self._deliver(self, [(conn, dumps(exc.to_message(msg.type)), None)])
+            except ConfigError as exc:
+                err = ProtocolError("invalid_value", str(exc.message), f"config.{exc.field}")
+                self._deliver(self, [(conn, dumps(err.to_message(msg.type)), None)])
+            except ValueError as exc:
+                err = ProtocolError("invalid_value", str(exc))
+                self._deliver(self, [(conn, dumps(err.to_message(msg.type)), None)])
+            except Exception:  # a bug must not take the worker (and every session) down
+                log.exception("session %s: %s failed", self.id, msg.type)
+                err = ProtocolError("internal_error", f"{msg.type} failed on the server")
+                self._deliver(self, [(conn, dumps(err.to_message(msg.type)), None)])
+        return did
+
+    # --- commands (worker) ----------------------------------------------------------------
+
+    def _apply(self, conn: Connection | None, msg: ClientMessage) -> None:
+        handler = getattr(self, f"_cmd_{msg.type}")
+        handler(conn, **msg.args)
+
+    def _broadcast_config(self, changed: set[str] | list[str]) -> None:
+        self._send(
+            None, {"type": "config", "config": self.config_dict(), "changed": sorted(changed)}
+        )
+
+    def _reconfigure(self, partial: dict[str, Any]) -> set[str]:
+        new = self.config.merged(partial)
+        self._check_limits(new)
+        changed = set(self.trainer.reconfigure(new))
+        self.config = new
+        self.dirty = True
+        return changed
+
+    def _check_limits(self, config: TrainConfig) -> None:
+        s = self.settings
+        d = config.to_dict()
+        hidden = d["network"]["hidden_layers"]
+        if len(hidden) > s.max_hidden_layers:
+            raise ProtocolError(
+                "invalid_value",
+                f"at most {s.max_hidden_layers} hidden layers in a live session",
+                "config.network.hidden_layers",
+            )
+        if any(u > s.max_units for u in hidden):
+            raise ProtocolError(
+                "invalid_value",
+                f"at most {s.max_units} units a layer",
+                "config.network.hidden_layers",
+            )
+        ds = d.get("dataset") or {}
+        if ds.get("n_points", 0) > s.max_live_points:
+            raise ProtocolError(
+                "invalid_value",
+                f"at most {s.max_live_points} points in a live session",
+                "config.dataset.n_points",
+            )
+        if d.get("batch_size", 1) > s.max_batch_size:
+            raise ProtocolError(
+                "invalid_value", f"batch_size must be <= {s.max_batch_size}", "config.batch_size"
+            )
+
+    def _cmd_configure(self, conn: Connection | None, config: dict, speed: Any = None) -> None:
+        changed: set[str] = set()
+        if config:
+            changed |= self._reconfigure(config)
+        if speed is not None:
+            self.speed = speed
+            self.speed_base = (time.monotonic(), self.trainer.step)
+            changed.add("speed")
+        self._broadcast_config(changed)
+        if any(c.startswith(("dataset", "validation_split", "data")) for c in changed):
+            self._send(None, self.data_message())
+
+    def _cmd_play(self, conn: Connection | None) -> None:
+        self.running = True
+        self.speed_base = (time.monotonic(), self.trainer.step)
+        self._send(
+            None, {"type": "event", "event": "playing", "step": self.trainer.step, "running": True}
+        )
+
+    def _cmd_pause(self, conn: Connection | None) -> None:
+        self.running = False
+        self.pending_steps = 0
+        self.dirty = True
+        self._send(
+            None, {"type": "event", "event": "paused", "step": self.trainer.step, "running": False}
+        )
+
+    def _cmd_step(self, conn: Connection | None, steps: int) -> None:
+        self.pending_steps = min(self.pending_steps + steps, 10 * self.settings.max_step_message)
+
+    def _cmd_reset(self, conn: Connection | None) -> None:
+        self.trainer.reset()
+        self.pending_steps = 0
+        self.dirty = True
+        self.rate_window.clear()
+        self._send(
+            None,
+            {"type": "event", "event": "reset", "step": self.trainer.step, "running": self.running},
+        )
+
+    def _cmd_reseed(self, conn: Connection | None) -> None:
+        changed = self._reconfigure({"seed": secrets.randbelow(2**31)})
+        self._broadcast_config(changed | {"seed"})
+        self._cmd_reset(conn)
+
+    def _cmd_regenerate(self, conn: Connection | None) -> None:
+        changed = self._reconfigure({"dataset": {"seed": secrets.randbelow(2**31)}})
+        self._broadcast_config(changed)
+        self._send(None, self.data_message())
+
+    def _cmd_add_point(self, conn: Connection | None, point: tuple, label: int) -> None:
+        classes = int(self.trainer.data.classes)
+        if label >= classes:
+            raise ProtocolError(
+                "invalid_value", f"label must be between 0 and {classes - 1}", "label"
+            )
+        if len(self.trainer.data.y) >= self.settings.max_live_points:
+            raise ProtocolError(
+                "invalid_value", f"at most {self.settings.max_live_points} points", "point"
+            )
+        self.trainer.add_point(point, label)
+        self.dirty = True
+        self._send(None, self.data_message())
+
+    def _cmd_remove_point(self, conn: Connection | None, point: tuple, radius: float) -> None:
+        removed = self.trainer.remove_point(point, radius)
+        if removed is None or removed is False or (isinstance(removed, int) and removed < 0):
+            raise ProtocolError(
+                "not_found", f"no point within {radius:g} of ({point[0]:g}, {point[1]:g})", "point"
+            )
+        self.dirty = True
+        self._send(None, self.data_message())
+
+    def _cmd_clear_points(self, conn: Connection | None) -> None:
+        self.trainer.set_data(np.zeros((0, 2)), np.zeros(0, dtype=np.int64))
+        self.dirty = True
+        self._send(None, self.data_message())
+
+    def _cmd_set_data(
+        self, conn: Connection | None, points: list, labels: list, classes: int | None = None
+    ) -> None:
+        X = np.asarray(points, dtype=np.float64).reshape(-1, 2)
+        y = np.asarray(labels, dtype=np.int64)
+        self.trainer.set_data(X, y)
+        self.dirty = True
+        self._send(None, self.data_message())
+
+    def _cmd_set_weight(
+        self, conn: Connection | None, parameter: str, index: tuple, value: float
+    ) -> None:
+        params = self.trainer.model.params
+        if parameter not in params:
+            raise ProtocolError(
+                "invalid_value",
+                f"unknown parameter {parameter!r}; parameters are {', '.join(params)}",
+                "parameter",
+            )
+        array = params[parameter]
+        if len(index) != array.ndim or any(
+            not 0 <= i < n for i, n in zip(index, array.shape, strict=False)
+        ):
+            raise ProtocolError(
+                "invalid_value", f"index must be within shape {list(array.shape)}", "index"
+            )
+        array[index] = value
+        self.dirty = True
+
+    def _cmd_subscribe(self, conn: Connection | None, **fields: Any) -> None:
+        self.subscription = replace(self.subscription, **fields)
+        self.next_frame = 0.0
+        self.next_stats = 0.0
+        self.dirty = True
+
+    def _cmd__data(self, conn: Connection | None) -> None:
+        """A new connection's first data; a frame for it follows in the same turn."""
+        self._deliver(self, [(conn, dumps(self.data_message()), READY)])
+        self.dirty = True
+        self.next_frame = 0.0
+
+    def _cmd_get_model(self, conn: Connection | None) -> None:
+        self._send(conn, {"type": "model", "model": self.trainer.model_document()})
