@@ -151,7 +151,9 @@ export class Boundary {
     for (let i = 0; i < points.length; i++) {
       const val = split && split[i] === 'validation';
       if (val && !this.showValidation) continue;
-      const key = labels[i] * 2 + (val ? 1 : 0);
+      const lab = labels[i];
+      const cls = Number.isInteger(lab) ? lab : (lab < 0 ? 0 : 1); // regression: by sign
+      const key = cls * 2 + (val ? 1 : 0);
       if (!groups.has(key)) groups.set(key, []);
       groups.get(key).push(i);
     }
@@ -165,7 +167,7 @@ export class Boundary {
         ctx.moveTo(px + radius, py);
         ctx.arc(px, py, radius, 0, Math.PI * 2);
       }
-      const color = classCss(Math.round(label));
+      const color = classCss(label);
       if (val) {
         ctx.fillStyle = 'rgba(255,255,255,0.85)';
         ctx.fill();

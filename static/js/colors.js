@@ -48,7 +48,7 @@ function pack(c, a = 255) {
  * Lookup table for kind-1 frames: index (cls * 256 + byteProbability) -> packed RGBA.
  * `discrete` paints the class colour at full strength whatever the confidence.
  */
-export function decisionLUT(classes, discrete = false, strength = 0.85) {
+export function decisionLUT(classes, discrete = false, strength = 0.62) {
   const lut = new Uint32Array(8 * 256);
   for (let k = 0; k < 8; k++) {
     for (let b = 0; b < 256; b++) {
