@@ -28,8 +28,12 @@ class Settings(BaseSettings):
     max_steps: int = 1_000_000
     max_epochs: int = 10_000
     max_batch_size: int = 20_000
-    #: steps x batch x parameters; about 20 s of work for one request on a laptop.
-    max_work: float = 4e10
+    #: Work units of one request, about 20 s on a laptop: steps x (batch + work_batch_offset)
+    #: x (parameters + work_parameter_offset), plus the per-epoch evaluations. The offsets
+    #: charge the fixed per-step cost of small nets (Python and NumPy call overhead).
+    max_work: float = 1e10
+    work_batch_offset: int = 16
+    work_parameter_offset: int = 2000
     max_gradcheck_points: int = 256
     max_race_optimizers: int = 6
 

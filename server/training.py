@@ -1,0 +1,1169 @@
+"""The one training loop, shared by ``POST /train`` and the live sessions.
+
+``TrainConfig`` is the ``/train`` body as plain Python values (DESIGN.md section 5) plus the
+live-only ``speed``; it validates itself and raises ``ConfigError(field, message)`` so that
+REST can answer 422 naming the field and the websocket can fill its ``field``. ``Trainer``
+owns the model, the optimiser, the data and the run's one ``numpy.random.Generator``
+(seeded from ``config.seed``: the same seed gives the same split, weights, batches, dropout
+masks and so the same trajectory, bit for bit).
+
+The per-step path is deliberately bare: an epoch's shuffled copy of the training set is
+gathered once per epoch, a mini-batch is two slices (views), and a step is one
+``loss_and_grads`` plus one ``optimizer.step``. Divergence is detected from the loss (a float
+test, free) and, once per ``run_steps`` call, from the weights; the weights at the start of the
+call are the rollback point, so no per-step copy is needed.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import numbers
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+import numpy as np
+
+from server.datasets import DATASETS, DOMAIN, data_domain, generate, stratified_split
+from server.features import FEATURES, Normalization, check_features, expand
+from server.grid import grid_points
+from server.nn.activations import ACTIVATIONS
+from server.nn.initializers import INITIALIZERS
+from server.nn.losses import LOSSES
+from server.nn.model import MLP
+from server.nn.optimizers import OPTIMIZERS, make_optimizer
+from server.nn.regularization import REGULARIZATIONS
+from server.nn.serialization import model_from_document, model_to_document
+
+# --------------------------------------------------------------------------- errors, limits
+
+
+class ConfigError(ValueError):
+    """A bad configuration value: ``field`` is its dotted path ("optimizer.learning_rate",
+    "data.labels[3]"), ``message`` a sentence a user can act on."""
+
+    def __init__(self, field: str, message: str) -> None:
+        self.field = field
+        self.message = message
+        super().__init__(message)
+
+
+DEFAULT_LIMITS: dict[str, float] = {
+    "max_points_train": 20_000,
+    "max_hidden_layers": 10,
+    "max_units": 256,
+    "max_classes": 8,
+    "max_steps": 1_000_000,
+    "max_epochs": 10_000,
+    "max_batch_size": 20_000,
+}
+"""Used when a caller passes no limits (the server passes ``Settings.limits()``)."""
+
+MAX_SEED = 2**63 - 1
+MAX_SPEED = 1_000_000.0
+HPARAM_RANGES: dict[str, tuple[float, float, bool]] = {
+    # name: (low, high, low bound exclusive); high is always exclusive
+    "learning_rate": (0.0, 1e3, True),
+    "momentum": (0.0, 1.0, False),
+    "decay_rate": (0.0, 1.0, False),
+    "beta1": (0.0, 1.0, False),
+    "beta2": (0.0, 1.0, False),
+    "epsilon": (0.0, 1.0, True),
+}
+
+
+# --------------------------------------------------------------------------- defaults
+
+DEFAULT_CONFIG: dict[str, Any] = {
+    "dataset": {"name": "circle", "n_points": 400, "noise": 0.1, "classes": 2, "seed": 0},
+    "data": None,
+    "validation_split": 0.3,
+    "network": {
+        "hidden_layers": [8, 8],
+        "activation": ["tanh", "tanh"],
+        "init": "xavier",
+        "dropout": 0.0,
+        "features": ["x1", "x2"],
+        "normalize": True,
+    },
+    "loss": "cross_entropy",
+    "regularization": {"kind": "none", "strength": 0.0},
+    "optimizer": {"name": "adam", **OPTIMIZERS["adam"], "learning_rate": 0.01},
+    "batch_size": 10,
+    "epochs": 50,
+    "steps": None,
+    "shuffle": True,
+    "seed": 0,
+    "speed": "max",
+}
+"""A complete configuration that trains circle, xor, gaussian and moons to >= 95%."""
+
+_SECTIONS = ("dataset", "network", "regularization", "optimizer")
+_SECTION_KEYS = {
+    "dataset": ("name", "n_points", "noise", "classes", "seed"),
+    "network": ("hidden_layers", "activation", "init", "dropout", "features", "normalize"),
+    "regularization": ("kind", "strength"),
+    "data": ("points", "labels", "classes"),
+}
+
+
+# --------------------------------------------------------------------------- value checks
+
+
+def _is_int(v: object) -> bool:
+    return isinstance(v, numbers.Integral) and not isinstance(v, bool)
+
+
+def _int(path: str, v: object, lo: int, hi: int) -> int:
+    if isinstance(v, float) and v.is_integer():
+        v = int(v)
+    if not _is_int(v):
+        raise ConfigError(path, f"{path} must be an integer in {lo}..{hi}, got {v!r}")
+    if not lo <= int(v) <= hi:
+        raise ConfigError(path, f"{path} must be in {lo}..{hi}, got {v}")
+    return int(v)
+
+
+def _num(path: str, v: object, lo: float, hi: float, lo_open: bool = False, hi_open=False):
+    if isinstance(v, bool) or not isinstance(v, numbers.Real):
+        raise ConfigError(path, f"{path} must be a number, got {v!r}")
+    v = float(v)
+    if not math.isfinite(v):
+        raise ConfigError(path, f"{path} must be a finite number")
+    if v < lo or (lo_open and v == lo):
+        raise ConfigError(path, f"{path} must be {'>' if lo_open else '>='} {lo:g}, got {v:g}")
+    if v > hi or (hi_open and v == hi):
+        raise ConfigError(path, f"{path} must be {'<' if hi_open else '<='} {hi:g}, got {v:g}")
+    return v
+
+
+def _bool(path: str, v: object) -> bool:
+    if not isinstance(v, bool):
+        raise ConfigError(path, f"{path} must be true or false, got {v!r}")
+    return v
+
+
+def _name(path: str, v: object, choices: Sequence[str], what: str) -> str:
+    if not isinstance(v, str) or v not in choices:
+        raise ConfigError(path, f"unknown {what} {v!r}; valid choices are {', '.join(choices)}")
+    return v
+
+
+def _mapping(path: str, v: object) -> Mapping:
+    if not isinstance(v, Mapping):
+        raise ConfigError(path, f"{path} must be an object")
+    return v
+
+
+def _check_keys(path: str, d: Mapping, allowed: Sequence[str]) -> None:
+    for key in d:
+        if key not in allowed:
+            raise ConfigError(
+                f"{path}.{key}" if path else str(key),
+                f"unknown field {key!r}; valid fields are {', '.join(allowed)}",
+            )
+
+
+def check_points(path: str, points: object, max_points: int | None = None) -> np.ndarray:
+    """A list of [x1, x2] finite pairs -> (N, 2) float64, or ConfigError naming the row."""
+    try:
+        X = np.asarray(points, dtype=np.float64)
+    except (TypeError, ValueError):
+        X = None
+    if X is None or X.ndim != 2 or X.shape[1] != 2:
+        if isinstance(points, Sequence) and not isinstance(points, str):
+            for i, p in enumerate(points):
+                if (
+                    isinstance(p, str)
+                    or not isinstance(p, Sequence)
+                    or len(p) != 2
+                    or not all(isinstance(c, numbers.Real) and not isinstance(c, bool) for c in p)
+                ):
+                    raise ConfigError(f"{path}[{i}]", f"{path}[{i}] must be a pair [x1, x2]")
+        raise ConfigError(path, f"{path} must be a list of [x1, x2] pairs")
+    if X.shape[0] == 0:
+        raise ConfigError(path, f"{path} must not be empty")
+    if max_points is not None and X.shape[0] > max_points:
+        raise ConfigError(path, f"too many points: {X.shape[0]} > the limit of {max_points}")
+    bad = np.flatnonzero(~np.isfinite(X).all(axis=1))
+    if bad.size:
+        raise ConfigError(f"{path}[{bad[0]}]", f"{path}[{bad[0]}] must be finite numbers")
+    return X
+
+
+def _check_data(
+    d: Mapping, regression: bool, limits: Mapping, empty_classes: int | None = None
+) -> dict:
+    """Validate a ``data`` object -> {"points": (N,2), "labels": (N,), "classes": K}.
+
+    ``empty_classes`` allows no points at all (a live session's cleared canvas) and is the
+    class count to keep then.
+    """
+    _check_keys("data", d, _SECTION_KEYS["data"])
+    if "points" not in d or "labels" not in d:
+        raise ConfigError("data", "data needs 'points' and 'labels'")
+    if empty_classes is not None and len(d["points"]) == 0 and len(d["labels"]) == 0:
+        classes = d.get("classes") or empty_classes
+        return {
+            "points": np.zeros((0, 2)),
+            "labels": np.zeros(0, dtype=np.float64 if regression else np.int64),
+            "classes": 1 if regression else int(classes),
+        }
+    X = check_points("data.points", d["points"], int(limits["max_points_train"]))
+    labels = d["labels"]
+    try:
+        y = np.asarray(labels, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ConfigError("data.labels", "data.labels must be a list of numbers") from None
+    if y.ndim != 1:
+        raise ConfigError("data.labels", "data.labels must be a flat list of numbers")
+    if y.shape[0] != X.shape[0]:
+        raise ConfigError(
+            "data.labels", f"data.labels has {y.shape[0]} values for {X.shape[0]} points"
+        )
+    bad = np.flatnonzero(~np.isfinite(y))
+    if bad.size:
+        raise ConfigError(f"data.labels[{bad[0]}]", "labels must be finite numbers")
+    max_classes = int(limits["max_classes"])
+    if regression:
+        if d.get("classes") not in (None, 1):
+            raise ConfigError("data.classes", "regression data (loss 'mse') has no classes")
+        return {"points": X, "labels": y, "classes": 1}
+    bad = np.flatnonzero((y != np.rint(y)) | (y < 0))
+    if bad.size:
+        raise ConfigError(
+            f"data.labels[{bad[0]}]", f"labels must be integers 0, 1, 2, ...; got {y[bad[0]]:g}"
+        )
+    top = int(y.max())
+    if d.get("classes") is None:
+        classes = max(top + 1, 2)
+        if classes > max_classes:
+            raise ConfigError(
+                "data.labels",
+                f"labels go up to {top}: that is {top + 1} classes, more than {max_classes}",
+            )
+    else:
+        classes = _int("data.classes", d["classes"], 2, max_classes)
+        bad = np.flatnonzero(y >= classes)
+        if bad.size:
+            raise ConfigError(
+                f"data.labels[{bad[0]}]",
+                f"label {int(y[bad[0]])} is not below classes = {classes}",
+            )
+    return {"points": X, "labels": y.astype(np.int64), "classes": classes}
+
+
+# --------------------------------------------------------------------------- config
+
+
+def _default(key: str) -> Any:
+    return copy.deepcopy(DEFAULT_CONFIG[key])
+
+
+@dataclass
+class TrainConfig:
+    """The ``/train`` body (plus live ``speed``) as plain values, in a canonical form.
+
+    Canonical means: ``network.activation`` is a list with one name per hidden layer,
+    ``optimizer`` carries exactly that optimiser's hyper-parameters, ``dataset.classes`` is
+    an int, and ``data`` (user points, REST only) holds numpy arrays. Build one with
+    ``from_dict`` (REST semantics: missing fields take the defaults) or ``merged`` (live
+    partial edits on top of the current config); both validate.
+    """
+
+    dataset: dict | None = field(default_factory=lambda: _default("dataset"))
+    data: dict | None = None
+    validation_split: float = 0.3
+    network: dict = field(default_factory=lambda: _default("network"))
+    loss: str = "cross_entropy"
+    regularization: dict = field(default_factory=lambda: _default("regularization"))
+    optimizer: dict = field(default_factory=lambda: _default("optimizer"))
+    batch_size: int = 10
+    epochs: int = 50
+    steps: int | None = None
+    shuffle: bool = True
+    seed: int = 0
+    speed: float | str = "max"
+
+    # ---------------------------------------------------------------- building
+
+    @classmethod
+    def from_dict(cls, d: Mapping, limits: Mapping | None = None) -> TrainConfig:
+        """A full config from a (possibly partial) ``/train`` body; unset fields are defaults.
+
+        An optimiser named without hyper-parameters gets that optimiser's own defaults.
+        """
+        return cls()._merge(d, live=False, limits=limits)
+
+    def merged(self, partial: Mapping, limits: Mapping | None = None) -> TrainConfig:
+        """This config with a live partial edit applied (``{"optimizer": {"momentum": 0.5}}``).
+
+        Switching the optimiser keeps the current learning rate unless the edit gives one;
+        switching dataset clamps the class count to the new dataset's range and switches
+        the loss between ``mse`` and ``cross_entropy`` when the task type changes.
+        """
+        return self._merge(partial, live=True, limits=limits)
+
+    def to_dict(self, include_data: bool = False) -> dict:
+        """JSON-ready dict; ``data`` (user points) only when ``include_data``."""
+        out = {f.name: copy.deepcopy(getattr(self, f.name)) for f in fields(self)}
+        if include_data and self.data is not None:
+            out["data"] = {
+                "points": self.data["points"].tolist(),
+                "labels": self.data["labels"].tolist(),
+                "classes": self.data["classes"],
+            }
+        else:
+            out.pop("data")
+        return out
+
+    @property
+    def regression(self) -> bool:
+        return self.loss == "mse"
+
+    @property
+    def classes(self) -> int:
+        """Number of outputs: K for classification, 1 for regression."""
+        if self.data is not None:
+            return int(self.data["classes"])
+        if self.dataset is None:
+            return 2
+        return 1 if DATASETS[self.dataset["name"]].regression else int(self.dataset["classes"])
+
+    def planned_steps(self, n_train: int) -> int:
+        """Optimiser updates a REST run will make: ``steps``, else epochs x batches/epoch."""
+        if self.steps is not None:
+            return int(self.steps)
+        batch = max(1, min(int(self.batch_size), max(n_train, 1)))
+        return int(self.epochs) * math.ceil(max(n_train, 1) / batch)
+
+    # ---------------------------------------------------------------- merging
+
+    def _merge(self, partial: Mapping, live: bool, limits: Mapping | None) -> TrainConfig:
+        limits = {**DEFAULT_LIMITS, **(limits or {})}
+        partial = _mapping("config", partial)
+        valid = [f.name for f in fields(self)]
+        _check_keys("", partial, valid)
+        cur = {f.name: getattr(self, f.name) for f in fields(self)}
+        out = {k: (v if k == "data" else copy.deepcopy(v)) for k, v in cur.items()}
+
+        # dataset / data: exactly one.
+        if partial.get("dataset") is not None and partial.get("data") is not None:
+            raise ConfigError("data", "give either dataset or data, not both")
+        if partial.get("data") is not None:
+            out["dataset"] = None
+            out["data"] = _mapping("data", partial["data"])
+        elif partial.get("dataset") is not None:
+            out["data"] = None
+            ds = _mapping("dataset", partial["dataset"])
+            _check_keys("dataset", ds, _SECTION_KEYS["dataset"])
+            base = out["dataset"] or _default("dataset")
+            name = _name("dataset.name", ds.get("name", base["name"]), list(DATASETS), "dataset")
+            info = DATASETS[name]
+            new = {**base, **ds, "name": name}
+            if ds.get("classes") is None:
+                old = base["classes"] if _is_int(base.get("classes")) else info.classes_default
+                new["classes"] = info.clamp_classes(old) if name != base["name"] else old
+                if info.regression or ds.get("classes", 0) is None:
+                    new["classes"] = info.clamp_classes(new["classes"])
+            out["dataset"] = new
+            was_regression = out["loss"] == "mse"
+            if "loss" not in partial and info.regression != was_regression:
+                out["loss"] = "mse" if info.regression else "cross_entropy"
+        elif "data" in partial and partial["data"] is None and out["dataset"] is None:
+            out["data"] = None
+            out["dataset"] = _default("dataset")
+
+        for key in ("validation_split", "loss", "batch_size", "epochs", "steps", "shuffle"):
+            if key in partial:
+                out[key] = partial[key]
+        for key in ("seed", "speed"):
+            if key in partial:
+                out[key] = partial[key]
+
+        if partial.get("network") is not None:
+            net = _mapping("network", partial["network"])
+            _check_keys("network", net, _SECTION_KEYS["network"])
+            new = {**out["network"], **net}
+            if "activation" not in net and "hidden_layers" in net:
+                acts = out["network"]["activation"]
+                layers = net["hidden_layers"]
+                n = len(layers) if isinstance(layers, Sequence) else 0
+                fill = acts[-1] if acts else "tanh"
+                new["activation"] = (list(acts) + [fill] * n)[:n]
+            out["network"] = new
+        if partial.get("regularization") is not None:
+            reg = _mapping("regularization", partial["regularization"])
+            _check_keys("regularization", reg, _SECTION_KEYS["regularization"])
+            out["regularization"] = {**out["regularization"], **reg}
+        if partial.get("optimizer") is not None:
+            opt = _mapping("optimizer", partial["optimizer"])
+            base = out["optimizer"]
+            name = _name(
+                "optimizer.name", opt.get("name", base["name"]), list(OPTIMIZERS), "optimizer"
+            )
+            if name != base["name"]:
+                new = {"name": name, **OPTIMIZERS[name]}
+                if live and "learning_rate" in base:
+                    new["learning_rate"] = base["learning_rate"]
+            else:
+                new = dict(base)
+            allowed = ["name", *OPTIMIZERS[name]]
+            for key in opt:
+                if key not in allowed:
+                    raise ConfigError(
+                        f"optimizer.{key}",
+                        f"optimizer {name!r} has no hyper-parameter {key!r}; "
+                        f"its hyper-parameters are {', '.join(OPTIMIZERS[name])}",
+                    )
+            out["optimizer"] = {**new, **opt, "name": name}
+
+        cfg = TrainConfig(**out)
+        cfg._validate(limits)
+        return cfg
+
+    # ---------------------------------------------------------------- validation
+
+    def _validate(self, limits: Mapping) -> None:
+        """Check every value and put it in canonical form (raises ConfigError)."""
+        self.loss = _name("loss", self.loss, list(LOSSES), "loss")
+        regression = self.loss == "mse"
+        if self.dataset is not None:
+            ds = self.dataset
+            info = DATASETS[_name("dataset.name", ds.get("name"), list(DATASETS), "dataset")]
+            ds["n_points"] = _int(
+                "dataset.n_points", ds.get("n_points", 400), 1, int(limits["max_points_train"])
+            )
+            ds["noise"] = _num("dataset.noise", ds.get("noise", 0.1), 0.0, 1.0)
+            classes = ds.get("classes")
+            if classes is None:
+                classes = info.classes_default
+            hi = min(info.classes_max, int(limits["max_classes"]))
+            ds["classes"] = _int("dataset.classes", classes, info.classes_min, hi)
+            ds["seed"] = _int("dataset.seed", ds.get("seed", 0), 0, MAX_SEED)
+            if info.regression and not regression:
+                raise ConfigError(
+                    "loss", f"dataset {info.name!r} is a regression dataset: use loss 'mse'"
+                )
+            if regression and not info.regression:
+                raise ConfigError(
+                    "loss",
+                    f"loss 'mse' is for the regression datasets "
+                    f"({', '.join(n for n, i in DATASETS.items() if i.regression)})",
+                )
+        elif self.data is not None:
+            if not isinstance(self.data.get("points"), np.ndarray) or (
+                self.data["labels"].dtype != (np.float64 if regression else np.int64)
+            ):
+                self.data = _check_data(self.data, regression, limits)
+        else:
+            raise ConfigError("dataset", "give a dataset or data")
+
+        self.validation_split = _num("validation_split", self.validation_split, 0.0, 0.9)
+        net = self.network
+        layers = net.get("hidden_layers")
+        if isinstance(layers, str) or not isinstance(layers, Sequence):
+            raise ConfigError("network.hidden_layers", "hidden_layers must be a list of integers")
+        max_layers = int(limits["max_hidden_layers"])
+        if len(layers) > max_layers:
+            raise ConfigError(
+                "network.hidden_layers",
+                f"too many hidden layers: {len(layers)} > the limit of {max_layers}",
+            )
+        net["hidden_layers"] = [
+            _int(f"network.hidden_layers[{i}]", u, 1, int(limits["max_units"]))
+            for i, u in enumerate(layers)
+        ]
+        acts = net.get("activation", "tanh")
+        if isinstance(acts, str):
+            acts = [acts] * len(layers)
+        if not isinstance(acts, Sequence) or len(acts) != len(layers):
+            raise ConfigError(
+                "network.activation",
+                f"give one activation name, or a list of {len(layers)} "
+                f"(one per hidden layer), got {acts!r}",
+            )
+        net["activation"] = [
+            _name(f"network.activation[{i}]", a, list(ACTIVATIONS), "activation")
+            for i, a in enumerate(acts)
+        ]
+        net["init"] = _name("network.init", net.get("init"), list(INITIALIZERS), "initializer")
+        net["dropout"] = _num("network.dropout", net.get("dropout", 0.0), 0.0, 1.0, hi_open=True)
+        feats = net.get("features")
+        if isinstance(feats, str) or not isinstance(feats, Sequence) or not feats:
+            raise ConfigError("network.features", f"features must be a list from {FEATURES}")
+        net["features"] = [
+            _name(f"network.features[{i}]", f, FEATURES, "feature") for i, f in enumerate(feats)
+        ]
+        if len(set(net["features"])) != len(net["features"]):
+            raise ConfigError("network.features", "a feature is listed more than once")
+        net["normalize"] = _bool("network.normalize", net.get("normalize", True))
+
+        reg = self.regularization
+        reg["kind"] = _name(
+            "regularization.kind", reg.get("kind", "none"), list(REGULARIZATIONS), "regularization"
+        )
+        reg["strength"] = _num("regularization.strength", reg.get("strength", 0.0), 0.0, 1e3)
+
+        opt = self.optimizer
+        for key, value in opt.items():
+            if key == "name":
+                continue
+            lo, hi, lo_open = HPARAM_RANGES.get(key, (0.0, math.inf, False))
+            opt[key] = _num(f"optimizer.{key}", value, lo, hi, lo_open=lo_open, hi_open=True)
+        try:
+            make_optimizer(opt["name"], **{k: v for k, v in opt.items() if k != "name"})
+        except ValueError as exc:
+            raise ConfigError("optimizer", str(exc)) from None
+
+        self.batch_size = _int("batch_size", self.batch_size, 1, int(limits["max_batch_size"]))
+        self.epochs = _int("epochs", self.epochs, 0, int(limits["max_epochs"]))
+        if self.steps is not None:
+            self.steps = _int("steps", self.steps, 0, int(limits["max_steps"]))
+        self.shuffle = _bool("shuffle", self.shuffle)
+        self.seed = _int("seed", self.seed, 0, MAX_SEED)
+        if self.speed != "max":
+            self.speed = _num("speed", self.speed, 0.0, MAX_SPEED, lo_open=True)
+
+
+# --------------------------------------------------------------------------- results
+
+
+@dataclass
+class TrainingData:
+    """The points of a run: all of them, the split, the class count and the grid domain."""
+
+    X: np.ndarray
+    y: np.ndarray
+    train_idx: np.ndarray
+    val_idx: np.ndarray
+    classes: int
+    domain: tuple[float, float, float, float]
+    regression: bool = False
+
+    def split_labels(self) -> list[str]:
+        """ "train"/"validation" per point, in point order (the live ``data`` message)."""
+        out = np.full(len(self.y), "train", dtype=object)
+        out[self.val_idx] = "validation"
+        return out.tolist()
+
+
+@dataclass
+class StepResult:
+    steps_done: int
+    diverged: bool
+
+
+@dataclass
+class Metrics:
+    """Losses are data losses (comparable between splits); ``total_loss`` adds the penalty.
+
+    Accuracies are ``None`` for regression; validation values are ``None`` with no split.
+    """
+
+    train_loss: float
+    train_accuracy: float | None
+    validation_loss: float | None
+    validation_accuracy: float | None
+    data_loss: float
+    regularization_loss: float
+    total_loss: float
+
+    def to_dict(self) -> dict:
+        return {k: _finite_or_none(v) for k, v in self.__dict__.items()}
+
+
+@dataclass
+class GridResult:
+    domain: tuple[float, float, float, float]
+    resolution: int
+    probabilities: np.ndarray  # (R*R, K) row-major, first row at the top
+    hidden: list[np.ndarray]  # one (R*R, units) per hidden layer
+
+
+@dataclass
+class Predictor:
+    """A model with its features and normalisation: raw points in, probabilities out."""
+
+    model: MLP
+    features: list[str]
+    normalization: Normalization | None
+    loss: str
+
+    @classmethod
+    def from_document(cls, doc: Mapping, **kwargs: Any) -> Predictor:
+        """Load a model document; a malformed one raises ConfigError("model", ...).
+
+        ``kwargs`` (init, dropout, rng) go to ``model_from_document``.
+        """
+        try:
+            loaded = model_from_document(
+                dict(doc) if isinstance(doc, Mapping) else doc, known_features=FEATURES, **kwargs
+            )
+            features = check_features(loaded.features)
+            if len(features) != loaded.model.n_inputs:
+                raise ValueError(
+                    f"features: {len(features)} names for {loaded.model.n_inputs} inputs"
+                )
+            norm = loaded.normalization
+            if norm is not None and not isinstance(norm, Normalization):
+                norm = Normalization.from_dict(norm, len(features))
+        except ValueError as exc:
+            raise ConfigError("model", f"model: {exc}") from None
+        return cls(loaded.model, features, norm, loaded.loss)
+
+    def inputs(self, points: np.ndarray) -> np.ndarray:
+        F = expand(np.asarray(points, dtype=np.float64), self.features)
+        if self.normalization is not None:
+            self.normalization.apply(F, out=F)
+        return F
+
+    def scores(self, points: np.ndarray) -> np.ndarray:
+        return self.model.forward(self.inputs(points))
+
+    def predict_proba(self, points: np.ndarray) -> np.ndarray:
+        return self.model.predict_proba(self.inputs(points))
+
+
+def _finite_or_none(v: float | None) -> float | None:
+    return None if v is None or not math.isfinite(v) else float(v)
+
+
+def expected_initial_loss(loss: str, classes: int) -> float | None:
+    """What a small random init should give: ln K for softmax cross-entropy (uniform
+    probabilities), K - 1 for the multiclass hinge (every margin 1); nothing for mse."""
+    if loss == "cross_entropy":
+        return math.log(classes)
+    if loss == "hinge":
+        return float(classes - 1)
+    return None
+
+
+def _accuracy(scores: np.ndarray, y: np.ndarray) -> float:
+    if scores.shape[1] == 2:
+        pred = scores[:, 1] > scores[:, 0]
+        return float(np.mean(pred == (y == 1)))
+    return float(np.mean(scores.argmax(axis=1) == y))
+
+
+# --------------------------------------------------------------------------- trainer
+
+
+class Trainer:
+    """Model + optimiser + data + RNG + history of one run (REST request or live session)."""
+
+    def __init__(
+        self,
+        config: TrainConfig,
+        initial_model: Mapping | None = None,
+        *,
+        record_history: bool = True,
+    ) -> None:
+        self.config = config
+        self.record_history = record_history
+        X, y, classes = self._make_data(config)
+        self.data = TrainingData(
+            X,
+            y,
+            np.zeros(0, np.int64),
+            np.zeros(0, np.int64),
+            classes,
+            self._domain_for(config, X),
+            config.regression,
+        )
+        self._initial_model = initial_model
+        self.reset(initial_model)
+
+    # ---------------------------------------------------------------- set-up
+
+    @staticmethod
+    def _make_data(config: TrainConfig) -> tuple[np.ndarray, np.ndarray, int]:
+        if config.data is not None:
+            d = config.data
+            return d["points"], d["labels"], int(d["classes"])
+        ds = config.dataset
+        X, y = generate(ds["name"], ds["n_points"], ds["noise"], ds["classes"], ds["seed"])
+        return X, y, config.classes
+
+    @staticmethod
+    def _domain_for(config: TrainConfig, X: np.ndarray) -> tuple[float, float, float, float]:
+        return DOMAIN if config.data is None else data_domain(X)
+
+    def reset(self, initial_model: Mapping | None = None) -> None:
+        """Start over from ``config.seed`` on the current data: new split, new weights (or
+        ``initial_model``'s), fresh optimiser, step 0. Reproducible: same data and seed give
+        the same state as a fresh Trainer."""
+        cfg = self.config
+        self.rng = np.random.default_rng(cfg.seed)
+        self.step = 0
+        self.epoch = 0
+        self.diverged = False
+        self.history: list[dict] = []
+        self._split()
+        net = cfg.network
+        n_out = self.data.classes if not self.data.regression else 1
+        if initial_model is not None:
+            self._load_initial(initial_model, n_out)
+        else:
+            self.features = list(net["features"])
+            self.model = MLP(
+                len(self.features),
+                list(net["hidden_layers"]),
+                n_out,
+                activation=list(net["activation"]),
+                init=net["init"],
+                dropout=net["dropout"],
+                rng=self.rng,
+            )
+            self._fit_normalization()
+        self.optimizer = self._make_optimizer()
+        self._prepare()
+
+    def _load_initial(self, doc: Mapping, n_out: int) -> None:
+        try:
+            net = self.config.network
+            loaded = Predictor.from_document(
+                doc, init=net["init"], dropout=net["dropout"], rng=self.rng
+            )
+        except ConfigError as exc:
+            raise ConfigError("initial_model", "initial_" + exc.message) from None
+        model = loaded.model
+        if model.n_outputs != n_out:
+            raise ConfigError(
+                "initial_model",
+                f"initial_model has {model.n_outputs} outputs but the data has {n_out} "
+                f"{'target' if n_out == 1 else 'classes'}",
+            )
+        self.features = list(loaded.features)
+        norm = loaded.normalization
+        self.normalization = norm
+        self.model = model
+        # The config describes what is actually trained.
+        net = self.config.network
+        net["features"] = list(self.features)
+        net["normalize"] = norm is not None
+        net["hidden_layers"] = list(model.hidden_layers)
+        net["activation"] = list(model.activations)
+
+    def _make_optimizer(self):
+        opt = self.config.optimizer
+        return make_optimizer(opt["name"], **{k: v for k, v in opt.items() if k != "name"})
+
+    def _split(self) -> None:
+        train_idx, val_idx = stratified_split(self.data.y, self.config.validation_split, self.rng)
+        self.data.train_idx = train_idx.astype(np.int64)
+        self.data.val_idx = val_idx.astype(np.int64)
+
+    def _fit_normalization(self) -> None:
+        self.normalization: Normalization | None = None
+        if self.config.network["normalize"]:
+            if len(self.data.train_idx):
+                F = expand(self.data.X[self.data.train_idx], self.features)
+                self.normalization = Normalization.fit(F)
+            else:  # no points yet: identity until there are some
+                self.normalization = Normalization.identity(len(self.features))
+
+    def _inputs(self, points: np.ndarray) -> np.ndarray:
+        F = expand(points, self.features)
+        if self.normalization is not None:
+            self.normalization.apply(F, out=F)
+        return F
+
+    def _prepare(self) -> None:
+        """Feature matrices of both splits; the next step starts a new epoch."""
+        d = self.data
+        F = self._inputs(d.X)
+        self._X_train = np.ascontiguousarray(F[d.train_idx])
+        self._y_train = d.y[d.train_idx]
+        self._X_val = np.ascontiguousarray(F[d.val_idx])
+        self._y_val = d.y[d.val_idx]
+        self._pos = 0
+        self._X_epoch = self._X_train
+        self._y_epoch = self._y_train
+
+    def _start_epoch(self) -> None:
+        if self.config.shuffle and len(self._y_train) > 1:
+            perm = self.rng.permutation(len(self._y_train))
+            self._X_epoch = self._X_train[perm]
+            self._y_epoch = self._y_train[perm]
+        else:
+            self._X_epoch = self._X_train
+            self._y_epoch = self._y_train
+
+    # ---------------------------------------------------------------- training
+
+    @property
+    def steps_per_epoch(self) -> int:
+        n = max(len(self._y_train), 1)
+        return math.ceil(n / max(1, min(self.config.batch_size, n)))
+
+    def run_steps(self, k: int) -> StepResult:
+        """Run up to ``k`` optimiser updates; stop early on divergence.
+
+        On divergence (a non-finite loss, or non-finite weights at the end of the call) the
+        weights go back to where this call started, the optimiser state is cleared, and
+        ``diverged`` is set.
+        """
+        self.diverged = False
+        if k <= 0 or len(self._y_train) == 0:
+            return StepResult(0, False)
+        cfg = self.config
+        model = self.model
+        params = model.params
+        grads = model.grads
+        loss_and_grads = model.loss_and_grads
+        update = self.optimizer.step
+        loss = cfg.loss
+        reg = cfg.regularization["kind"]
+        strength = cfg.regularization["strength"]
+        isfinite = math.isfinite
+        snapshot = params.flat.copy()  # one contiguous buffer holds every parameter
+        start_step, start_epoch, start_pos = self.step, self.epoch, self._pos
+        n = len(self._y_train)
+        done = 0
+        diverged = False
+        while done < k:
+            pos = self._pos
+            if pos == 0:
+                self._start_epoch()
+                n = len(self._y_epoch)
+            end = pos + cfg.batch_size
+            result = loss_and_grads(
+                self._X_epoch[pos:end], self._y_epoch[pos:end], loss, reg, strength, True
+            )
+            if not isfinite(result.total_loss):
+                diverged = True
+                break
+            update(params, grads)
+            done += 1
+            self.step += 1
+            if end >= n:
+                self._pos = 0
+                self.epoch += 1
+                if self.record_history:
+                    self._record()
+            else:
+                self._pos = end
+        if not diverged:
+            diverged = not isfinite(float(params.flat.sum()))
+        if diverged:
+            params.flat[...] = snapshot
+            self.optimizer.reset()
+            self.step, self.epoch, self._pos = start_step, start_epoch, 0
+            if start_pos:
+                self._pos = 0  # the interrupted epoch's order is gone; start a fresh one
+            self.history = [h for h in self.history if h["step"] <= start_step]
+            self.diverged = True
+            return StepResult(0, True)
+        return StepResult(done, False)
+
+    def run_epochs(self, n: int) -> StepResult:
+        """Run ``n`` epochs' worth of steps (from the current position)."""
+        return self.run_steps(n * self.steps_per_epoch)
+
+    def _record(self) -> None:
+        m = self.evaluate()
+        self.history.append(
+            {
+                "epoch": self.epoch,
+                "step": self.step,
+                "train_loss": _finite_or_none(m.train_loss),
+                "train_accuracy": m.train_accuracy,
+                "validation_loss": _finite_or_none(m.validation_loss),
+                "validation_accuracy": m.validation_accuracy,
+            }
+        )
+
+    def record(self) -> None:
+        """Append the current state to the history (e.g. at step 0 or mid-epoch at the end)."""
+        if not self.history or self.history[-1]["step"] != self.step:
+            self._record()
+
+    def evaluate(self) -> Metrics:
+        """Loss and accuracy on both splits, without dropout (no parameter changes)."""
+        cfg = self.config
+        reg = cfg.regularization["kind"]
+        strength = cfg.regularization["strength"]
+        regression = self.data.regression
+        if len(self._y_train) == 0:
+            nan = math.nan
+            return Metrics(nan, None, None, None, nan, nan, nan)
+        r = self.model.loss_and_grads(self._X_train, self._y_train, cfg.loss, reg, strength, False)
+        train_acc = None if regression else _accuracy(r.scores, self._y_train)
+        val_loss = val_acc = None
+        if len(self._y_val):
+            v = self.model.loss_and_grads(self._X_val, self._y_val, cfg.loss, reg, strength, False)
+            val_loss = float(v.data_loss)
+            val_acc = None if regression else _accuracy(v.scores, self._y_val)
+        return Metrics(
+            train_loss=float(r.data_loss),
+            train_accuracy=train_acc,
+            validation_loss=val_loss,
+            validation_accuracy=val_acc,
+            data_loss=float(r.data_loss),
+            regularization_loss=float(r.reg_loss),
+            total_loss=float(r.total_loss),
+        )
+
+    # ---------------------------------------------------------------- predictions
+
+    def predict_proba(self, points: np.ndarray | Sequence) -> np.ndarray:
+        """Class probabilities (N, K) for raw points (N, 2): features and normalisation applied."""
+        return self.model.predict_proba(self._inputs(np.asarray(points, dtype=np.float64)))
+
+    def grid(self, resolution: int, hidden: bool = True) -> GridResult:
+        """Probabilities over the data domain (and each hidden layer's outputs) in one pass."""
+        domain = self.data.domain
+        F = self._inputs(grid_points(domain, resolution))
+        proba, H = self.model.predict_proba_and_hidden(F, hidden=hidden)
+        return GridResult(domain, resolution, proba, H)
+
+    def predictor(self) -> Predictor:
+        """A frozen copy of the model with its input transform, safe to use from another
+        thread while this trainer keeps training (the copy shares no arrays)."""
+        norm = self.normalization
+        return Predictor(self.model.copy(), list(self.features), norm, self.config.loss)
+
+    def layer_stats(self, max_points: int = 512) -> list[dict]:
+        """Per hidden layer statistics (``MLP.layer_stats``) on up to ``max_points`` training
+        points (the first ones of the training split, so consecutive calls are comparable)."""
+        n = min(int(max_points), len(self._y_train))
+        if n == 0:
+            return []
+        cfg = self.config
+        return self.model.layer_stats(
+            self._X_train[:n],
+            self._y_train[:n],
+            loss=cfg.loss,
+            regularization=cfg.regularization["kind"],
+            strength=cfg.regularization["strength"],
+        )
+
+    def model_document(self) -> dict:
+        norm = self.normalization.to_dict() if self.normalization is not None else None
+        return model_to_document(self.model, list(self.features), norm, self.config.loss)
+
+    # ---------------------------------------------------------------- data edits
+
+    def set_data(self, X: np.ndarray, y: np.ndarray, classes: int | None = None) -> None:
+        """Replace the points (live CSV upload). Same class count: weights kept, split and
+        normalisation refitted. A different class count re-initialises the model."""
+        limits = {**DEFAULT_LIMITS, "max_points_train": 10**9}
+        d = _check_data(
+            {"points": X, "labels": y, "classes": classes},
+            self.data.regression,
+            limits,
+            empty_classes=self.data.classes,
+        )
+        self.config.data = None
+        domain = data_domain(d["points"]) if len(d["labels"]) else self.data.domain
+        self._replace_data(d["points"], d["labels"], d["classes"], domain)
+
+    def regenerate(self) -> None:
+        """New points from ``config.dataset`` (weights kept when the class count stays)."""
+        if self.config.dataset is None:
+            return
+        X, y, classes = self._make_data(self.config)
+        self._replace_data(X, y, classes, DOMAIN)
+
+    def _replace_data(self, X, y, classes: int, domain) -> None:
+        old_classes = self.data.classes
+        self.data = TrainingData(
+            X, y, self.data.train_idx, self.data.val_idx, classes, domain, self.data.regression
+        )
+        if classes != old_classes:
+            self.reset()
+            return
+        self._split()
+        self._fit_normalization()
+        self._prepare()
+
+    def add_point(self, point: Sequence[float], label: float) -> None:
+        """Add one training point; it joins the next epoch (normalisation unchanged)."""
+        p = check_points("point", [point])
+        d = self.data
+        if d.regression:
+            value = _num("label", label, -math.inf, math.inf)
+        else:
+            value = _int("label", label, 0, d.classes - 1)
+        d.X = np.concatenate([d.X, p])
+        d.y = np.concatenate([d.y, np.array([value], dtype=d.y.dtype)])
+        d.train_idx = np.append(d.train_idx, len(d.y) - 1)
+        F = self._inputs(p)
+        self._X_train = np.concatenate([self._X_train, F])
+        self._y_train = np.concatenate([self._y_train, d.y[-1:]])
+
+    def remove_point(self, point: Sequence[float], radius: float | None = None) -> int | None:
+        """Remove the point nearest ``point`` within ``radius`` (default 3% of the domain
+        width); returns its former index, or None if none was close enough."""
+        p = check_points("point", [point])[0]
+        d = self.data
+        if len(d.y) <= 1:
+            return None
+        if radius is None:
+            radius = 0.03 * (d.domain[1] - d.domain[0])
+        radius = _num("radius", radius, 0.0, math.inf)
+        dist = np.hypot(d.X[:, 0] - p[0], d.X[:, 1] - p[1])
+        i = int(dist.argmin())
+        if dist[i] > radius:
+            return None
+        keep = np.ones(len(d.y), dtype=bool)
+        keep[i] = False
+        d.X = d.X[keep]
+        d.y = d.y[keep]
+        tr, va = d.train_idx[d.train_idx != i], d.val_idx[d.val_idx != i]
+        d.train_idx = tr - (tr > i)
+        d.val_idx = va - (va > i)
+        self._prepare()
+        return i
+
+    # ---------------------------------------------------------------- live edits
+
+    def reconfigure(self, new: TrainConfig) -> set[str]:
+        """Apply a new (validated) config between two steps, keeping weights where they fit.
+
+        Returns the dotted paths that changed. Re-initialises (like ``reset``) when
+        ``seed``, ``network.init`` or the number of classes changes; regenerates the data
+        when a ``dataset`` field changes; re-splits on ``validation_split``.
+        """
+        old = self.config
+        changed = _diff(old.to_dict(), new.to_dict())
+        if (old.data is not None or new.data is not None) and old.data is not new.data:
+            changed.add("data")
+        if not changed:
+            self.config = new
+            return changed
+        self.config = new
+        data_changed = any(c.startswith(("dataset", "data")) for c in changed) or (
+            "loss" in changed and old.regression != new.regression
+        )
+        if data_changed:
+            X, y, classes = self._make_data(new)
+            regression = new.regression
+            domain = self._domain_for(new, X)
+            if classes != self.data.classes or regression != self.data.regression:
+                self.data = TrainingData(
+                    X, y, self.data.train_idx, self.data.val_idx, classes, domain, regression
+                )
+                self.reset()
+                return changed
+            self.data = TrainingData(
+                X, y, self.data.train_idx, self.data.val_idx, classes, domain, regression
+            )
+        if {"seed", "network.init"} & changed:
+            self.reset()
+            return changed
+
+        net_old, net_new = old.network, new.network
+        model = self.model
+        if net_old["hidden_layers"] != net_new["hidden_layers"]:
+            _reshape_hidden(model, net_old["hidden_layers"], net_new["hidden_layers"])
+        for i, name in enumerate(net_new["activation"]):
+            if model.activations[i] != name:
+                model.set_activation(i, name)
+        if net_old["features"] != net_new["features"]:
+            self.model = self._reshape_inputs(net_new["features"])
+            self.features = list(net_new["features"])
+        model = self.model
+        if model.dropout != net_new["dropout"]:
+            model.dropout = net_new["dropout"]
+
+        refit = data_changed or bool(
+            {"validation_split", "network.features", "network.normalize"} & changed
+        )
+        if data_changed or "validation_split" in changed:
+            self._split()
+        if refit:
+            self._fit_normalization()
+            self._prepare()
+
+        if old.optimizer["name"] != new.optimizer["name"]:
+            self.optimizer = self._make_optimizer()
+        else:
+            hp = {k: v for k, v in new.optimizer.items() if k != "name" and old.optimizer[k] != v}
+            if hp:
+                self.optimizer.set(**hp)
+        # shuffle, batch_size, loss and regularization are read on every step.
+        return changed
+
+    def _reshape_inputs(self, features: list[str]) -> MLP:
+        """A model with one input row per new feature: rows of kept features are copied,
+        new rows come from the initialiser; every other parameter is copied."""
+        old = self.model
+        new = MLP(
+            len(features),
+            list(old.hidden_layers),
+            old.n_outputs,
+            activation=list(old.activations),
+            init=self.config.network["init"],
+            dropout=old.dropout,
+            rng=self.rng,
+        )
+        for name, p in old.params.items():
+            if name != "dense0.W":
+                new.params[name][...] = p
+        rows_old = {f: i for i, f in enumerate(self.features)}
+        W_old, W_new = old.params["dense0.W"], new.params["dense0.W"]
+        for j, f in enumerate(features):
+            if f in rows_old:
+                W_new[j] = W_old[rows_old[f]]
+        return new
+
+    # ---------------------------------------------------------------- REST helpers
+
+    def parameter_count(self) -> int:
+        return int(sum(p.size for p in self.model.params.values()))
+
+
+def _flatten(d: Mapping, prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        path = f"{prefix}.{k}" if prefix else k
+        if isinstance(v, Mapping):
+            out.update(_flatten(v, path))
+        else:
+            out[path] = v
+    return out
+
+
+def _diff(a: Mapping, b: Mapping) -> set[str]:
+    fa, fb = _flatten(a), _flatten(b)
+    keys = set(fa) | set(fb)
+    return {k for k in keys if fa.get(k, _MISSING) != fb.get(k, _MISSING)}
+
+
+_MISSING = object()
+
+
+def _reshape_hidden(model: MLP, old: list[int], new: list[int]) -> None:
+    """Surgery from ``old`` to ``new`` hidden sizes keeping every weight that has a place.
+
+    One layer more or fewer whose other sizes match is taken as an insertion or deletion at
+    that position (so removing the first of [4, 2] keeps the 2-unit layer); otherwise layers
+    are added or removed at the end and units at the end of each layer.
+    """
+    cur = list(old)
+    if len(new) == len(cur) - 1:
+        for i in range(len(cur) - 1, -1, -1):
+            if cur[:i] + cur[i + 1 :] == new:
+                model.remove_layer(i)
+                return
+    if len(new) == len(cur) + 1:
+        for i in range(len(new) - 1, -1, -1):
+            if new[:i] + new[i + 1 :] == cur:
+                model.add_layer(i, new[i])
+                return
+    while len(cur) > len(new):
+        model.remove_layer(len(cur) - 1)
+        cur.pop()
+    for i in range(len(cur)):
+        while cur[i] < new[i]:
+            model.add_unit(i)
+            cur[i] += 1
+        while cur[i] > new[i]:
+            model.remove_unit(i, cur[i] - 1)
+            cur[i] -= 1
+    while len(cur) < len(new):
+        model.add_layer(len(cur), new[len(cur)])
+        cur.append(new[len(cur)])
