@@ -1,0 +1,111 @@
+"""The dense layer and the parameter dictionary shared by the model and the optimisers.
+
+CS231n style: a layer holds references to its parameters and gradients, ``forward`` keeps
+what ``backward`` needs (on the layer itself rather than in a returned cache tuple, which
+saves a tuple per call), and ``backward`` writes the parameter gradients in place.
+
+All parameters of a model live in one contiguous float64 vector (and all gradients in
+another); ``model.params["dense0.W"]`` is a reshaped *view* into it. That lets the
+optimisers and the regulariser update every parameter with a handful of NumPy calls,
+which is what bounds the speed of a small net (see DESIGN.md section 3, "Speed").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+import numpy as np
+
+from .activations import FUNCTIONS
+
+
+class ParamDict(dict):
+    """``name -> ndarray`` whose arrays are views into one flat buffer ``self.flat``.
+
+    Assigning ``d[name] = array`` copies the values *into* the existing view (same shape
+    required) so the flat buffer stays authoritative; adding or removing names is refused,
+    since the set of parameters only changes through the model's shape-surgery methods.
+    ``dict(d)`` or ``{k: v.copy() ...}`` give plain snapshots (the former still shares
+    memory with the model, so copy the arrays to keep a rollback point).
+    """
+
+    flat: np.ndarray
+    layout: tuple[tuple[str, tuple[int, ...], int, int], ...]  # (name, shape, start, stop)
+
+    def __init__(self, flat: np.ndarray, layout) -> None:
+        super().__init__()
+        self.flat = flat
+        self.layout = layout
+        for name, shape, start, stop in layout:
+            dict.__setitem__(self, name, flat[start:stop].reshape(shape))
+
+    def __setitem__(self, name: str, value) -> None:
+        if name not in self:
+            raise KeyError(f"unknown parameter {name!r}; valid: {', '.join(self)}")
+        target = dict.__getitem__(self, name)
+        value = np.asarray(value, dtype=np.float64)
+        if value.shape != target.shape:
+            raise ValueError(
+                f"{name}: expected shape {target.shape}, got {value.shape} "
+                "(use the model's shape-surgery methods to change shapes)"
+            )
+        np.copyto(target, value)
+
+    def update(self, other: Mapping | Iterable = (), **kw) -> None:  # type: ignore[override]
+        for k, v in dict(other, **kw).items():
+            self[k] = v
+
+    def _refuse(self, *args, **kw):
+        raise TypeError("parameters are added or removed only by the model's shape surgery")
+
+    __delitem__ = pop = popitem = clear = setdefault = _refuse  # type: ignore[assignment]
+
+
+class Dense:
+    """``out = f(x @ W + b)`` with W of shape (n_in, n_out), batch first.
+
+    ``mask`` (forward) is an inverted-dropout mask already scaled by ``1 / (1 - p)``, applied
+    after the activation; ``backward`` reuses it so the gradient matches the forward.
+    """
+
+    __slots__ = (
+        "W", "a", "activation", "alpha", "aux", "b", "bwd", "fwd", "gW", "galpha", "gb",
+        "index", "mask", "x",
+    )  # fmt: skip
+
+    def __init__(self, index: int, activation: str, params: ParamDict, grads: ParamDict):
+        self.index = index
+        self.activation = activation
+        self.fwd, self.bwd = FUNCTIONS[activation]
+        p = f"dense{index}."
+        self.W, self.b = params[p + "W"], params[p + "b"]
+        self.gW, self.gb = grads[p + "W"], grads[p + "b"]
+        self.alpha = params.get(p + "alpha")
+        self.galpha = grads.get(p + "alpha")
+        self.x = self.a = self.aux = self.mask = None
+
+    def forward(self, x: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
+        z = x.dot(self.W)  # ndarray.dot: the cheapest matrix product call for tiny arrays
+        z += self.b
+        a, self.aux = self.fwd(z, self.alpha)
+        self.x, self.a, self.mask = x, a, mask
+        return a if mask is None else a * mask
+
+    def backward(self, dout: np.ndarray, need_dx: bool = True) -> np.ndarray | None:
+        """Fill ``gW``, ``gb`` (and ``galpha``) from d loss / d out; return d loss / d x.
+
+        ``dout`` is overwritten (it is always a fresh array owned by the backward pass).
+        """
+        if self.mask is not None:
+            dout *= self.mask
+        dz = self.bwd(dout, self.a, self.aux, self.alpha, self.galpha)
+        np.dot(self.x.T, dz, out=self.gW)
+        np.add.reduce(dz, 0, None, self.gb)
+        return dz.dot(self.W.T) if need_dx else None
+
+    def evaluate(self, x: np.ndarray, out: np.ndarray, W: np.ndarray, b: np.ndarray):
+        """Inference into a preallocated ``out`` (grids): nothing cached, nothing learned."""
+        np.dot(x, W, out=out)
+        out += b
+        alpha = None if self.alpha is None else self.alpha.astype(out.dtype)
+        return self.fwd(out, alpha)[0]

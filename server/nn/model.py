@@ -1,0 +1,507 @@
+"""The multilayer perceptron: dense hidden layers, a linear output layer, one RNG.
+
+Parameters are named ``dense{i}.W`` (n_in, n_out), ``dense{i}.b`` (n_out,) and, for PReLU
+layers, ``dense{i}.alpha`` (n_out,); layer ``i`` is the i-th dense layer, the last one is
+the output layer. They live in one flat float64 buffer (weights first, so regularisation
+and optimisers touch them in a few calls); ``params`` / ``grads`` are name -> view
+dictionaries (see ``layers.ParamDict``). Shape surgery rebuilds the buffer, copying every
+value that keeps its place bit for bit.
+"""
+
+from __future__ import annotations
+
+import copy as _copy
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import activations as act
+from .initializers import check_initializer, initialize
+from .layers import Dense, ParamDict
+from .losses import CLASSIFICATION_LOSSES, LOSS_FUNCTIONS, check_loss, softmax
+from .regularization import check_regularization, penalty
+
+HISTOGRAM_BINS = 20
+
+
+@dataclass(slots=True)
+class LossResult:
+    """Losses of one evaluation: the data part, the weight penalty, their sum; raw scores."""
+
+    data_loss: float
+    reg_loss: float
+    total_loss: float
+    scores: np.ndarray
+
+
+def _positive_int(value: object, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{what} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+class MLP:
+    """A fully connected network ``n_inputs -> hidden_layers... -> n_outputs`` (linear)."""
+
+    def __init__(
+        self,
+        n_inputs: int,
+        hidden_layers: list[int],
+        n_outputs: int,
+        activation: str | list[str] = "tanh",
+        init: str = "xavier",
+        dropout: float = 0.0,
+        rng: np.random.Generator | None = None,
+        seed: int | None = None,
+    ) -> None:
+        self.n_inputs = _positive_int(n_inputs, "n_inputs")
+        self.n_outputs = _positive_int(n_outputs, "n_outputs")
+        if isinstance(hidden_layers, (int, str)) or hidden_layers is None:
+            raise ValueError(f"hidden_layers must be a list of unit counts, got {hidden_layers!r}")
+        hidden = [_positive_int(u, f"hidden_layers[{i}]") for i, u in enumerate(hidden_layers)]
+        if isinstance(activation, str):
+            acts = [act.check_activation(activation)] * len(hidden)
+        else:
+            acts = [act.check_activation(a) for a in activation]
+            if len(acts) != len(hidden):
+                raise ValueError(
+                    f"activation list has {len(acts)} names for {len(hidden)} hidden layers"
+                )
+        self.init = check_initializer(init)
+        self.dropout = dropout  # validated by the property
+        if rng is not None and seed is not None:
+            raise ValueError("give either rng or seed, not both")
+        if rng is not None and not isinstance(rng, np.random.Generator):
+            raise ValueError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
+        self.rng = rng if rng is not None else np.random.default_rng(seed)
+        self.last_masks: list[np.ndarray] | None = None
+        arrays: dict[str, np.ndarray] = {}
+        sizes = [self.n_inputs, *hidden, self.n_outputs]
+        for i in range(len(sizes) - 1):
+            arrays[f"dense{i}.W"] = self._draw((sizes[i], sizes[i + 1]), sizes[i], sizes[i + 1])
+        self._build(hidden, acts, arrays)
+
+    # ------------------------------------------------------------------ structure
+    @property
+    def dropout(self) -> float:
+        return self._dropout
+
+    @dropout.setter
+    def dropout(self, p: float) -> None:
+        try:
+            p = float(p)
+        except (TypeError, ValueError):
+            raise ValueError(f"dropout must be a number in [0, 1), got {p!r}") from None
+        if not 0.0 <= p < 1.0:
+            raise ValueError(f"dropout must be in [0, 1) (probability of dropping), got {p!r}")
+        self._dropout = p
+
+    @property
+    def hidden_layers(self) -> list[int]:
+        return list(self._hidden)
+
+    @property
+    def activations(self) -> list[str]:
+        return list(self._acts)
+
+    @property
+    def params(self) -> ParamDict:
+        return self._params
+
+    @property
+    def grads(self) -> ParamDict:
+        return self._grads
+
+    @property
+    def layers(self) -> list[Dense]:
+        return self._layers
+
+    @property
+    def weights_flat(self) -> np.ndarray:
+        """All weight matrices, concatenated (a view; biases and slopes excluded)."""
+        return self._wflat
+
+    def _draw(self, shape, fan_in: int, fan_out: int) -> np.ndarray:
+        return initialize(self.init, shape, fan_in, fan_out, self.rng)
+
+    def _build(self, hidden: list[int], acts: list[str], arrays: dict[str, np.ndarray]) -> None:
+        """(Re)allocate the flat buffers for this structure and fill them from ``arrays``.
+
+        Missing biases start at 0 and missing PReLU slopes at 0.25.
+        """
+        sizes = [self.n_inputs, *hidden, self.n_outputs]
+        n_layers = len(sizes) - 1
+        spec: list[tuple[str, tuple[int, ...]]] = []
+        for i in range(n_layers):
+            spec.append((f"dense{i}.W", (sizes[i], sizes[i + 1])))
+        for i in range(n_layers):
+            spec.append((f"dense{i}.b", (sizes[i + 1],)))
+            if i < len(acts) and acts[i] == "prelu":
+                spec.append((f"dense{i}.alpha", (sizes[i + 1],)))
+        layout = []
+        offset = 0
+        for name, shape in spec:
+            size = math.prod(shape)
+            layout.append((name, shape, offset, offset + size))
+            offset += size
+        layout_t = tuple(layout)
+        params = ParamDict(np.empty(offset), layout_t)
+        grads = ParamDict(np.zeros(offset), layout_t)
+        for name, view in params.items():
+            if name in arrays:
+                np.copyto(view, arrays[name])
+            elif name.endswith(".alpha"):
+                view.fill(act.PRELU_INIT)
+            else:
+                view.fill(0.0)
+        self._hidden = list(hidden)
+        self._acts = list(acts)
+        self._params, self._grads = params, grads
+        n_w = layout[n_layers - 1][3]
+        self._wflat, self._gwflat = params.flat[:n_w], grads.flat[:n_w]
+        self._layers = [
+            Dense(i, acts[i] if i < len(acts) else "linear", params, grads) for i in range(n_layers)
+        ]
+        self._hidden_layers = self._layers[:-1]
+        self._out_layer = self._layers[-1]
+        self._buffers: dict = {}
+        self.last_masks = None
+
+    def _arrays(self) -> dict[str, np.ndarray]:
+        return {k: v.copy() for k, v in self._params.items()}
+
+    # ------------------------------------------------------------------ checks
+    def _check_X(self, X, finite: bool = True) -> np.ndarray:
+        if type(X) is not np.ndarray or X.dtype != np.float64:
+            X = np.asarray(X, dtype=np.float64)
+        if X.ndim != 2 or X.shape[1] != self.n_inputs:
+            raise ValueError(f"X must have shape (N, {self.n_inputs}), got {X.shape}")
+        if X.shape[0] == 0:
+            raise ValueError("X is empty")
+        if finite and not math.isfinite(X.sum()):
+            self._check_finite(X)
+        return X
+
+    @staticmethod
+    def _check_finite(X: np.ndarray) -> None:
+        if not np.isfinite(X).all():
+            raise ValueError("X contains NaN or infinite values")
+
+    def _check_y(self, y, loss: str, n: int) -> np.ndarray:
+        y = np.asarray(y)
+        if loss in CLASSIFICATION_LOSSES:
+            if y.shape != (n,):
+                raise ValueError(f"y must be {n} integer labels, got shape {y.shape}")
+            if y.dtype != np.int64:
+                if y.dtype.kind not in "iuf" or not np.array_equal(y, np.round(y)):
+                    raise ValueError("y must hold integer class labels for " + loss)
+                y = y.astype(np.int64)
+            # one reduction checks both ends: negative labels wrap to huge unsigned values
+            if np.maximum.reduce(y.view(np.uint64)) >= self.n_outputs:
+                raise ValueError(f"labels must be in 0..{self.n_outputs - 1}")
+            return y
+        y = np.asarray(y, dtype=np.float64)
+        if y.size != n * self.n_outputs or y.shape[0] != n:
+            raise ValueError(f"targets must have shape ({n},) or ({n}, {self.n_outputs})")
+        if not np.isfinite(y).all():
+            raise ValueError("targets contain NaN or infinite values")
+        return y
+
+    # ------------------------------------------------------------------ forward/backward
+    def make_masks(self, n: int, rng: np.random.Generator | None = None) -> list[np.ndarray]:
+        """Inverted-dropout masks (already scaled by 1/(1-p)) for a batch of ``n``."""
+        rng = self.rng if rng is None else rng
+        p = self._dropout
+        scale = 1.0 / (1.0 - p)
+        masks = []
+        for units in self._hidden:
+            m = rng.random((n, units)) >= p
+            masks.append(m * scale)
+        return masks
+
+    def forward(self, X, train: bool = False, masks: list[np.ndarray] | None = None) -> np.ndarray:
+        """Scores (N, n_outputs). Dropout applies when ``train`` (fresh masks from ``rng``)
+        or when ``masks`` is given (held fixed, e.g. for the gradient check)."""
+        return self._forward(self._check_X(X), train, masks)
+
+    def _forward(self, X: np.ndarray, train: bool, masks) -> np.ndarray:
+        if masks is None and train and self._dropout > 0.0 and self._hidden:
+            masks = self.make_masks(X.shape[0])
+        self.last_masks = masks
+        h = X
+        if masks is None:
+            for layer in self._hidden_layers:
+                h = layer.forward(h)
+        else:
+            if len(masks) != len(self._hidden):
+                raise ValueError(f"expected {len(self._hidden)} dropout masks, got {len(masks)}")
+            for layer, m in zip(self._hidden_layers, masks, strict=True):
+                h = layer.forward(h, m)
+        return self._out_layer.forward(h)
+
+    def loss_and_grads(
+        self,
+        X,
+        y,
+        loss: str = "cross_entropy",
+        regularization: str = "none",
+        strength: float = 0.0,
+        train: bool = True,
+        masks: list[np.ndarray] | None = None,
+    ) -> LossResult:
+        """Forward, loss, backward: fills ``self.grads`` and returns the losses."""
+        loss_fn = LOSS_FUNCTIONS.get(loss) or LOSS_FUNCTIONS[check_loss(loss)]
+        if regularization != "none" or strength != 0.0:
+            regularization, strength = check_regularization(regularization, strength)
+        X = self._check_X(X, finite=False)
+        y = self._check_y(y, loss, X.shape[0])
+        scores = self._forward(X, train, masks)
+        data_loss, d = loss_fn(scores, y)
+        if not math.isfinite(data_loss):  # costs nothing on the happy path
+            self._check_finite(X)  # bad inputs raise; diverged weights are the caller's call
+        layers = self._layers
+        for layer in layers[:0:-1]:
+            d = layer.backward(d)
+        layers[0].backward(d, need_dx=False)
+        reg_loss = penalty(regularization, strength, self._wflat, self._gwflat)
+        return LossResult(data_loss, reg_loss, data_loss + reg_loss, scores)
+
+    def data_loss_from(
+        self, start: int, h: np.ndarray, y: np.ndarray, loss: str, masks=None
+    ) -> float:
+        """Data loss evaluating layers ``start..`` from their input ``h`` (no caches kept
+        for backward; used by the gradient check to skip the unchanged prefix)."""
+        for i in range(start, len(self._layers)):
+            layer = self._layers[i]
+            z = h @ layer.W
+            z += layer.b
+            h = layer.fwd(z, layer.alpha)[0]
+            if masks is not None and i < len(masks):
+                h = h * masks[i]
+        return LOSS_FUNCTIONS[loss](h, y)[0]
+
+    # ------------------------------------------------------------------ prediction
+    def predict_proba(self, X, dtype=None) -> np.ndarray:
+        """softmax(scores), dropout off. ``dtype=np.float32`` evaluates in float32 with
+        preallocated buffers (for grids: nothing is learned there); the result is new."""
+        return self.predict_proba_and_hidden(X, dtype, hidden=False)[0]
+
+    def predict_proba_and_hidden(
+        self, X, dtype=None, hidden: bool = True
+    ) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Probabilities and each hidden layer's output from one forward pass (fresh arrays)."""
+        X = self._check_X(X)
+        if dtype is None or np.dtype(dtype) == np.float64:
+            scores = self._forward(X, False, None)
+            outs = [layer.a for layer in self._hidden_layers] if hidden else []
+            return softmax(scores), outs
+        dtype = np.dtype(dtype)
+        n = X.shape[0]
+        key = (n, dtype.str)
+        bufs = self._buffers.get(key)
+        if bufs is None:
+            self._buffers.clear()  # one grid size at a time: keep memory bounded
+            bufs = [np.empty((n, layer.W.shape[1]), dtype) for layer in self._layers]
+            bufs.insert(0, np.empty((n, self.n_inputs), dtype))
+            self._buffers[key] = bufs
+        h = bufs[0]
+        np.copyto(h, X, casting="same_kind")
+        outs = []
+        for layer, out in zip(self._layers, bufs[1:], strict=True):
+            h = layer.evaluate(h, out, layer.W.astype(dtype), layer.b.astype(dtype))
+            if hidden and layer is not self._out_layer:
+                outs.append(h.copy())
+        return softmax(h), outs
+
+    def predict_mc(self, X, passes: int = 20) -> tuple[np.ndarray, np.ndarray]:
+        """Monte-Carlo dropout: mean and std of softmax over ``passes`` stochastic passes."""
+        passes = _positive_int(passes, "passes")
+        X = self._check_X(X)
+        probs = np.stack([softmax(self._forward(X, True, None)) for _ in range(passes)])
+        return probs.mean(axis=0), probs.std(axis=0)
+
+    def hidden_outputs(self, X) -> list[np.ndarray]:
+        """Post-activation output of each hidden layer (dropout off), for neuron pictures."""
+        self._forward(self._check_X(X), False, None)
+        return [layer.a for layer in self._hidden_layers]
+
+    # ------------------------------------------------------------------ statistics
+    def layer_stats(
+        self,
+        X,
+        y,
+        loss: str = "cross_entropy",
+        regularization: str = "none",
+        strength: float = 0.0,
+    ) -> list[dict]:
+        """Per hidden layer: activation mean/std, saturated and dead fractions, the norm of
+        the gradient of its incoming weights, and a 20-bin histogram of its outputs.
+
+        ``saturated`` is the fraction of activation values (units x samples) in the flat
+        part of tanh (|a| > 0.99) or sigmoid (a outside [0.01, 0.99]); ``dead`` is the
+        fraction of relu-family units whose pre-activation is <= 0 on the whole batch.
+        Runs without dropout and overwrites ``self.grads``.
+        """
+        self.loss_and_grads(X, y, loss, regularization, strength, train=False)
+        stats = []
+        for layer in self._hidden_layers:
+            a, name = layer.a, layer.activation
+            if name == "tanh":
+                saturated = float(np.mean(np.abs(a) > 0.99))
+            elif name == "sigmoid":
+                saturated = float(np.mean((a < 0.01) | (a > 0.99)))
+            else:
+                saturated = 0.0
+            if name == "prelu":
+                dead = float(np.mean(~layer.aux[1].any(axis=0)))
+            elif name in act.RELU_FAMILY:
+                dead = float(np.mean((a <= 0.0).all(axis=0)))
+            else:
+                dead = 0.0
+            counts, edges = np.histogram(a, bins=HISTOGRAM_BINS)
+            stats.append(
+                {
+                    "layer": layer.index,
+                    "activation": name,
+                    "units": int(a.shape[1]),
+                    "mean": float(a.mean()),
+                    "std": float(a.std()),
+                    "saturated": saturated,
+                    "dead": dead,
+                    "grad_norm": float(np.linalg.norm(layer.gW)),
+                    "histogram": {"edges": edges.tolist(), "counts": counts.tolist()},
+                }
+            )
+        return stats
+
+    # ------------------------------------------------------------------ shape surgery
+    def _check_hidden_index(self, layer: object, what: str = "layer") -> int:
+        n = len(self._hidden)
+        if isinstance(layer, bool) or not isinstance(layer, (int, np.integer)):
+            raise ValueError(f"{what} must be an integer, got {layer!r}")
+        if not 0 <= layer < n:
+            raise ValueError(f"{what} must be a hidden layer index in 0..{n - 1}, got {layer}")
+        return int(layer)
+
+    def add_unit(self, layer: int) -> None:
+        """Append one unit to hidden ``layer``: a new column of W (drawn with the model's
+        initialiser), a zero bias, slope 0.25 for PReLU, and a new row in the next W."""
+        i = self._check_hidden_index(layer)
+        arrays = self._arrays()
+        sizes = [self.n_inputs, *self._hidden, self.n_outputs]
+        n_in, n_out, n_next = sizes[i], sizes[i + 1] + 1, sizes[i + 2]
+        W, Wn = arrays[f"dense{i}.W"], arrays[f"dense{i + 1}.W"]
+        col = self._draw((n_in, 1), n_in, n_out)
+        row = self._draw((1, n_next), n_out, n_next)
+        arrays[f"dense{i}.W"] = np.concatenate([W, col], axis=1)
+        arrays[f"dense{i}.b"] = np.append(arrays[f"dense{i}.b"], 0.0)
+        if f"dense{i}.alpha" in arrays:
+            arrays[f"dense{i}.alpha"] = np.append(arrays[f"dense{i}.alpha"], act.PRELU_INIT)
+        arrays[f"dense{i + 1}.W"] = np.concatenate([Wn, row], axis=0)
+        hidden = list(self._hidden)
+        hidden[i] += 1
+        self._build(hidden, self._acts, arrays)
+
+    def remove_unit(self, layer: int, index: int) -> None:
+        """Remove unit ``index`` of hidden ``layer`` with its incoming and outgoing weights."""
+        i = self._check_hidden_index(layer)
+        units = self._hidden[i]
+        if isinstance(index, bool) or not isinstance(index, (int, np.integer)):
+            raise ValueError(f"unit index must be an integer, got {index!r}")
+        if not 0 <= index < units:
+            raise ValueError(f"unit index must be in 0..{units - 1}, got {index}")
+        if units == 1:
+            raise ValueError("cannot remove the last unit of a layer; remove the layer instead")
+        arrays = self._arrays()
+        arrays[f"dense{i}.W"] = np.delete(arrays[f"dense{i}.W"], index, axis=1)
+        arrays[f"dense{i}.b"] = np.delete(arrays[f"dense{i}.b"], index)
+        if f"dense{i}.alpha" in arrays:
+            arrays[f"dense{i}.alpha"] = np.delete(arrays[f"dense{i}.alpha"], index)
+        arrays[f"dense{i + 1}.W"] = np.delete(arrays[f"dense{i + 1}.W"], index, axis=0)
+        hidden = list(self._hidden)
+        hidden[i] -= 1
+        self._build(hidden, self._acts, arrays)
+
+    def add_layer(self, position: int, units: int, activation: str | None = None) -> None:
+        """Insert a hidden layer of ``units`` before hidden layer ``position`` (``position ==
+        len(hidden_layers)`` appends it just below the output layer).
+
+        Layers below keep everything. The new layer's weights are drawn with the model's
+        initialiser; so are the incoming weights of the layer just above it, whose inputs
+        are now the new units (no old weight has a place there), while that layer keeps its
+        biases and slopes. The new layer's activation defaults to its neighbour's.
+        """
+        n = len(self._hidden)
+        if isinstance(position, bool) or not isinstance(position, (int, np.integer)):
+            raise ValueError(f"position must be an integer, got {position!r}")
+        if not 0 <= position <= n:
+            raise ValueError(f"position must be in 0..{n}, got {position}")
+        units = _positive_int(units, "units")
+        if activation is None:
+            activation = self._acts[min(position, n - 1)] if n else "tanh"
+        activation = act.check_activation(activation)
+        old = self._arrays()
+        sizes = [self.n_inputs, *self._hidden, self.n_outputs]
+        hidden = [*self._hidden[:position], units, *self._hidden[position:]]
+        acts = [*self._acts[:position], activation, *self._acts[position:]]
+        arrays: dict[str, np.ndarray] = {}
+        for name, value in old.items():
+            i = int(name[5 : name.index(".")])
+            if i < position:
+                arrays[name] = value
+            elif i >= position:
+                arrays[f"dense{i + 1}.{name.split('.')[1]}"] = value
+        n_in, n_above = sizes[position], sizes[position + 1]
+        arrays[f"dense{position}.W"] = self._draw((n_in, units), n_in, units)
+        arrays.pop(f"dense{position}.b", None)
+        arrays.pop(f"dense{position}.alpha", None)
+        arrays[f"dense{position + 1}.W"] = self._draw((units, n_above), units, n_above)
+        self._build(hidden, acts, arrays)
+
+    def remove_layer(self, position: int) -> None:
+        """Remove hidden layer ``position``. The layer above gets freshly drawn incoming
+        weights (its inputs changed) and keeps its biases and slopes; the rest is kept."""
+        p = self._check_hidden_index(position, "position")
+        old = self._arrays()
+        sizes = [self.n_inputs, *self._hidden, self.n_outputs]
+        hidden = [*self._hidden[:p], *self._hidden[p + 1 :]]
+        acts = [*self._acts[:p], *self._acts[p + 1 :]]
+        arrays: dict[str, np.ndarray] = {}
+        for name, value in old.items():
+            i = int(name[5 : name.index(".")])
+            if i < p:
+                arrays[name] = value
+            elif i > p:
+                arrays[f"dense{i - 1}.{name.split('.')[1]}"] = value
+        n_in, n_above = sizes[p], sizes[p + 2]
+        arrays[f"dense{p}.W"] = self._draw((n_in, n_above), n_in, n_above)
+        self._build(hidden, acts, arrays)
+
+    def set_activation(self, layer: int, name: str) -> None:
+        """Change hidden ``layer``'s activation; weights are kept. Switching to PReLU adds
+        slopes (0.25), switching away from it removes them."""
+        i = self._check_hidden_index(layer)
+        name = act.check_activation(name)
+        if name == self._acts[i]:
+            return
+        arrays = self._arrays()
+        arrays.pop(f"dense{i}.alpha", None)
+        acts = list(self._acts)
+        acts[i] = name
+        self._build(self._hidden, acts, arrays)
+
+    # ------------------------------------------------------------------ misc
+    def copy(self) -> MLP:
+        """A deep copy: own buffers, own RNG with the same state."""
+        new = MLP.__new__(MLP)
+        new.n_inputs, new.n_outputs = self.n_inputs, self.n_outputs
+        new.init, new._dropout = self.init, self._dropout
+        new.rng = _copy.deepcopy(self.rng)
+        new._build(self._hidden, self._acts, self._params)
+        new._grads.flat[:] = self._grads.flat
+        return new
+
+    def __repr__(self) -> str:
+        sizes = "-".join(str(s) for s in [self.n_inputs, *self._hidden, self.n_outputs])
+        return f"MLP({sizes}, activations={self._acts}, init={self.init!r}, dropout={self.dropout})"
