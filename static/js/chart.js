@@ -3,6 +3,8 @@
 // and redraw cost are bounded however long training runs. Redraws happen once per animation
 // frame at most, and only when something changed.
 
+import { niceTicks } from './boundary.js';
+
 const MAX = 600;
 
 class Series {
@@ -67,6 +69,7 @@ export class Chart {
     this.dirty = true;
     this.hoverX = null;
     this.raf = 0;
+    this.timer = 0;
     this.canvas.addEventListener('pointermove', (e) => this.hover(e));
     this.canvas.addEventListener('pointerleave', () => { this.hoverX = null; this.readout.textContent = ''; this.request(); });
   }
@@ -93,7 +96,13 @@ export class Chart {
 
   request() {
     this.dirty = true;
-    if (!this.raf) this.raf = requestAnimationFrame(() => { this.raf = 0; this.draw(); });
+    if (this.raf || this.timer) return;
+    // At most ~10 redraws a second: a chart needs no more, and frames stay cheap.
+    const wait = Math.max(0, 100 - (performance.now() - (this.lastDraw || 0)));
+    this.timer = setTimeout(() => {
+      this.timer = 0;
+      this.raf = requestAnimationFrame(() => { this.raf = 0; this.lastDraw = performance.now(); this.draw(); });
+    }, wait);
   }
 
   pointCount() {
@@ -139,7 +148,7 @@ export class Chart {
     const style = getComputedStyle(this.host);
     const font = parseFloat(style.fontSize) || 12;
     ctx.font = `${font * 0.85 * dpr}px ${style.fontFamily}`;
-    const pad = { l: font * 3.6 * dpr, r: 8 * dpr, t: 6 * dpr, b: font * 1.4 * dpr };
+    const pad = { l: font * 3.6 * dpr, r: 8 * dpr, t: font * 0.7 * dpr, b: font * 1.4 * dpr };
     const pw = W - pad.l - pad.r;
     const ph = H - pad.t - pad.b;
     if (pw <= 0 || ph <= 0) return;
@@ -153,14 +162,20 @@ export class Chart {
     const X = (x) => pad.l + ((x - b.xmin) / (b.xmax - b.xmin)) * pw;
     const Y = (y) => pad.t + (1 - (this.ty(y) - b.ymin) / (b.ymax - b.ymin)) * ph;
     this.drawFrame(ctx, pad, pw, ph, style.color);
-    // y ticks: min, middle, max
+    // y ticks at round values (powers of ten on a log scale), with light grid lines.
     ctx.fillStyle = style.color;
     ctx.textAlign = 'right';
     ctx.textBaseline = 'middle';
-    for (const f of [0, 0.5, 1]) {
-      const yv = b.ymin + f * (b.ymax - b.ymin);
-      const label = this.log ? this.opts.format(10 ** yv) : this.opts.format(yv);
-      ctx.fillText(label, pad.l - 4 * dpr, pad.t + (1 - f) * ph);
+    const ticks = this.log
+      ? niceTicks(Math.floor(b.ymin), Math.ceil(b.ymax), 4).filter((v) => Number.isInteger(v) && v >= b.ymin - 1e-9 && v <= b.ymax + 1e-9)
+      : niceTicks(b.ymin, b.ymax, 4);
+    for (const yv of ticks) {
+      const y = pad.t + (1 - (yv - b.ymin) / (b.ymax - b.ymin)) * ph;
+      ctx.globalAlpha = 0.12;
+      ctx.strokeStyle = style.color;
+      ctx.beginPath(); ctx.moveTo(pad.l, y); ctx.lineTo(pad.l + pw, y); ctx.stroke();
+      ctx.globalAlpha = 1;
+      ctx.fillText(this.opts.tick(this.log ? 10 ** yv : yv), pad.l - 4 * dpr, y);
     }
     ctx.textAlign = 'left';
     ctx.textBaseline = 'top';

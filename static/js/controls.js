@@ -283,6 +283,8 @@ export class Controls {
     }
     const k = getPath(config, 'dataset.classes');
     if (k) this.buildPalette(k);
+    const rs = this.hosts.network.querySelector('[data-testid=reg-strength]');
+    if (rs && !this.readOnly) rs.disabled = getPath(config, 'regularization.kind') === 'none';
   }
 
   updateUi(ui) {
@@ -290,6 +292,7 @@ export class Controls {
   }
 
   setReadOnly(ro) {
+    this.readOnly = ro;
     for (const host of Object.values(this.hosts)) {
       host.querySelectorAll('input, select, button').forEach((e) => {
         if (!e.closest('[data-ui-only]')) e.disabled = ro;

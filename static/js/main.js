@@ -33,7 +33,8 @@ function fmtLoss(v) {
   if (v == null || !Number.isFinite(v)) return '–';
   if (v >= 100) return v.toFixed(0);
   if (v >= 1) return v.toFixed(3);
-  return v.toFixed(4);
+  if (v >= 0.001 || v === 0) return v.toFixed(4);
+  return v.toExponential(2);
 }
 
 function fmtAcc(v) {
@@ -197,6 +198,7 @@ function onError(e) {
 }
 
 function onHello(msg) {
+  if (msg.resumed !== undefined) msg._resumed = !!msg.resumed;
   app.role = msg.role || (msg.session_id ? 'owner' : 'watcher');
   app.watchToken = msg.watch_token || app.watchToken;
   if (msg.limits) app.options.limits = { ...app.options.limits, ...msg.limits };
@@ -404,11 +406,11 @@ async function start() {
   const [c0, c1] = CLASS_COLORS;
   app.lossChart = new Chart($('chart-loss'), {
     series: [{ name: t('chart.train'), color: rgb(c1) }, { name: t('chart.validation'), color: rgb(c0), dashed: true }],
-    format: fmtLoss, yMin: 0, log: app.ui.logScale, xLabel: () => t('chart.step'),
+    format: fmtLoss, tick: (v) => String(+v.toPrecision(2)), yMin: 0, log: app.ui.logScale, xLabel: () => t('chart.step'),
   });
   app.accChart = new Chart($('chart-acc'), {
     series: [{ name: t('chart.train'), color: rgb(c1) }, { name: t('chart.validation'), color: rgb(c0), dashed: true }],
-    format: (v) => `${(v * 100).toFixed(1)}%`, yMin: 0, yMax: 1, xLabel: () => t('chart.step'),
+    format: (v) => `${(v * 100).toFixed(1)}%`, tick: (v) => `${Math.round(v * 100)}%`, yMin: 0, yMax: 1, xLabel: () => t('chart.step'),
   });
   app.diagram = new NetworkDiagram($('diagram'), {
     label: t,
