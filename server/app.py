@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import logging
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from server import STATIC_DIR, __version__
@@ -35,5 +40,62 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.include_router(training.router)
     app.include_router(live.router)
+    _install_error_handlers(app)
     app.mount("/", StaticFiles(directory=STATIC_DIR, html=True), name="static")
     return app
+
+
+# --------------------------------------------------------------------------- REST errors
+#
+# Every bad input is a 422 ``{"detail": [{"loc", "field", "msg", "type"}]}``. FastAPI's
+# default handler echoes the offending input back; a NaN there cannot be encoded as JSON
+# and turns the 422 into a 500, so these handlers never echo input.
+
+
+def _field(loc: list[Any] | tuple[Any, ...]) -> str:
+    """("body", "data", "labels", 3) -> "data.labels[3]"."""
+    out = ""
+    for part in loc[1:] if loc and loc[0] == "body" else loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _loc(field: str) -> list[str | int]:
+    """ "data.labels[3]" -> ["body", "data", "labels", 3]."""
+    parts: list[str | int] = ["body"]
+    for name, index in re.findall(r"([^.\[\]]+)|\[(\d+)\]", field):
+        parts.append(int(index) if index else name)
+    return parts
+
+
+def _error(field: str, msg: str, kind: str = "value_error") -> dict[str, Any]:
+    return {"loc": _loc(field), "field": field, "msg": msg, "type": kind}
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    from server.training import ConfigError
+
+    async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        detail = [
+            {
+                "loc": list(e.get("loc", ())),
+                "field": _field(e.get("loc", ())),
+                "msg": str(e.get("msg", "invalid value")),
+                "type": str(e.get("type", "value_error")),
+            }
+            for e in exc.errors()
+        ]
+        return JSONResponse({"detail": detail}, status_code=422)
+
+    async def config_error(request: Request, exc: ConfigError) -> JSONResponse:
+        return JSONResponse({"detail": [_error(exc.field, exc.message)]}, status_code=422)
+
+    async def value_error(request: Request, exc: ValueError) -> JSONResponse:
+        # A bad value caught below the validation layer (e.g. by the engine): still the
+        # client's input, so a 422 rather than a 500; logged so a real bug is visible.
+        logging.getLogger("server.rest").warning("%s %s: %s", request.method, request.url, exc)
+        return JSONResponse({"detail": [_error("body", str(exc))]}, status_code=422)
+
+    app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(ConfigError, config_error)
+    app.add_exception_handler(ValueError, value_error)

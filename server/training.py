@@ -1115,6 +1115,19 @@ class Trainer:
     def parameter_count(self) -> int:
         return int(sum(p.size for p in self.model.params.values()))
 
+    @property
+    def n_train(self) -> int:
+        return len(self._y_train)
+
+    @property
+    def epochs_done(self) -> float:
+        """Completed epochs plus the fraction of the current one."""
+        return self.epoch + (self._pos / self.n_train if self.n_train else 0.0)
+
+    def training_batch(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """The first ``n`` training inputs (features, normalised) and their labels."""
+        return self._X_train[:n], self._y_train[:n]
+
 
 def _flatten(d: Mapping, prefix: str = "") -> dict[str, Any]:
     out: dict[str, Any] = {}

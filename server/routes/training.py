@@ -1,10 +1,359 @@
-"""REST routes (placeholder until the REST issue lands)."""
+"""REST routes: /train, /predict, /gradcheck, /race, /api/options, /healthz.
 
-from fastapi import APIRouter
+Endpoints that compute are plain ``def`` functions, so FastAPI runs them in its threadpool
+and the event loop (and every live session's stream) keeps running during a long request.
+Responses are built as plain JSON-ready dicts and returned as ``JSONResponse`` (the grid of
+a large request has ~10^5 rows; re-validating it through pydantic would cost more than the
+training); the ``response_model`` still documents them. Bad values raise
+``ConfigError(field, message)``, which the app turns into a 422 naming the field.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Annotated, Any
+
+import numpy as np
+from fastapi import APIRouter, Body
+from fastapi.responses import JSONResponse
+
+from server.config import Settings
+from server.datasets import DATASETS
+from server.deps import RegistryDep, SettingsDep
+from server.features import FEATURES
+from server.nn.activations import ACTIVATIONS
+from server.nn.gradcheck import DEFAULT_TOLERANCE, gradient_check
+from server.nn.initializers import INITIALIZERS
+from server.nn.losses import LOSSES
+from server.nn.optimizers import OPTIMIZERS
+from server.nn.regularization import REGULARIZATIONS
+from server.schemas import (
+    DATA_EXAMPLE,
+    TRAIN_EXAMPLE,
+    ErrorResponse,
+    GradcheckRequest,
+    GradcheckResponse,
+    PredictRequest,
+    PredictResponse,
+    RaceRequest,
+    RaceResponse,
+    TrainRequest,
+    TrainResponse,
+)
+from server.training import (
+    ConfigError,
+    Predictor,
+    TrainConfig,
+    Trainer,
+    check_points,
+    expected_initial_loss,
+)
 
 router = APIRouter()
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    422: {"model": ErrorResponse, "description": "a bad field, named in detail[].field"}
+}
+GRADCHECK_SAMPLES_PER_PARAMETER = 12
+"""Entries checked per parameter tensor: every entry of a small net, a sample of a big one."""
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _limits(settings: Settings) -> dict[str, Any]:
+    return settings.limits()
+
+
+def _build(body: TrainRequest, settings: Settings, config: TrainConfig | None = None) -> Trainer:
+    """Config and Trainer for a request (data generated, weights initialised, no step)."""
+    config = config or body.to_config(_limits(settings))
+    if body.grid is not None:
+        lo, hi = settings.min_grid_resolution, settings.max_grid_resolution
+        if not lo <= body.grid.resolution <= hi:
+            raise ConfigError(
+                "grid.resolution",
+                f"grid.resolution must be in {lo}..{hi}, got {body.grid.resolution}",
+            )
+    return Trainer(config, body.initial_model)
+
+
+def _work(trainer: Trainer, steps: int, settings: Settings) -> float:
+    """The work units of ``steps`` updates plus one evaluation of all points per epoch."""
+    per_param = trainer.parameter_count() + settings.work_parameter_offset
+    batch = min(trainer.config.batch_size, max(trainer.n_train, 1))
+    epochs = steps / max(trainer.steps_per_epoch, 1)
+    points = len(trainer.data.y)
+    return per_param * (
+        steps * (batch + settings.work_batch_offset)
+        + epochs * (points + settings.work_batch_offset)
+    )
+
+
+def _check_work(trainers: list[Trainer], settings: Settings, what: str = "") -> int:
+    """Planned steps of each run; 422 on ``steps``/``epochs`` when the total is too much."""
+    steps = trainers[0].config.planned_steps(trainers[0].n_train)
+    total = sum(_work(t, steps, settings) for t in trainers)
+    if total > settings.max_work:
+        field = "steps" if trainers[0].config.steps is not None else "epochs"
+        raise ConfigError(
+            field,
+            f"too much work for one request{what}: {steps} steps of batch "
+            f"{trainers[0].config.batch_size} on {trainers[0].parameter_count()} parameters "
+            f"is {total:.3g} work units, over the limit of {settings.max_work:.3g}; ask for "
+            "fewer steps or epochs, a smaller batch or a smaller network",
+        )
+    return steps
+
+
+def _columns(history: list[dict]) -> dict[str, list]:
+    keys = (
+        "epoch",
+        "step",
+        "train_loss",
+        "train_accuracy",
+        "validation_loss",
+        "validation_accuracy",
+    )
+    return {k: [h[k] for h in history] for k in keys}
+
+
+def _finite(v: float | None) -> float | None:
+    return None if v is None or not math.isfinite(v) else float(v)
+
+
+def _run(trainer: Trainer, steps: int) -> dict[str, Any]:
+    """Train for ``steps`` updates (stopping on divergence); history and metrics."""
+    t0 = time.perf_counter()
+    initial = trainer.evaluate()
+    trainer.record()
+    chunk = max(trainer.steps_per_epoch, 1)
+    diverged = False
+    while trainer.step < steps:
+        result = trainer.run_steps(min(chunk, steps - trainer.step))
+        if result.diverged:
+            diverged = True
+            break
+    trainer.record()
+    final = trainer.evaluate()
+    metrics = final.to_dict()
+    metrics.update(
+        initial_loss=_finite(initial.data_loss),
+        expected_initial_loss=expected_initial_loss(trainer.config.loss, trainer.data.classes),
+        steps=trainer.step,
+        epochs=round(trainer.epochs_done, 6),
+        seconds=round(time.perf_counter() - t0, 6),
+        diverged=diverged,
+    )
+    return {"history": _columns(trainer.history), "metrics": metrics}
+
+
+def _grid(trainer: Trainer, resolution: int) -> dict[str, Any]:
+    result = trainer.grid(resolution, hidden=False)
+    return {
+        "domain": [float(v) for v in result.domain],
+        "resolution": resolution,
+        "probabilities": result.probabilities.tolist(),
+    }
+
+
+def _options(settings: Settings) -> dict[str, Any]:
+    limits = settings.limits()
+    datasets = {
+        name: {
+            "description": info.description,
+            "regression": info.regression,
+            "classes": {
+                "min": info.classes_min,
+                "max": min(info.classes_max, settings.max_classes),
+                "default": info.classes_default,
+            },
+            "parameters": {
+                "n_points": {"min": 1, "max": settings.max_points_train, "default": 400},
+                "noise": {"min": 0.0, "max": 1.0, "default": 0.1},
+                "seed": {"min": 0, "default": 0},
+            },
+        }
+        for name, info in DATASETS.items()
+    }
+    defaults = TrainConfig.from_dict({}).to_dict()
+    defaults.pop("speed", None)
+    defaults.update(initial_model=None, grid=None)
+    return {
+        "datasets": datasets,
+        "activations": list(ACTIVATIONS),
+        "losses": list(LOSSES),
+        "initializers": list(INITIALIZERS),
+        "regularizations": list(REGULARIZATIONS),
+        "optimizers": {name: dict(h) for name, h in OPTIMIZERS.items()},
+        "features": list(FEATURES),
+        "defaults": defaults,
+        "limits": limits,
+    }
+
+
+# --------------------------------------------------------------------------- routes
 
 
 @router.get("/healthz")
 def healthz() -> dict[str, str]:
     return {"status": "ok"}
+
+
+@router.get("/api/options")
+def options(settings: SettingsDep) -> dict[str, Any]:
+    """Every choice (with defaults), a complete ``/train`` body that trains well, the limits."""
+    return _options(settings)
+
+
+TRAIN_EXAMPLES = {
+    "spiral": {"summary": "Three spiral arms, with the decision grid", "value": TRAIN_EXAMPLE},
+    "data": {"summary": "Explicit points (XOR with an x1*x2 feature)", "value": DATA_EXAMPLE},
+    "defaults": {"summary": "All defaults (circle)", "value": {}},
+}
+
+
+@router.post("/train", response_model=TrainResponse, responses=ERRORS)
+def train(
+    body: Annotated[TrainRequest, Body(openapi_examples=TRAIN_EXAMPLES)],
+    settings: SettingsDep,
+) -> JSONResponse:
+    """Train a network; returns the model document, the history and the final metrics."""
+    trainer = _build(body, settings)
+    steps = _check_work([trainer], settings)
+    out: dict[str, Any] = {"model": None, **_run(trainer, steps)}
+    out["model"] = trainer.model_document()
+    if body.grid is not None:
+        out["grid"] = _grid(trainer, body.grid.resolution)
+    return JSONResponse(out)
+
+
+PREDICT_EXAMPLES = {
+    "model": {
+        "summary": "A one-layer model on (x1, x2): class 1 where x1 > 0",
+        "value": {
+            "model": {
+                "format": "mlp-playground.model/1",
+                "features": ["x1", "x2"],
+                "normalization": None,
+                "classes": 2,
+                "loss": "cross_entropy",
+                "layers": [
+                    {
+                        "weights": [[-1.0, 1.0], [0.0, 0.0]],
+                        "bias": [0.0, 0.0],
+                        "activation": "linear",
+                    }
+                ],
+            },
+            "points": [[-1.0, 0.5], [2.0, -1.0]],
+        },
+    }
+}
+
+
+@router.post("/predict", response_model=PredictResponse, responses=ERRORS)
+def predict(
+    body: Annotated[PredictRequest, Body(openapi_examples=PREDICT_EXAMPLES)],
+    settings: SettingsDep,
+    registry: RegistryDep,
+) -> JSONResponse:
+    """Class probabilities of a model document, or of a live session's current model."""
+    if (body.model is None) == (body.session is None):
+        raise ConfigError("model", "give either model (a model document) or session, not both")
+    points = check_points("points", body.points, settings.max_points_predict)
+    if body.model is not None:
+        predictor = Predictor.from_document(body.model)
+    else:
+        trainer = registry.get_trainer(body.session) if registry is not None else None
+        if trainer is None:
+            raise ConfigError("session", f"unknown session {body.session!r}")
+        predictor = _session_predictor(trainer)
+    proba = predictor.predict_proba(points)
+    out: dict[str, Any] = {
+        "probabilities": proba.tolist(),
+        "labels": proba.argmax(axis=1).tolist(),
+    }
+    if predictor.loss == "mse":
+        out["values"] = predictor.scores(points)[:, 0].tolist()
+    return JSONResponse(out)
+
+
+def _session_predictor(trainer: Trainer) -> Predictor:
+    """A private copy of a live model. The session's worker thread may be reshaping it at
+    this moment (a copy taken mid-surgery can fail), so try a few times."""
+    for _ in range(10):
+        try:
+            return trainer.predictor()
+        except (ValueError, KeyError, IndexError):
+            time.sleep(0.01)
+    raise ConfigError("session", "the session's model is changing; try again")
+
+
+@router.post("/gradcheck", response_model=GradcheckResponse, responses=ERRORS)
+def gradcheck(body: GradcheckRequest, settings: SettingsDep) -> JSONResponse:
+    """Centred-difference gradient check of the (initial or given) model on a batch."""
+    if not 1 <= body.points <= settings.max_gradcheck_points:
+        raise ConfigError(
+            "points", f"points must be in 1..{settings.max_gradcheck_points}, got {body.points}"
+        )
+    trainer = _build(body, settings)
+    if trainer.n_train == 0:
+        raise ConfigError("data", "no training points to check the gradient on")
+    X, y = trainer.training_batch(body.points)
+    cfg = trainer.config
+    result = gradient_check(
+        trainer.model,
+        X,
+        y,
+        cfg.loss,
+        cfg.regularization["kind"],
+        cfg.regularization["strength"],
+        max_per_parameter=GRADCHECK_SAMPLES_PER_PARAMETER,
+        rng=np.random.default_rng(cfg.seed),
+    )
+    rows = [
+        {
+            "parameter": r["parameter"],
+            "index": [int(i) for i in r["index"]],
+            "analytic": float(r["analytic"]),
+            "numerical": float(r["numerical"]),
+            "relative_error": float(r["relative_error"]),
+        }
+        for r in result.rows
+    ]
+    return JSONResponse(
+        {
+            "rows": rows,
+            "worst_relative_error": float(result.worst_relative_error),
+            "passed": bool(result.passed),
+            "threshold": DEFAULT_TOLERANCE,
+        }
+    )
+
+
+@router.post("/race", response_model=RaceResponse, responses=ERRORS)
+def race(body: RaceRequest, settings: SettingsDep) -> JSONResponse:
+    """The same data and initial weights trained by 2..6 optimisers, in the order asked."""
+    if len(body.optimizers) > settings.max_race_optimizers:
+        raise ConfigError(
+            "optimizers",
+            f"at most {settings.max_race_optimizers} optimizers, got {len(body.optimizers)}",
+        )
+    base = body.config_dict()
+    trainers = []
+    for i, spec in enumerate(body.optimizers):
+        d = {**base, "optimizer": spec.model_dump(exclude_none=True)}
+        try:
+            config = TrainConfig.from_dict(d, _limits(settings))
+        except ConfigError as exc:
+            f = exc.field
+            field = f"optimizers[{i}]{f[len('optimizer') :]}" if f.startswith("optimizer") else f
+            raise ConfigError(field, exc.message) from None
+        trainers.append(_build(body, settings, config))
+    steps = _check_work(trainers, settings, f" ({len(trainers)} runs)")
+    runs = []
+    for trainer in trainers:
+        runs.append({"optimizer": dict(trainer.config.optimizer), **_run(trainer, steps)})
+    return JSONResponse({"runs": runs})
