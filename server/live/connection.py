@@ -23,8 +23,8 @@ from starlette.websockets import WebSocket
 
 log = logging.getLogger("server.live")
 
-#: Slot names in the order a sender drains them (the boundary before the statistics).
-SLOTS = ("metrics", "frame", "units", "stats")
+#: Slot names in the order a sender drains them: the pictures, then the numbers of that step.
+SLOTS = ("frame", "units", "metrics", "stats")
 MAX_PENDING = 512
 READY = "@ready"
 

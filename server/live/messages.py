@@ -41,8 +41,6 @@ MESSAGE_TYPES = (
 #: Coordinates beyond this are certainly a mistake (the generated data lives in [-6, 6]).
 MAX_COORDINATE = 1e6
 DEFAULT_REMOVE_RADIUS = 0.5
-#: The largest numeric ``speed`` (steps per second); ``"max"`` means as fast as fair.
-MAX_SPEED = 1_000_000
 
 
 class ProtocolError(Exception):
@@ -156,20 +154,6 @@ def _label(value: Any, name: str, settings: Settings) -> int:
     return value
 
 
-def parse_speed(value: Any) -> float | str:
-    """``"max"`` or a number of steps per second in (0, MAX_SPEED]."""
-    if value == "max":
-        return "max"
-    speed = _number(value, "config.speed") if not isinstance(value, str) else None
-    if speed is None or not 0 < speed <= MAX_SPEED:
-        raise ProtocolError(
-            "invalid_value",
-            f'speed must be "max" or a number of steps per second in (0, {MAX_SPEED}]',
-            "config.speed",
-        )
-    return speed
-
-
 # --- one parser per message type -----------------------------------------------------------
 
 
@@ -177,12 +161,7 @@ def _configure(obj: dict, settings: Settings) -> dict:
     config = obj.get("config")
     if not isinstance(config, dict):
         raise ProtocolError("invalid_message", "configure needs a 'config' object", "config")
-    config = dict(config)
-    args: dict[str, Any] = {}
-    if "speed" in config:
-        args["speed"] = parse_speed(config.pop("speed"))
-    args["config"] = config
-    return args
+    return {"config": config}
 
 
 def _step(obj: dict, settings: Settings) -> dict:

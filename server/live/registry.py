@@ -1,14 +1,174 @@
-"""Session registry (placeholder until the live issue lands)."""
+"""The session registry: creates, finds, resumes and drops live sessions.
+
+It lives on the event loop (``app.state.registry``) and owns the scheduler's worker thread
+and a reaper task. Sessions count toward ``settings.max_sessions`` from creation until
+they are dropped, including their grace period without an owner. Ids and watch tokens
+come from ``secrets.token_urlsafe``: knowing a session id is what makes you its owner.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+import time
+from typing import Any
 
 from server.config import Settings
+from server.live.connection import CLOSE_GOING_AWAY, CLOSE_NORMAL, Connection
+from server.live.scheduler import Scheduler
+from server.live.session import LiveSession, Output
+
+log = logging.getLogger("server.live")
+
+REAP_INTERVAL = 0.25
 
 
 class SessionRegistry:
+    """All live sessions of one app; ``start()``/``close()`` run in the app's lifespan."""
+
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        self.sessions: dict[str, LiveSession] = {}
+        self._by_token: dict[str, LiveSession] = {}
+        self.scheduler = Scheduler()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._reaper: asyncio.Task[None] | None = None
+        self._closing = False
 
     async def start(self) -> None:
-        pass
+        self._loop = asyncio.get_running_loop()
+        self.scheduler.start()
+        self._reaper = asyncio.create_task(self._reap_forever())
 
     async def close(self) -> None:
-        pass
+        """Drop every session, stop the reaper and the worker thread (within 5 s)."""
+        self._closing = True
+        for session in list(self.sessions.values()):
+            self.drop(session, "shutdown", CLOSE_GOING_AWAY)
+        if self._reaper is not None:
+            self._reaper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reaper
+        stopped = await asyncio.to_thread(self.scheduler.stop, 5.0)
+        if not stopped:
+            log.warning("live worker did not stop within 5 s")
+
+    # --- lookups --------------------------------------------------------------------------
+
+    def __len__(self) -> int:
+        return len(self.sessions)
+
+    def get(self, session_id: str) -> LiveSession | None:
+        return self.sessions.get(session_id)
+
+    def by_watch_token(self, token: str) -> LiveSession | None:
+        return self._by_token.get(token)
+
+    def get_trainer(self, session_id: str) -> Any:
+        """The Trainer of a live session, or None (for REST ``/predict {"session": id}``).
+
+        The worker thread may be stepping this trainer at the same moment: a prediction
+        reads weights that are being updated in place (harmless for a preview), but must
+        not hold on to the arrays.
+        """
+        session = self.sessions.get(session_id)
+        return session.trainer if session is not None else None
+
+    # --- lifecycle ------------------------------------------------------------------------
+
+    def create(self) -> LiveSession | None:
+        """A new session without an owner yet, or None when the cap is reached."""
+        if self._closing or len(self.sessions) >= self.settings.max_sessions:
+            return None
+        session = LiveSession(
+            secrets.token_urlsafe(16),
+            secrets.token_urlsafe(16),
+            self.settings,
+            self._deliver,
+            self.scheduler.wake,
+        )
+        self.sessions[session.id] = session
+        self._by_token[session.watch_token] = session
+        self.scheduler.add(session)
+        log.info("live session start id=%s sessions=%d", session.id, len(self.sessions))
+        return session
+
+    def attach_owner(self, session: LiveSession, conn: Connection) -> None:
+        """Make ``conn`` the owner; a previous owner connection is closed (1008)."""
+        if session.owner is not None and session.owner is not conn:
+            session.owner.request_close(1008, "session resumed by another connection")
+        session.owner = conn
+        session.orphaned_at = None
+        session.last_activity = time.monotonic()
+        session.dirty = True
+        session.next_frame = 0.0
+        self.scheduler.wake()
+
+    def detach(self, session: LiveSession, conn: Connection) -> None:
+        """A connection ended: an owner leaves the session to its grace period."""
+        if session.owner is conn:
+            session.owner = None
+            session.orphaned_at = time.monotonic()
+            if self.settings.session_grace_seconds <= 0:
+                self.drop(session, "disconnected")
+        else:
+            session.watchers.discard(conn)
+
+    def drop(self, session: LiveSession, reason: str, code: int = CLOSE_NORMAL) -> None:
+        """Remove a session and close its connections."""
+        if session.closed:
+            return
+        session.closed = True
+        session.running = False
+        self.scheduler.remove(session)
+        self.sessions.pop(session.id, None)
+        self._by_token.pop(session.watch_token, None)
+        for conn in session.connections:
+            conn.request_close(code, f"session ended: {reason}")
+        log.info(
+            "live session end id=%s reason=%s steps=%d seconds=%.1f sessions=%d",
+            session.id,
+            reason,
+            session.trainer.step,
+            time.monotonic() - session.created,
+            len(self.sessions),
+        )
+
+    async def _reap_forever(self) -> None:
+        while True:
+            await asyncio.sleep(REAP_INTERVAL)
+            self.reap(time.monotonic())
+
+    def reap(self, now: float) -> None:
+        """Drop sessions past their grace period or idle for too long."""
+        grace = self.settings.session_grace_seconds
+        idle = self.settings.idle_timeout_seconds
+        for session in list(self.sessions.values()):
+            if session.orphaned_at is not None and now - session.orphaned_at >= grace:
+                self.drop(session, "grace period over")
+            elif now - session.last_activity >= idle:
+                self.drop(session, "idle")
+
+    # --- worker -> loop -------------------------------------------------------------------
+
+    def _deliver(self, session: LiveSession, outputs: list[Output]) -> None:
+        """Worker thread: hand payloads to the loop, which fans them out."""
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return
+        with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+            loop.call_soon_threadsafe(self._fan_out, session, outputs)
+
+    @staticmethod
+    def _fan_out(session: LiveSession, outputs: list[Output]) -> None:
+        if session.closed:
+            return
+        targets = session.connections
+        for target, payload, slot in outputs:
+            if target is not None:
+                target.push(payload, slot)
+            else:
+                for conn in targets:
+                    conn.push(payload, slot)

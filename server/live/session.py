@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from server.config import Settings
+from server.grid import grid_points
 from server.live import frames
 from server.live.connection import READY, Connection
 from server.live.messages import ClientMessage, ProtocolError
@@ -61,6 +62,7 @@ CONFIG_KEYS = (
     "batch_size",
     "shuffle",
     "seed",
+    "speed",
 )
 STATS_INTERVAL = 0.25  # at most 4 stats messages a second
 STATS_MAX_POINTS = 512  # layer statistics on a bounded sample of the training points
@@ -83,6 +85,23 @@ def _finite(value: Any) -> float | None:
         return None
     value = float(value)
     return value if math.isfinite(value) else None
+
+
+def _clean(obj: Any) -> Any:
+    """Nested structure with numpy scalars as Python numbers and non-finite floats as null."""
+    if isinstance(obj, dict):
+        return {k: _clean(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_clean(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return _clean(obj.tolist())
+    if isinstance(obj, (bool, np.bool_)):
+        return bool(obj)
+    if isinstance(obj, (int, np.integer)):
+        return int(obj)
+    if isinstance(obj, (float, np.floating)):
+        return _finite(obj)
+    return obj
 
 
 def dumps(obj: dict[str, Any]) -> str:
@@ -108,9 +127,10 @@ class LiveSession:
         self.settings = settings
         self._deliver = deliver
         self._wake = wake
-        self.config: TrainConfig = TrainConfig.from_dict(LIVE_DEFAULTS)
-        self.trainer = Trainer(self.config)
-        self.speed: float | str = "max"
+        self.limits = {**settings.limits(), "max_points_train": settings.max_live_points}
+        self.config: TrainConfig = TrainConfig.from_dict(LIVE_DEFAULTS, self.limits)
+        # No per-epoch history: a live run can go on for hours; metrics are streamed instead.
+        self.trainer = Trainer(self.config, record_history=False)
         self.running = False
         self.pending_steps = 0
         self.subscription = Subscription()
@@ -130,6 +150,7 @@ class LiveSession:
         self.speed_base = (now, 0)  # (time, step) from which a numeric speed is counted
         self.rate_window: deque[tuple[float, int]] = deque(maxlen=64)
         self.steps_per_second = 0.0
+        self._point_cache: dict[tuple, np.ndarray] = {}
 
     # --- loop side ------------------------------------------------------------------------
 
@@ -166,11 +187,13 @@ class LiveSession:
             msg["resumed"] = resumed
         return dumps(msg)
 
+    @property
+    def speed(self) -> float | str:
+        return self.config.speed
+
     def config_dict(self) -> dict[str, Any]:
         full = self.config.to_dict()
-        out = {k: full[k] for k in CONFIG_KEYS if k in full}
-        out["speed"] = self.speed
-        return out
+        return {k: full[k] for k in CONFIG_KEYS if k in full}
 
     # --- worker side ----------------------------------------------------------------------
 
@@ -285,14 +308,36 @@ class LiveSession:
         self._deliver(self, out)
 
     def _grid_pass(self, sub: Subscription) -> tuple[np.ndarray, list[np.ndarray] | None]:
-        """One forward pass for the decision grid and (when subscribed) the unit grids."""
-        result = self.trainer.grid(sub.grid_resolution)
-        if not sub.neurons:
-            return result.probabilities, None
-        if sub.neuron_resolution == sub.grid_resolution:
-            return result.probabilities, list(result.hidden)
-        units = self.trainer.grid(sub.neuron_resolution)
-        return result.probabilities, list(units.hidden)
+        """One float32 forward pass gives the decision grid and (when subscribed) the unit grids.
+
+        When the unit grids have their own (coarser) resolution, both point sets go through
+        the network together as one batch and the result is split.
+        """
+        trainer = self.trainer
+        if not sub.neurons or sub.neuron_resolution == sub.grid_resolution:
+            points = self._points(sub.grid_resolution)
+            proba, hidden = trainer.model.predict_proba_and_hidden(
+                trainer._inputs(points), dtype=np.float32, hidden=sub.neurons
+            )
+            return proba, (list(hidden) if sub.neurons else None)
+        n = sub.grid_resolution**2
+        points = np.concatenate(
+            [self._points(sub.grid_resolution), self._points(sub.neuron_resolution)]
+        )
+        proba, hidden = trainer.model.predict_proba_and_hidden(
+            trainer._inputs(points), dtype=np.float32, hidden=True
+        )
+        return proba[:n], [h[n:] for h in hidden]
+
+    def _points(self, resolution: int) -> np.ndarray:
+        """Grid points over the current domain, cached until the domain or size changes."""
+        key = (tuple(self.trainer.data.domain), resolution)
+        cached = self._point_cache.get(key)
+        if cached is None:
+            if len(self._point_cache) > 4:
+                self._point_cache.clear()
+            cached = self._point_cache[key] = grid_points(key[0], resolution)
+        return cached
 
     def metrics(self) -> dict[str, Any]:
         m = self.trainer.evaluate()
@@ -321,24 +366,19 @@ class LiveSession:
         }
 
     def stats(self) -> dict[str, Any]:
-        data = self.trainer.data
-        idx = data.train_idx[:STATS_MAX_POINTS]
-        X = self.trainer.transform(data.X[idx]) if hasattr(self.trainer, "transform") else None
-        layers = self.trainer.layer_stats(STATS_MAX_POINTS) if X is None else []
-        return {"type": "stats", "step": self.trainer.step, "layers": layers}
+        layers = self.trainer.layer_stats(STATS_MAX_POINTS)
+        return {"type": "stats", "step": self.trainer.step, "layers": _clean(layers)}
 
     def _send(self, target: Connection | None, msg: dict[str, Any]) -> None:
         self._deliver(self, [(target, dumps(msg), None)])
 
     def data_message(self) -> dict[str, Any]:
         d = self.trainer.data
-        split = np.full(len(d.y), "train", dtype=object)
-        split[np.asarray(d.val_idx, dtype=np.int64)] = "validation"
         return {
             "type": "data",
             "points": np.asarray(d.X).tolist(),
             "labels": np.asarray(d.y).tolist(),
-            "split": split.tolist(),
+            "split": d.split_labels(),
             "classes": int(d.classes),
             "domain": [float(v) for v in d.domain],
         }
@@ -354,7 +394,8 @@ class LiveSession:
             except ProtocolError as exc:
                 self._deliver(self, [(conn, dumps(exc.to_message(msg.type)), None)])
             except ConfigError as exc:
-                err = ProtocolError("invalid_value", str(exc.message), f"config.{exc.field}")
+                where = f"config.{exc.field}" if msg.type == "configure" else exc.field
+                err = ProtocolError("invalid_value", str(exc.message), where)
                 self._deliver(self, [(conn, dumps(err.to_message(msg.type)), None)])
             except ValueError as exc:
                 err = ProtocolError("invalid_value", str(exc))
@@ -377,49 +418,16 @@ class LiveSession:
         )
 
     def _reconfigure(self, partial: dict[str, Any]) -> set[str]:
-        new = self.config.merged(partial)
-        self._check_limits(new)
+        new = self.config.merged(partial, self.limits)
         changed = set(self.trainer.reconfigure(new))
         self.config = new
         self.dirty = True
         return changed
 
-    def _check_limits(self, config: TrainConfig) -> None:
-        s = self.settings
-        d = config.to_dict()
-        hidden = d["network"]["hidden_layers"]
-        if len(hidden) > s.max_hidden_layers:
-            raise ProtocolError(
-                "invalid_value",
-                f"at most {s.max_hidden_layers} hidden layers in a live session",
-                "config.network.hidden_layers",
-            )
-        if any(u > s.max_units for u in hidden):
-            raise ProtocolError(
-                "invalid_value",
-                f"at most {s.max_units} units a layer",
-                "config.network.hidden_layers",
-            )
-        ds = d.get("dataset") or {}
-        if ds.get("n_points", 0) > s.max_live_points:
-            raise ProtocolError(
-                "invalid_value",
-                f"at most {s.max_live_points} points in a live session",
-                "config.dataset.n_points",
-            )
-        if d.get("batch_size", 1) > s.max_batch_size:
-            raise ProtocolError(
-                "invalid_value", f"batch_size must be <= {s.max_batch_size}", "config.batch_size"
-            )
-
-    def _cmd_configure(self, conn: Connection | None, config: dict, speed: Any = None) -> None:
-        changed: set[str] = set()
-        if config:
-            changed |= self._reconfigure(config)
-        if speed is not None:
-            self.speed = speed
+    def _cmd_configure(self, conn: Connection | None, config: dict) -> None:
+        changed = self._reconfigure(config) if config else set()
+        if "speed" in changed:
             self.speed_base = (time.monotonic(), self.trainer.step)
-            changed.add("speed")
         self._broadcast_config(changed)
         if any(c.startswith(("dataset", "validation_split", "data")) for c in changed):
             self._send(None, self.data_message())
@@ -477,8 +485,7 @@ class LiveSession:
         self._send(None, self.data_message())
 
     def _cmd_remove_point(self, conn: Connection | None, point: tuple, radius: float) -> None:
-        removed = self.trainer.remove_point(point, radius)
-        if removed is None or removed is False or (isinstance(removed, int) and removed < 0):
+        if self.trainer.remove_point(point, radius) is None:
             raise ProtocolError(
                 "not_found", f"no point within {radius:g} of ({point[0]:g}, {point[1]:g})", "point"
             )
@@ -495,7 +502,12 @@ class LiveSession:
     ) -> None:
         X = np.asarray(points, dtype=np.float64).reshape(-1, 2)
         y = np.asarray(labels, dtype=np.int64)
-        self.trainer.set_data(X, y)
+        classes_before = self.trainer.data.classes
+        self.trainer.set_data(X, y, classes)
+        if self.trainer.data.classes != classes_before:
+            self._send(
+                None, {"type": "event", "event": "reset", "step": 0, "running": self.running}
+            )
         self.dirty = True
         self._send(None, self.data_message())
 

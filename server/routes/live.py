@@ -1,5 +1,158 @@
-"""Websocket routes (placeholder until the live issue lands)."""
+"""Websocket routes: ``/ws`` (owner) and ``/ws/watch/{token}`` (read-only watcher).
 
-from fastapi import APIRouter
+Each connection runs two tasks, cancelled together: the receiver (this module: size,
+binary, JSON, rate and validity checks, then hand the message to the session) and the
+sender (``Connection.run_sender``: the only task that writes to the socket, so frames,
+messages and the close never interleave). The protocol is in docs/protocol.md.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+from fastapi import APIRouter, WebSocket
+from starlette.websockets import WebSocketDisconnect
+
+from server.live.connection import (
+    CLOSE_POLICY,
+    CLOSE_TOO_BIG,
+    CLOSE_TRY_AGAIN,
+    CLOSE_UNSUPPORTED,
+    Connection,
+    RateLimiter,
+)
+from server.live.messages import READ_ONLY_TYPES, ProtocolError, parse_message
+from server.live.registry import SessionRegistry
+from server.live.session import LiveSession, dumps
 
 router = APIRouter()
+
+
+def _error(
+    code: str, message: str, field: str | None = None, request_type: str | None = None
+) -> str:
+    return dumps(ProtocolError(code, message, field).to_message(request_type))
+
+
+@router.websocket("/ws")
+async def owner_socket(websocket: WebSocket, session: str | None = None) -> None:
+    """Open (or resume with ``?session=<id>``) a session owned by this connection."""
+    registry: SessionRegistry = websocket.app.state.registry
+    await websocket.accept()
+    conn = Connection(websocket, "owner")
+    live = registry.get(session) if session else None
+    resumed = live is not None
+    if live is None:
+        live = registry.create()
+    if live is None:
+        limit = registry.settings.max_sessions
+        await websocket.send_text(
+            _error(
+                "too_many_sessions", f"the server already runs {limit} sessions; try again later"
+            )
+        )
+        await websocket.close(CLOSE_TRY_AGAIN, "too many sessions")
+        return
+    registry.attach_owner(live, conn)
+    conn.push(live.hello("owner", resumed))
+    # The data goes out through the worker, so it is consistent with queued commands.
+    live.submit(conn, _DATA)
+    await _serve(registry, live, conn)
+
+
+@router.websocket("/ws/watch/{token}")
+async def watcher_socket(websocket: WebSocket, token: str) -> None:
+    """Follow a session read-only; an unknown token closes with 1008."""
+    registry: SessionRegistry = websocket.app.state.registry
+    await websocket.accept()
+    live = registry.by_watch_token(token)
+    if live is None:
+        await websocket.close(CLOSE_POLICY, "unknown watch token")
+        return
+    if len(live.watchers) >= registry.settings.max_watchers:
+        limit = registry.settings.max_watchers
+        await websocket.send_text(
+            _error("too_many_watchers", f"this session already has {limit} watchers")
+        )
+        await websocket.close(CLOSE_TRY_AGAIN, "too many watchers")
+        return
+    conn = Connection(websocket, "watcher")
+    live.watchers.add(conn)
+    conn.push(live.hello("watcher"))
+    live.submit(conn, _DATA, activity=False)
+    live.dirty = True
+    await _serve(registry, live, conn)
+
+
+class _SendData:
+    """A pseudo-command: the worker answers it with the session's ``data`` message."""
+
+    type = "_data"
+    args: dict = {}  # noqa: RUF012
+
+
+_DATA = _SendData()
+
+
+async def _serve(registry: SessionRegistry, live: LiveSession, conn: Connection) -> None:
+    sender = asyncio.create_task(conn.run_sender())
+    receiver = asyncio.create_task(_receive(registry, live, conn))
+    try:
+        await asyncio.wait({sender, receiver}, return_when=asyncio.FIRST_COMPLETED)
+        if receiver.done() and conn.close_code is not None:
+            # The receiver asked for a close: let the sender send it.
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(asyncio.shield(sender), 1.0)
+    finally:
+        for task in (sender, receiver):
+            task.cancel()
+        for task in (sender, receiver):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        registry.detach(live, conn)
+
+
+async def _receive(registry: SessionRegistry, live: LiveSession, conn: Connection) -> None:
+    settings = registry.settings
+    limiter = RateLimiter(settings.max_messages_per_second)
+    ws = conn.websocket
+    while conn.close_code is None:
+        try:
+            message = await ws.receive()
+        except (WebSocketDisconnect, RuntimeError):
+            return
+        if message["type"] == "websocket.disconnect":
+            return
+        text = message.get("text")
+        if text is None:
+            conn.request_close(CLOSE_UNSUPPORTED, "binary messages are not accepted")
+            return
+        if len(text) > settings.max_message_bytes or (
+            len(text) * 4 > settings.max_message_bytes
+            and len(text.encode()) > settings.max_message_bytes
+        ):
+            conn.request_close(CLOSE_TOO_BIG, f"message over {settings.max_message_bytes} bytes")
+            return
+        if not limiter.allow():
+            if limiter.should_report():
+                conn.push(
+                    _error(
+                        "rate_limited",
+                        f"more than {settings.max_messages_per_second:g} messages a second; "
+                        "messages are being dropped",
+                    )
+                )
+            continue
+        request_type = None
+        try:
+            parsed = parse_message(text, settings)
+            request_type = parsed.type
+            if conn.role == "watcher" and parsed.type not in READ_ONLY_TYPES:
+                raise ProtocolError(
+                    "read_only", f"a watcher cannot send {parsed.type}; it only follows", "type"
+                )
+        except ProtocolError as exc:
+            conn.push(dumps(exc.to_message(request_type)))
+            continue
+        live.submit(conn, parsed, activity=conn.role == "owner")
