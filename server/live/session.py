@@ -237,7 +237,8 @@ class LiveSession:
                 if k < 1:
                     break
             t0 = time.perf_counter()
-            result = self.trainer.run_steps(k)
+            with np.errstate(all="ignore"):  # overflow is reported as a diverged event
+                result = self.trainer.run_steps(k)
             dt = time.perf_counter() - t0
             done = max(result.steps_done, 0)
             if done:

@@ -181,6 +181,33 @@ def test_play_then_pause_stops_the_step_counter(client):
         assert metrics["step"] == paused["step"] and metrics["running"] is False
 
 
+def test_divergence_rolls_back_pauses_and_says_why(client):
+    with client.websocket_connect("/ws") as ws:
+        open_session(ws)
+        send(ws, "step", steps=5)
+        until(ws, "metrics", step=5)
+        send(
+            ws,
+            "configure",
+            config={
+                "loss": "hinge",
+                "network": {"activation": "linear"},
+                "optimizer": {"learning_rate": 100},
+            },
+        )
+        until(ws, "config")
+        send(ws, "play")
+        event = until(ws, "event", event="diverged")
+        step = event["step"]
+        assert step >= 5 and event["running"] is False
+        assert event["message"] == (
+            f"training diverged at step {step} with learning rate 100; weights rolled back, paused"
+        )
+        metrics = until(ws, "metrics")
+        assert metrics["running"] is False and metrics["step"] == step
+        assert metrics["train_loss"] is not None  # finite weights again
+
+
 def test_step_runs_exactly_n_steps(client):
     with client.websocket_connect("/ws") as ws:
         open_session(ws)
