@@ -113,9 +113,8 @@ export class Controls {
 
     // Optimiser: the select, then exactly that optimiser's hyper-parameters.
     const names = Object.keys(options.optimizers || {});
-    const optSel = this.select('optimizer.name', 'c.optimizer', names, 'optimizer', String, (name) => ({
-      optimizer: { name, ...(options.optimizers[name] || {}) },
-    }));
+    // Only the name: the server fills that optimiser's defaults and keeps the learning rate.
+    const optSel = this.select('optimizer.name', 'c.optimizer', names, 'optimizer');
     this.hparamHost = el('div', { class: 'hparams', testid: 'hparams' });
     this.hparamFor = null;
     optimizer.append(optSel, this.hparamHost,

@@ -151,16 +151,25 @@ function setRunning(r) {
   b.setAttribute('aria-label', b.title);
 }
 
+const textCache = new Map();
+
+/** Set an element's text only when it changed (no needless style/layout/paint work). */
+function setText(id, text) {
+  if (textCache.get(id) === text) return;
+  textCache.set(id, text);
+  $(id).textContent = text;
+}
+
 function onMetrics(m) {
   if (m.step < app.lastStep) { app.lossChart.clear(); app.accChart.clear(); }
   app.lastStep = m.step;
-  $('m-step').textContent = String(m.step);
-  $('m-epoch').textContent = String(m.epoch ?? 0);
-  $('m-train-loss').textContent = fmtLoss(m.train_loss);
-  $('m-val-loss').textContent = fmtLoss(m.validation_loss);
-  $('m-train-acc').textContent = fmtAcc(m.train_accuracy);
-  $('m-val-acc').textContent = fmtAcc(m.validation_accuracy);
-  $('m-sps').textContent = m.steps_per_second == null ? '–' : String(Math.round(m.steps_per_second));
+  setText('m-step', String(m.step));
+  setText('m-epoch', String(m.epoch ?? 0));
+  setText('m-train-loss', fmtLoss(m.train_loss));
+  setText('m-val-loss', fmtLoss(m.validation_loss));
+  setText('m-train-acc', fmtAcc(m.train_accuracy));
+  setText('m-val-acc', fmtAcc(m.validation_accuracy));
+  setText('m-sps', m.steps_per_second == null ? '–' : String(Math.round(m.steps_per_second)));
   app.lossChart.push(m.step, [m.train_loss, m.validation_loss]);
   app.accChart.push(m.step, [m.train_accuracy, m.validation_accuracy]);
   if (m.running !== undefined && m.running !== app.running) setRunning(m.running);
