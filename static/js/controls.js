@@ -282,6 +282,15 @@ export class Controls {
     }
     const k = getPath(config, 'dataset.classes');
     if (k) this.buildPalette(k);
+    // Only the class counts the current generator supports can be chosen.
+    const info = this.options?.datasets?.[getPath(config, 'dataset.name')];
+    const range = info?.classes;
+    const sel = this.hosts.data.querySelector('[data-testid=classes]');
+    if (sel && range) {
+      const [lo, hi] = Array.isArray(range) ? range : [range.min, range.max];
+      for (const o of sel.options) o.disabled = +o.value < lo || +o.value > hi;
+      if (!this.readOnly) sel.disabled = lo === hi;
+    }
     const rs = this.hosts.network.querySelector('[data-testid=reg-strength]');
     if (rs && !this.readOnly) rs.disabled = getPath(config, 'regularization.kind') === 'none';
   }
