@@ -236,7 +236,7 @@ PREDICT_EXAMPLES = {
             "model": {
                 "format": "mlp-playground.model/1",
                 "features": ["x1", "x2"],
-                "normalization": None,
+                "normalization": {"mean": [0.0, 0.0], "std": [1.0, 1.0]},
                 "classes": 2,
                 "loss": "cross_entropy",
                 "layers": [
