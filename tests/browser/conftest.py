@@ -1,4 +1,4 @@
-"""Playwright fixtures: Debian's chromium, one browser per test session, a fresh page per test.
+"""Playwright fixtures: Debian's chromium, one browser per test module (Playwright's sync API holds an event loop while open, which would break asyncio.run in later tests), a fresh page per test.
 
 Each page records console errors and uncaught exceptions so a test can assert the page ran
 clean. The servers come from tests/conftest.py (`live_server`, `server_factory`).
@@ -30,7 +30,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.browser)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     with sync_playwright() as p:
         b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
