@@ -61,6 +61,8 @@ DEFAULT_LIMITS: dict[str, float] = {
 """Used when a caller passes no limits (the server passes ``Settings.limits()``)."""
 
 MAX_SEED = 2**63 - 1
+HISTORY_CAP = 20_000
+"""Most history entries kept (oldest dropped): bounds a live session that runs for hours."""
 MAX_SPEED = 1_000_000.0
 HPARAM_RANGES: dict[str, tuple[float, float, bool]] = {
     # name: (low, high, low bound exclusive); high is always exclusive
@@ -874,6 +876,8 @@ class Trainer:
                 "validation_accuracy": m.validation_accuracy,
             }
         )
+        if len(self.history) > HISTORY_CAP:
+            del self.history[: len(self.history) - HISTORY_CAP]
 
     def record(self) -> None:
         """Append the current state to the history (e.g. at step 0 or mid-epoch at the end)."""
