@@ -50,7 +50,8 @@ class Scheduler:
         self._stop = False
         self._thread: threading.Thread | None = None
         self._rr = 0
-        self.turns = 0
+        #: Where the worker's time goes (seconds), for benchmarks and the end-of-run log.
+        self.counters = {"turns": 0, "steps": 0.0, "frames": 0.0, "commands": 0.0, "idle": 0.0}
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="mlpg-live-worker", daemon=True)
@@ -87,13 +88,17 @@ class Scheduler:
                 time.sleep(0.01)
 
     def _turn(self) -> None:
-        self.turns += 1
+        c = self.counters
+        c["turns"] += 1
         self._wake.clear()
         with self._lock:
             sessions = list(self._sessions)
+        t0 = time.perf_counter()
         for s in sessions:
             if s.commands:
                 s.process_commands()
+        t1 = time.perf_counter()
+        c["commands"] += t1 - t0
         now = time.monotonic()
         active = [s for s in sessions if not s.closed and s.wants_steps(now)]
         if active:
@@ -107,6 +112,8 @@ class Scheduler:
                 log.exception("session %s: training slice failed; paused", session.id)
                 session.running = False
                 session.pending_steps = 0
+        t2 = time.perf_counter()
+        c["steps"] += t2 - t1
         now = time.monotonic()
         for s in sessions:
             if not s.closed:
@@ -115,6 +122,8 @@ class Scheduler:
                 except Exception:
                     log.exception("session %s: frame failed", s.id)
                     s.dirty = False
+        t3 = time.perf_counter()
+        c["frames"] += t3 - t2
         if active:
             return
         # Nothing to run: sleep until a command, a paced step or a due frame.
@@ -127,3 +136,4 @@ class Scheduler:
                 wait = min(wait, s.next_frame - now)
         if wait > 0:
             self._wake.wait(wait)
+            c["idle"] += time.perf_counter() - t3

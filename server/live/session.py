@@ -64,6 +64,7 @@ CONFIG_KEYS = (
     "seed",
     "speed",
 )
+MIN_SLICE = 0.001  # seconds of training a turn gets even when its frame is overdue
 STATS_INTERVAL = 0.25  # at most 4 stats messages a second
 STATS_MAX_POINTS = 512  # layer statistics on a bounded sample of the training points
 
@@ -150,7 +151,7 @@ class LiveSession:
         self.speed_base = (now, 0)  # (time, step) from which a numeric speed is counted
         self.rate_window: deque[tuple[float, int]] = deque(maxlen=64)
         self.steps_per_second = 0.0
-        self._point_cache: dict[tuple, np.ndarray] = {}
+        self._input_cache: dict[tuple, tuple[Any, np.ndarray]] = {}
 
     # --- loop side ------------------------------------------------------------------------
 
@@ -226,7 +227,10 @@ class LiveSession:
         """
         start = time.perf_counter()
         now = time.monotonic()
-        deadline = start + max(0.0, min(budget, self.next_frame - now))
+        # Stop at the next frame's due time, but always train for a minimum slice: when the
+        # worker is overloaded frames are always overdue, and one step per turn would starve
+        # training (measured: 30 sessions at 1 step/s).
+        deadline = start + max(min(budget, MIN_SLICE), min(budget, self.next_frame - now))
         while True:
             remaining = deadline - time.perf_counter()
             k = max(1, int(remaining / self.seconds_per_step)) if self.seconds_per_step > 0 else 1
@@ -314,31 +318,35 @@ class LiveSession:
         When the unit grids have their own (coarser) resolution, both point sets go through
         the network together as one batch and the result is split.
         """
-        trainer = self.trainer
+        model = self.trainer.model
         if not sub.neurons or sub.neuron_resolution == sub.grid_resolution:
-            points = self._points(sub.grid_resolution)
-            proba, hidden = trainer.model.predict_proba_and_hidden(
-                trainer._inputs(points), dtype=np.float32, hidden=sub.neurons
+            proba, hidden = model.predict_proba_and_hidden(
+                self._inputs(sub.grid_resolution), dtype=np.float32, hidden=sub.neurons
             )
             return proba, (list(hidden) if sub.neurons else None)
         n = sub.grid_resolution**2
-        points = np.concatenate(
-            [self._points(sub.grid_resolution), self._points(sub.neuron_resolution)]
+        both = np.concatenate(
+            [self._inputs(sub.grid_resolution), self._inputs(sub.neuron_resolution)]
         )
-        proba, hidden = trainer.model.predict_proba_and_hidden(
-            trainer._inputs(points), dtype=np.float32, hidden=True
-        )
+        proba, hidden = model.predict_proba_and_hidden(both, dtype=np.float32, hidden=True)
         return proba[:n], [h[n:] for h in hidden]
 
-    def _points(self, resolution: int) -> np.ndarray:
-        """Grid points over the current domain, cached until the domain or size changes."""
-        key = (tuple(self.trainer.data.domain), resolution)
-        cached = self._point_cache.get(key)
-        if cached is None:
-            if len(self._point_cache) > 4:
-                self._point_cache.clear()
-            cached = self._point_cache[key] = grid_points(key[0], resolution)
-        return cached
+    def _inputs(self, resolution: int) -> np.ndarray:
+        """The grid's network inputs (features, normalised), cached while they cannot change.
+
+        They depend on the domain, the resolution, the features and the normalisation, and
+        the trainer replaces (never mutates) its normalisation when it refits it.
+        """
+        trainer = self.trainer
+        norm = trainer.normalization
+        key = (tuple(trainer.data.domain), resolution, tuple(trainer.features), id(norm))
+        cached = self._input_cache.get(key)
+        if cached is None or cached[0] is not norm:
+            if len(self._input_cache) > 4:
+                self._input_cache.clear()
+            points = grid_points(key[0], resolution)
+            cached = self._input_cache[key] = (norm, trainer._inputs(points))
+        return cached[1]
 
     def metrics(self) -> dict[str, Any]:
         m = self.trainer.evaluate()

@@ -155,4 +155,7 @@ async def _receive(registry: SessionRegistry, live: LiveSession, conn: Connectio
         except ProtocolError as exc:
             conn.push(dumps(exc.to_message(request_type)))
             continue
+        if parsed.type == "pause":
+            # Stop at the end of the running chunk, before the worker even reads the queue.
+            live.running = False
         live.submit(conn, parsed, activity=conn.role == "owner")

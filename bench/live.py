@@ -1,0 +1,243 @@
+"""Live-session benchmark: a real server subprocess and real websocket clients on loopback.
+
+    python bench/live.py            # about a minute; prints one line per figure
+
+Figures (issue 4's targets in brackets):
+- one client, 2-8-8-2 net, 100x100 grid: frames/s [>= 30] and steps/s vs the engine's
+  headless steps/s [>= 60 %];
+- pause latency, from sending ``pause`` to receiving the ``paused`` event, p50/p95 [< 50 ms];
+- 30 concurrent sessions: frames/s each (min/median) [>= 10] and slowest/fastest steps
+  [>= 0.5];
+- server RSS growth while a client stops reading a 200x200 + unit-grid stream [none];
+- server RSS growth over 1,000 connect/disconnect cycles [< 20 MB].
+
+The server runs with ``MLPG_SESSION_GRACE_SECONDS=0`` so that closed sessions go at once
+(otherwise 1,000 cycles would hit the session cap) and ``MLPG_MAX_SESSIONS=64``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+from websockets.asyncio.client import connect
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from server.live.session import LIVE_DEFAULTS  # noqa: E402
+from server.training import TrainConfig, Trainer  # noqa: E402
+
+NET = {"network": {"hidden_layers": [8, 8]}}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(port: int) -> subprocess.Popen:
+    env = {**os.environ, "MLPG_SESSION_GRACE_SECONDS": "0", "MLPG_MAX_SESSIONS": "64"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "server", "--port", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                return proc
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    proc.kill()
+    raise RuntimeError("server did not start")
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def headless_steps_per_second(seconds: float = 2.0) -> float:
+    trainer = Trainer(TrainConfig.from_dict({**LIVE_DEFAULTS, **NET}), record_history=False)
+    trainer.run_steps(200)
+    start, steps = time.perf_counter(), 0
+    while time.perf_counter() - start < seconds:
+        steps += trainer.run_steps(500).steps_done
+    return steps / (time.perf_counter() - start)
+
+
+async def send(ws, kind: str, **fields) -> None:
+    await ws.send(json.dumps({"type": kind, **fields}))
+
+
+async def until(ws, kind: str, **match) -> dict:
+    while True:
+        message = await ws.recv()
+        if isinstance(message, str):
+            msg = json.loads(message)
+            if msg["type"] == kind and all(msg.get(k) == v for k, v in match.items()):
+                return msg
+
+
+async def open_owner(url: str, grid: int = 100, fps: float = 30):
+    ws = await connect(url + "/ws", max_size=None)
+    await until(ws, "data")
+    await send(ws, "configure", config=NET)
+    await until(ws, "config")
+    await send(ws, "subscribe", grid_resolution=grid, fps=fps)
+    return ws
+
+
+async def measure_stream(ws, seconds: float) -> tuple[float, float]:
+    """(frames/s, steps/s) of a playing session over ``seconds``."""
+    frames = 0
+    first_step = last_step = None
+    start = time.monotonic()
+    t_first = t_last = start
+    while (left := start + seconds - time.monotonic()) > 0:
+        try:
+            message = await asyncio.wait_for(ws.recv(), left)
+        except asyncio.TimeoutError:
+            break
+        if isinstance(message, bytes):
+            frames += message[5] == 1
+        else:
+            msg = json.loads(message)
+            if msg["type"] == "metrics":
+                if first_step is None:
+                    first_step, t_first = msg["step"], time.monotonic()
+                last_step, t_last = msg["step"], time.monotonic()
+    elapsed = time.monotonic() - start
+    steps = (last_step - first_step) / (t_last - t_first) if t_last > t_first else 0.0
+    return frames / elapsed, steps
+
+
+async def one_client(url: str, fps: float) -> tuple[float, float]:
+    ws = await open_owner(url, 100, fps)
+    async with ws:
+        await send(ws, "play")
+        await until(ws, "event", event="playing")
+        await measure_stream(ws, 0.5)  # warm up
+        return await measure_stream(ws, 3.0)
+
+
+async def pause_latency(url: str, rounds: int = 40) -> list[float]:
+    ws = await open_owner(url, 100, 30)
+    out = []
+    async with ws:
+        for _ in range(rounds):
+            await send(ws, "play")
+            await until(ws, "event", event="playing")
+            await asyncio.sleep(0.05)
+            t0 = time.perf_counter()
+            await send(ws, "pause")
+            await until(ws, "event", event="paused")
+            out.append(time.perf_counter() - t0)
+    return out
+
+
+async def many_sessions(url: str, n: int = 30, seconds: float = 5.0) -> list[tuple[float, float]]:
+    sockets = [await open_owner(url, 100, 30) for _ in range(n)]
+    try:
+        for ws in sockets:
+            await send(ws, "play")
+        await asyncio.sleep(1.0)
+        return await asyncio.gather(*(measure_stream(ws, seconds) for ws in sockets))
+    finally:
+        for ws in sockets:
+            await ws.close()
+
+
+async def stalled_reader(url: str, pid: int, seconds: float = 10.0) -> tuple[float, float]:
+    ws = await connect(url + "/ws", max_size=None, max_queue=1)
+    await until(ws, "data")
+    await send(ws, "subscribe", grid_resolution=200, fps=60, neurons=True, neuron_resolution=64)
+    await send(ws, "configure", config={"network": {"hidden_layers": [16, 16, 16]}})
+    await send(ws, "play")
+    await asyncio.sleep(2.0)  # the socket buffers fill up
+    before = rss_mb(pid)
+    await asyncio.sleep(seconds)  # ...and we never read again
+    after = rss_mb(pid)
+    ws.transport.abort()
+    return before, after
+
+
+async def cycles(url: str, pid: int, n: int = 1000) -> tuple[float, float]:
+    async def one() -> None:
+        async with connect(url + "/ws", max_size=None) as ws:
+            await until(ws, "data")
+
+    for _ in range(50):
+        await one()
+    await asyncio.sleep(0.5)
+    before = rss_mb(pid)
+    for _ in range(n):
+        await one()
+    await asyncio.sleep(1.0)
+    return before, rss_mb(pid)
+
+
+def main() -> None:
+    headless = headless_steps_per_second()
+    print(f"headless engine, 2-8-8-2, batch 10: {headless:,.0f} steps/s")
+    port = free_port()
+    proc = start_server(port)
+    url = f"ws://127.0.0.1:{port}"
+    try:
+        for fps in (30, 60):
+            fps_got, steps = asyncio.run(one_client(url, fps))
+            print(
+                f"one client, 100x100 grid, subscribed {fps} fps: {fps_got:.1f} frames/s, "
+                f"{steps:,.0f} steps/s = {100 * steps / headless:.0f}% of headless"
+            )
+        lat = sorted(asyncio.run(pause_latency(url)))
+        p95 = lat[int(0.95 * (len(lat) - 1))]
+        print(
+            f"pause latency over {len(lat)} pauses: p50 {1000 * statistics.median(lat):.1f} ms, "
+            f"p95 {1000 * p95:.1f} ms, max {1000 * lat[-1]:.1f} ms"
+        )
+        results = asyncio.run(many_sessions(url))
+        fps_each = sorted(r[0] for r in results)
+        steps_each = sorted(r[1] for r in results)
+        print(
+            f"30 sessions, 100x100 grid at 30 fps: frames/s min {fps_each[0]:.1f} "
+            f"median {statistics.median(fps_each):.1f}; steps/s min {steps_each[0]:,.0f} "
+            f"max {steps_each[-1]:,.0f}, slowest/fastest {steps_each[0] / steps_each[-1]:.2f}"
+        )
+        time.sleep(1.0)
+        before, after = asyncio.run(stalled_reader(url, proc.pid))
+        print(
+            f"client that stops reading (200x200 + 64x64 unit grids at 60 fps, 10 s): "
+            f"server RSS {before:.1f} -> {after:.1f} MB ({after - before:+.1f} MB)"
+        )
+        time.sleep(1.0)
+        before, after = asyncio.run(cycles(url, proc.pid))
+        print(
+            f"1,000 connect/disconnect cycles: server RSS {before:.1f} -> {after:.1f} MB "
+            f"({after - before:+.1f} MB)"
+        )
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+if __name__ == "__main__":
+    main()
