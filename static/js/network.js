@@ -78,9 +78,11 @@ export class NetworkDiagram {
     const maxN = Math.max(...cols, 1);
     const width = host.clientWidth || 500;
     const headH = 64;
-    const avail = Math.max(220, Math.min(560, window.innerHeight * 0.5)) - headH;
-    const size = Math.max(10, Math.min(44, Math.floor(avail / maxN) - 8));
-    const gap = Math.max(3, Math.min(10, Math.round(size * 0.25)));
+    // Tall enough that 16 units still get readable thumbnails; capped for huge layers.
+    const avail = Math.max(260, Math.min(760, window.innerHeight * 0.72)) - headH;
+    const rem = parseFloat(getComputedStyle(document.documentElement).fontSize) || 15;
+    const size = Math.max(8, Math.min(Math.round(rem * 3), Math.floor((avail / maxN) * 0.8)));
+    const gap = Math.max(2, Math.min(12, Math.round(size * 0.25)));
     const height = headH + maxN * (size + gap) + 10;
     host.style.height = `${height}px`;
     host.style.setProperty('--node', `${size}px`);

@@ -7,6 +7,7 @@ state object) is read only to wait for the socket and to compare configurations.
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -81,7 +82,7 @@ def test_loads_clean_with_favicon(live_server, page: Page, page_errors) -> None:
 def test_play_trains_circle(live_server, page: Page, page_errors) -> None:
     open_app(page, live_server.url, "#data=circle&k=2&h=4,2&opt=sgd&lr=0.03&bs=10&seed=3")
     page.wait_for_function("() => window.__mlpg.boundary.framesPainted > 0")
-    page.get_by_test_id("step").click()
+    page.keyboard.press("s")  # one step, from the keyboard
     page.wait_for_function(
         "() => document.querySelector('[data-testid=train-loss]').textContent !== '–'"
     )
@@ -91,7 +92,7 @@ def test_play_trains_circle(live_server, page: Page, page_errors) -> None:
     page.get_by_test_id("play").click()
     expect(page.get_by_test_id("play")).to_have_attribute("aria-pressed", "true")
     wait_steps_above(page, 2000, timeout=40_000)
-    page.get_by_test_id("play").click()
+    page.keyboard.press(" ")  # space pauses
     expect(page.get_by_test_id("play")).to_have_attribute("aria-pressed", "false")
     page.wait_for_timeout(300)
     assert grid_signature(page) != before
@@ -258,14 +259,51 @@ def test_kill_and_restart_shows_reconnecting_then_recovers(server_factory, page:
 
 
 def test_trained_spiral_screenshot(live_server, page: Page, artifacts) -> None:
-    hash_ = "#data=spiral&noise=0&h=8,8,6&act=tanh,tanh,tanh&feat=x1,x2,sin_x1,sin_x2&opt=adam&lr=0.03&bs=10"
+    hash_ = "#data=spiral&noise=0&h=16,16&act=relu,relu&feat=x1,x2&opt=adam&lr=0.01&bs=10"
     open_app(page, live_server.url, hash_)
     page.get_by_test_id("play").click()
     page.wait_for_function(
-        "() => parseFloat(document.querySelector('[data-testid=train-acc]').textContent) > 90",
+        "() => parseFloat(document.querySelector('[data-testid=train-acc]').textContent) >= 98",
         timeout=60_000,
     )
     page.get_by_test_id("play").click()
     page.wait_for_timeout(300)
     page.screenshot(path=str(artifacts / "spiral.png"), full_page=True)
     assert (artifacts / "spiral.png").stat().st_size > 10_000
+
+
+def test_export_then_import_model_round_trip(live_server, page: Page, tmp_path) -> None:
+    open_app(page, live_server.url, "#data=xor&h=3&act=tanh&feat=x1,x2&opt=adam&lr=0.03")
+    page.get_by_test_id("play").click()
+    wait_steps_above(page, 300)
+    page.get_by_test_id("play").click()
+    expect(page.get_by_test_id("play")).to_have_attribute("aria-pressed", "false")
+    with page.expect_download() as info:
+        page.get_by_test_id("export-model").click()
+    exported = tmp_path / "model.json"
+    info.value.save_as(exported)
+    doc = json.loads(exported.read_text())
+    assert doc["format"] == "mlp-playground.model/1"
+    assert [len(layer["bias"]) for layer in doc["layers"]] == [3, 2]
+    # New weights, then the exported ones back in.
+    page.get_by_test_id("reset").click()
+    page.get_by_test_id("model-input").set_input_files(str(exported))
+    expect(page.get_by_test_id("message-info").last).to_contain_text(
+        "Model imported", timeout=20_000
+    )
+    page.evaluate("window.__mlpg.socket.send({type: 'get_model'})")
+    page.wait_for_function(
+        "(w) => JSON.stringify(window.__mlpg.diagram.weights.layers.map((l) => l.weights)) === w",
+        arg=json.dumps([layer["weights"] for layer in doc["layers"]], separators=(",", ":")),
+    )
+
+
+def test_divergence_and_language_messages(live_server, page: Page) -> None:
+    open_app(page, live_server.url, "#data=circle&h=4&act=linear&loss=hinge&opt=sgd&lr=100&lang=fr")
+    expect(page.get_by_test_id("play")).to_have_attribute("title", re.compile("Lancer"))
+    page.get_by_test_id("play").click()
+    expect(page.get_by_test_id("message-error")).to_contain_text("divergé", timeout=20_000)
+    expect(page.get_by_test_id("play")).to_have_attribute("aria-pressed", "false")
+    page.get_by_test_id("lang").click()
+    expect(page.get_by_test_id("play")).to_have_attribute("title", re.compile("Play"))
+    page.wait_for_function("() => location.hash.includes('lang=en')")
