@@ -31,7 +31,7 @@ class Settings(BaseSettings):
     #: Work units of one request, about 20 s on a laptop: steps x (batch + work_batch_offset)
     #: x (parameters + work_parameter_offset), plus the per-epoch evaluations. The offsets
     #: charge the fixed per-step cost of small nets (Python and NumPy call overhead).
-    max_work: float = 1e10
+    max_work: float = 5e9
     work_batch_offset: int = 16
     work_parameter_offset: int = 2000
     max_gradcheck_points: int = 256
