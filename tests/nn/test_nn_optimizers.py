@@ -193,3 +193,19 @@ def test_set_rejects_bad_values_and_keeps_old_ones():
     with pytest.raises(ValueError, match="beta1"):
         opt.set(learning_rate=0.1, beta1=2.0)
     assert opt.hparams["learning_rate"] == 0.01
+
+
+@pytest.mark.parametrize("name", list(OPTIMIZERS))
+def test_flat_buffer_path_equals_name_by_name_path(name):
+    """The fast path (one update over the model's flat buffer) changes nothing numerically."""
+    X = np.random.default_rng(0).normal(size=(10, 2))
+    y = np.arange(10) % 3
+    fast, slow = MLP(2, [5, 4], 3, seed=0), MLP(2, [5, 4], 3, seed=0)
+    opt_fast, opt_slow = make_optimizer(name), make_optimizer(name)
+    for _ in range(5):
+        fast.loss_and_grads(X, y)
+        opt_fast.step(fast.params, fast.grads)
+        slow.loss_and_grads(X, y)
+        plain = {k: v for k, v in slow.params.items()}  # plain dict of the same views
+        opt_slow.step(plain, {k: v for k, v in slow.grads.items()})
+    np.testing.assert_allclose(fast.params.flat, slow.params.flat, rtol=1e-14, atol=1e-16)

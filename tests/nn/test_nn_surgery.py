@@ -178,3 +178,18 @@ def test_cannot_remove_the_last_unit():
 def assert_gradcheck_linear(model):
     y = np.arange(12) % 2
     assert gradient_check(model, X, y).worst_relative_error < 1e-6
+
+
+def test_prelu_units_keep_and_get_slopes():
+    model = trained("prelu", hidden=(4, 3))
+    old = snapshot(model)
+    assert (old["dense0.alpha"] != 0.25).all()  # learned
+    model.add_unit(0)
+    assert same_bits(model.params["dense0.alpha"][:4], old["dense0.alpha"])
+    assert model.params["dense0.alpha"][4] == 0.25
+    model.remove_unit(0, 1)
+    assert same_bits(model.params["dense0.alpha"], np.r_[old["dense0.alpha"][[0, 2, 3]], 0.25])
+    model.add_layer(1, 2)  # takes the neighbour's activation: prelu, fresh slopes
+    assert model.activations == ["prelu", "prelu", "prelu"]
+    np.testing.assert_array_equal(model.params["dense1.alpha"], 0.25)
+    assert same_bits(model.params["dense2.alpha"], old["dense1.alpha"])
