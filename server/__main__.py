@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import threading
 import webbrowser
 
@@ -32,6 +33,8 @@ def main(argv: list[str] | None = None) -> None:
     if args.open:
         threading.Timer(1.0, webbrowser.open, args=(url,)).start()
     app = create_app(Settings(host=args.host, port=args.port))
+    # The app's own loggers (session start/end lines) next to uvicorn's, in the same shape.
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(name)s %(message)s")
     uvicorn.run(app, host=args.host, port=args.port, log_level="info", timeout_graceful_shutdown=5)
 
 

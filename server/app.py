@@ -41,6 +41,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(training.router)
     app.include_router(live.router)
     _install_error_handlers(app)
+    if settings.cors_origins:
+        # Closed by default (same origin only); an operator lists the origins it trusts.
+        from fastapi.middleware.cors import CORSMiddleware
+
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(settings.cors_origins),
+            allow_methods=["GET", "POST"],
+            allow_headers=["content-type"],
+        )
     app.mount("/", StaticFiles(directory=STATIC_DIR, html=True), name="static")
     return app
 

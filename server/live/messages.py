@@ -107,7 +107,13 @@ def _int(obj: dict, name: str, lo: int, hi: int, default: int | None = None) -> 
     value = obj.get(name, default)
     if value is None:
         raise ProtocolError("invalid_message", f"{name} is required", name)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value):
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        # NaN/Infinity literals parse as floats; int() of them raises instead of comparing.
+        or (isinstance(value, float) and not math.isfinite(value))
+        or value != int(value)
+    ):
         raise ProtocolError("invalid_value", f"{name} must be an integer, got {value!r}", name)
     value = int(value)
     if not lo <= value <= hi:

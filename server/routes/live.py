@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 
 from fastapi import APIRouter, WebSocket
 from starlette.websockets import WebSocketDisconnect
@@ -27,6 +28,7 @@ from server.live.registry import SessionRegistry
 from server.live.session import LiveSession, dumps
 
 router = APIRouter()
+log = logging.getLogger("server.live")
 
 
 def _error(
@@ -154,6 +156,10 @@ async def _receive(registry: SessionRegistry, live: LiveSession, conn: Connectio
                 )
         except ProtocolError as exc:
             conn.push(dumps(exc.to_message(request_type)))
+            continue
+        except Exception:  # a validation bug must not silently drop the connection (1006)
+            log.exception("validating a %s message failed", request_type or "client")
+            conn.push(_error("internal_error", "the message could not be checked", None))
             continue
         if parsed.type == "pause":
             # Stop at the end of the running chunk, before the worker even reads the queue.
