@@ -30,6 +30,8 @@ import logging
 import threading
 import time
 
+import numpy as np
+
 from server.live.session import LiveSession
 
 log = logging.getLogger("server.live")
@@ -118,7 +120,8 @@ class Scheduler:
         for s in sessions:
             if not s.closed:
                 try:
-                    s.maybe_emit(now)
+                    with np.errstate(all="ignore"):  # huge weights before a divergence
+                        s.maybe_emit(now)
                 except Exception:
                     log.exception("session %s: frame failed", s.id)
                     s.dirty = False
