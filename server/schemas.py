@@ -13,10 +13,31 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from server.datasets import DATASETS
+from server.features import FEATURES
+from server.nn.activations import ACTIVATIONS
+from server.nn.initializers import INITIALIZERS
+from server.nn.losses import LOSSES
+from server.nn.optimizers import OPTIMIZERS
+from server.nn.regularization import REGULARIZATIONS
 from server.training import TrainConfig
 
 Finite = Annotated[float, Field(allow_inf_nan=False)]
 Point = Annotated[list[Finite], Field(min_length=2, max_length=2)]
+
+
+def _one_of(names: list[str]) -> Any:
+    """A name documented as an enum; checked by TrainConfig, whose message lists choices."""
+    return Annotated[str, Field(json_schema_extra={"enum": list(names)})]
+
+
+Activation = _one_of(ACTIVATIONS)
+DatasetName = _one_of(list(DATASETS))
+Feature = _one_of(FEATURES)
+Initializer = _one_of(INITIALIZERS)
+Loss = _one_of(LOSSES)
+OptimizerName = _one_of(list(OPTIMIZERS))
+Regularization = _one_of(REGULARIZATIONS)
 
 _STRICT = ConfigDict(extra="forbid")
 
@@ -25,7 +46,7 @@ class DatasetSpec(BaseModel):
     """A generated dataset (``GET /api/options`` lists names and class ranges)."""
 
     model_config = _STRICT
-    name: str = Field("circle", description="circle, xor, gaussian, spiral, moons, ...")
+    name: DatasetName = Field("circle", description="a generated dataset")
     n_points: int = Field(400, description="number of points (train + validation)")
     noise: Finite = Field(0.1, description="0 (clean) .. 1 (very noisy)")
     classes: int | None = Field(None, description="number of classes; null = the default")
@@ -44,18 +65,18 @@ class DataSpec(BaseModel):
 class NetworkSpec(BaseModel):
     model_config = _STRICT
     hidden_layers: list[int] = Field(default_factory=lambda: [8, 8])
-    activation: str | list[str] = Field(
+    activation: Activation | list[Activation] = Field(
         "tanh", description="one name for every hidden layer, or one per hidden layer"
     )
-    init: str = "xavier"
+    init: Initializer = "xavier"
     dropout: Finite = Field(0.0, description="probability of dropping a hidden unit")
-    features: list[str] = Field(default_factory=lambda: ["x1", "x2"])
+    features: list[Feature] = Field(default_factory=lambda: ["x1", "x2"])
     normalize: bool = True
 
 
 class RegularizationSpec(BaseModel):
     model_config = _STRICT
-    kind: str = Field("none", description="none, l1 or l2 (weights only)")
+    kind: Regularization = Field("none", description="weights only, never biases")
     strength: Finite = 0.0
 
 
@@ -63,7 +84,7 @@ class OptimizerSpec(BaseModel):
     """An optimiser and its hyper-parameters; unset ones take that optimiser's defaults."""
 
     model_config = _STRICT
-    name: str = "adam"
+    name: OptimizerName = "adam"
     learning_rate: Finite | None = None
     momentum: Finite | None = None
     decay_rate: Finite | None = None
@@ -110,7 +131,7 @@ class TrainRequest(BaseModel):
     data: DataSpec | None = None
     validation_split: Finite = Field(0.3, description="fraction held out, 0..0.9")
     network: NetworkSpec = Field(default_factory=NetworkSpec)
-    loss: str = Field("cross_entropy", description="cross_entropy, hinge, or mse (regression)")
+    loss: Loss = Field("cross_entropy", description="mse for the regression datasets")
     regularization: RegularizationSpec = Field(default_factory=RegularizationSpec)
     optimizer: OptimizerSpec = Field(default_factory=lambda: OptimizerSpec(learning_rate=0.01))
     batch_size: int = 10

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import copy
+import json
 import math
+import threading
+import time
 
+import httpx
 import numpy as np
 import pytest
 
 from server.features import expand
 from server.grid import grid_points
 from server.nn.serialization import model_from_document
-from server.training import TrainConfig, Trainer
+from server.training import Predictor, TrainConfig, Trainer
 
 
 def defaults(client) -> dict:
@@ -200,6 +204,44 @@ def test_hinge_loss_trains(client):
     body = {"dataset": {"name": "gaussian", "classes": 4}, "loss": "hinge", "epochs": 10}
     m = client.post("/train", json=body).json()["metrics"]
     assert m["expected_initial_loss"] == 3.0 and m["validation_accuracy"] >= 0.9
+
+
+def test_large_bodies_parsed_off_the_loop_behave_the_same(client):
+    from server.routes.training import OFF_LOOP_BYTES
+
+    out = client.post("/train", json={"dataset": {"name": "xor"}, "epochs": 1}).json()
+    pts = np.random.default_rng(0).uniform(-6, 6, (3000, 2))
+    text = json.dumps({"model": out["model"], "points": pts.tolist()})
+    assert len(text) > OFF_LOOP_BYTES
+    headers = {"content-type": "application/json"}
+    r = client.post("/predict", content=text, headers=headers)
+    assert r.status_code == 200
+    trainer = Predictor.from_document(out["model"])
+    np.testing.assert_allclose(r.json()["probabilities"], trainer.predict_proba(pts), atol=1e-12)
+    bad = text[: text.rindex("]]")] + "], [NaN, 1.0]]}"
+    r = client.post("/predict", content=bad, headers=headers)
+    assert r.status_code == 422 and r.json()["detail"][0]["field"] == "points[3000][0]"
+    r = client.post("/predict", content=text[:-2], headers=headers)
+    assert r.status_code == 422 and r.json()["detail"][0]["type"] == "json_invalid"
+
+
+def test_training_does_not_block_the_server(live_server):
+    """A long /train runs in the threadpool: /healthz answers while it is in flight."""
+    body = {"dataset": {"name": "circle", "n_points": 2000}, "epochs": 150}
+    result = {}
+    thread = threading.Thread(
+        target=lambda: result.update(
+            r=httpx.post(live_server.url + "/train", json=body, timeout=120)
+        )
+    )
+    thread.start()
+    try:
+        time.sleep(0.3)
+        assert httpx.get(live_server.url + "/healthz", timeout=30).status_code == 200
+        assert thread.is_alive()  # the training request is still running
+    finally:
+        thread.join()
+    assert result["r"].status_code == 200
 
 
 def test_predict_a_live_session(client):
