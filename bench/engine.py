@@ -200,7 +200,10 @@ def main() -> None:
                 row += f" {best_theirs:10.0f} {best_ours / best_theirs:6.2f}x"
             print(row)
 
-    print(f"\n{'grid predict_proba, ms':34s} {'f64':>8s} {'f32':>8s} {'sklearn':>8s} {'ratio':>7s}")
+    print(
+        f"\n{'grid predict_proba, ms':34s} {'f64':>8s} {'f32':>8s} {'sklearn':>8s}"
+        f" {'f64/sk':>7s} {'f32/sk':>7s}"
+    )
     for label, hidden, activation in NETS:
         model = MLP(2, hidden, 2, activation=activation, seed=0)
         clf = sklearn_copy(model) if sklearn else None
@@ -216,7 +219,7 @@ def main() -> None:
             row = f"{label + f' {resolution}x{resolution}':34s} {f64:8.2f} {f32:8.2f}"
             if clf is not None:
                 sk = best_ms(lambda P=P, c=clf: c.predict_proba(P), args.repeats, inner)
-                row += f" {sk:8.2f} {f32 / sk:6.2f}x"
+                row += f" {sk:8.2f} {f64 / sk:6.2f}x {f32 / sk:6.2f}x"
             print(row)
 
     model = MLP(2, [256] * 10, 2, activation="tanh", seed=0)

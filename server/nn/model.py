@@ -23,6 +23,9 @@ from .losses import CLASSIFICATION_LOSSES, LOSS_FUNCTIONS, check_loss, softmax
 from .regularization import check_regularization, penalty
 
 HISTOGRAM_BINS = 20
+# From this many rows on, inference reuses preallocated buffers: big fresh arrays cost page
+# faults on every pass (DESIGN.md section 3), small ones are cheaper than a cache lookup.
+BUFFERED_MIN_ROWS = 2048
 
 
 @dataclass(slots=True)
@@ -283,8 +286,9 @@ class MLP:
 
     # ------------------------------------------------------------------ prediction
     def predict_proba(self, X, dtype=None) -> np.ndarray:
-        """softmax(scores), dropout off. ``dtype=np.float32`` evaluates in float32 with
-        preallocated buffers (for grids: nothing is learned there); the result is new."""
+        """softmax(scores), dropout off. ``dtype=np.float32`` evaluates in float32 (for grids:
+        nothing is learned there). Large inputs go through preallocated buffers (one size
+        cached per model, so concurrent calls on one model are not safe); the result is new."""
         return self.predict_proba_and_hidden(X, dtype, hidden=False)[0]
 
     def predict_proba_and_hidden(
@@ -292,12 +296,12 @@ class MLP:
     ) -> tuple[np.ndarray, list[np.ndarray]]:
         """Probabilities and each hidden layer's output from one forward pass (fresh arrays)."""
         X = self._check_X(X)
-        if dtype is None or np.dtype(dtype) == np.float64:
+        n = X.shape[0]
+        dtype = np.dtype(np.float64 if dtype is None else dtype)
+        if dtype == np.float64 and n < BUFFERED_MIN_ROWS:
             scores = self._forward(X, False, None)
             outs = [layer.a for layer in self._hidden_layers] if hidden else []
             return softmax(scores), outs
-        dtype = np.dtype(dtype)
-        n = X.shape[0]
         key = (n, dtype.str)
         bufs = self._buffers.get(key)
         if bufs is None:
