@@ -249,7 +249,11 @@ function onMessage(msg) {
       app.controls.buildPalette(msg.classes || 2);
       refreshDiagram();
       break;
-    case 'metrics': onMetrics(msg); break;
+    case 'metrics':
+      // A hidden tab gets no animation frames: keep a bounded backlog for the charts.
+      if (pending.metrics.push(msg) > 120) pending.metrics.splice(0, 60);
+      queueRender();
+      break;
     case 'event': onEvent(msg); break;
     case 'error': onError(msg); break;
     case 'model':
@@ -264,14 +268,45 @@ function onMessage(msg) {
   }
 }
 
-function onFrame(frame) {
-  if (frame.kind === 1) {
-    app.boundary.paintFrame(frame);
-    app.lastFrameStep = frame.step;
-  } else if (frame.kind === 2) {
-    app.diagram.setUnitFrame(frame);
-    if (app.hovered && app.hovered.canvas) app.boundary.showNeuron(app.hovered);
+// Frames and metrics arrive as separate messages; keep only the newest of each and draw them
+// together in one animation frame, so the browser renders (and commits) once per batch.
+const pending = { grid: null, units: null, metrics: [] };
+let renderQueued = false;
+
+function queueRender() {
+  if (renderQueued) return;
+  renderQueued = true;
+  requestAnimationFrame(renderPending);
+}
+
+function renderPending() {
+  renderQueued = false;
+  if (pending.metrics.length) {
+    const list = pending.metrics;
+    pending.metrics = [];
+    list.forEach(onMetrics);
   }
+  if (pending.grid) {
+    app.boundary.paintFrame(pending.grid);
+    app.lastFrameStep = pending.grid.step;
+    pending.grid = null;
+  }
+  // Thumbnails: at most ~12 a second (each unit is its own canvas, so each costs a resource).
+  const now = performance.now();
+  if (pending.units && (now - (app.lastUnitsAt || 0) >= 80 || pending.units.channels !== app.lastUnitsChannels)) {
+    app.lastUnitsAt = now;
+    app.lastUnitsChannels = pending.units.channels;
+    app.diagram.setUnitFrame(pending.units);
+    if (app.hovered && app.hovered.canvas) app.boundary.showNeuron(app.hovered);
+    pending.units = null;
+  }
+}
+
+function onFrame(frame) {
+  if (frame.kind === 1) pending.grid = frame;
+  else if (frame.kind === 2) pending.units = frame;
+  else return;
+  queueRender();
 }
 
 function onStatus(status) {
@@ -521,8 +556,21 @@ async function start() {
     onMessage,
     onFrame,
     onStatus,
+    onClose: (ev) => {
+      // 1008 on a watch link: the session is gone (or the link is wrong); stop retrying.
+      if (watch && ev.code === 1008) {
+        app.watchEnded = true;
+        setRunning(false);
+        banner(t('banner.watch_ended'));
+        return false;
+      }
+      return true;
+    },
   });
   app.socket.connect();
+
+  // A throttled kind-2 frame still gets drawn once frames stop coming.
+  setInterval(() => { if (pending.units) queueRender(); }, 100);
 
   // Weights for the diagram: ask a few times a second while training (cheap, small nets).
   setInterval(() => {
