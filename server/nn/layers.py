@@ -55,6 +55,9 @@ class ParamDict(dict):
         for k, v in dict(other, **kw).items():
             self[k] = v
 
+    def __reduce__(self):  # copy/pickle: an independent buffer with the same layout
+        return (ParamDict, (self.flat.copy(), self.layout))
+
     def _refuse(self, *args, **kw):
         raise TypeError("parameters are added or removed only by the model's shape surgery")
 

@@ -506,6 +506,25 @@ class MLP:
         new._grads.flat[:] = self._grads.flat
         return new
 
+    def __getstate__(self) -> dict:
+        """Pickle/deepcopy support: structure, weights and RNG (caches and grads are not
+        kept; the layers' views are rebuilt so they alias the new buffer)."""
+        return {
+            "n_inputs": self.n_inputs,
+            "n_outputs": self.n_outputs,
+            "init": self.init,
+            "dropout": self._dropout,
+            "rng": self.rng,
+            "hidden": list(self._hidden),
+            "activations": list(self._acts),
+            "params": {k: v.copy() for k, v in self._params.items()},
+        }
+
+    def __setstate__(self, state: dict) -> None:
+        self.n_inputs, self.n_outputs = state["n_inputs"], state["n_outputs"]
+        self.init, self._dropout, self.rng = state["init"], state["dropout"], state["rng"]
+        self._build(state["hidden"], state["activations"], state["params"])
+
     def __repr__(self) -> str:
         sizes = "-".join(str(s) for s in [self.n_inputs, *self._hidden, self.n_outputs])
         return f"MLP({sizes}, activations={self._acts}, init={self.init!r}, dropout={self.dropout})"

@@ -331,3 +331,21 @@ def test_regression_model_with_mse():
     assert last < first / 50
     with pytest.raises(ValueError, match="targets"):
         model.loss_and_grads(X, np.zeros(99), loss="mse")
+
+
+def test_deepcopy_and_pickle_rebuild_aliasing_views():
+    import copy
+    import pickle
+
+    model = MLP(2, [4], 2, activation="prelu", dropout=0.2, seed=0)
+    X = np.random.default_rng(0).normal(size=(6, 2))
+    y = np.arange(6) % 2
+    for clone in (copy.deepcopy(model), pickle.loads(pickle.dumps(model))):
+        assert clone.params.flat.tobytes() == model.params.flat.tobytes()
+        opt = make_optimizer("sgd")
+        clone.loss_and_grads(X, y)
+        opt.step(clone.params, clone.grads)  # flat update must reach the layers' views
+        assert clone.layers[0].W is clone.params["dense0.W"]
+        assert not np.array_equal(clone.forward(X), model.forward(X))
+    pd = copy.deepcopy(model.params)
+    assert pd.flat is not model.params.flat and list(pd) == list(model.params)
