@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -220,6 +221,10 @@ def test_csv_upload_bad_line_shows_line_number(live_server, page: Page) -> None:
     )
     page.wait_for_function("() => window.__mlpg.data.points.length === 3")
     assert page.evaluate("window.__mlpg.data.labels") == [0, 1, 1]
+    with page.expect_download() as info:
+        page.get_by_test_id("csv-download").click()
+    text = Path(info.value.path()).read_text()
+    assert text.splitlines() == ["x1,x2,label", "0.5,1,0", "-1,2,1", "2,2,1"]
 
 
 def test_watch_link_follows_the_session(live_server, new_page) -> None:
@@ -270,6 +275,10 @@ def test_trained_spiral_screenshot(live_server, page: Page, artifacts) -> None:
     page.wait_for_timeout(300)
     page.screenshot(path=str(artifacts / "spiral.png"), full_page=True)
     assert (artifacts / "spiral.png").stat().st_size > 10_000
+    with page.expect_download() as info:
+        page.get_by_test_id("save-png").click()
+    info.value.save_as(artifacts / "spiral-boundary.png")
+    assert (artifacts / "spiral-boundary.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_export_then_import_model_round_trip(live_server, page: Page, tmp_path) -> None:
