@@ -364,11 +364,11 @@ class TrainConfig:
             name = _name("dataset.name", ds.get("name", base["name"]), list(DATASETS), "dataset")
             info = DATASETS[name]
             new = {**base, **ds, "name": name}
-            if ds.get("classes") is None:
-                old = base["classes"] if _is_int(base.get("classes")) else info.classes_default
-                new["classes"] = info.clamp_classes(old) if name != base["name"] else old
-                if info.regression or ds.get("classes", 0) is None:
-                    new["classes"] = info.clamp_classes(new["classes"])
+            if "classes" not in ds:  # keep the current count where the dataset allows it
+                old = base.get("classes")
+                new["classes"] = info.clamp_classes(old if _is_int(old) else info.classes_default)
+            elif ds["classes"] is None:
+                new["classes"] = info.classes_default
             out["dataset"] = new
             was_regression = out["loss"] == "mse"
             if "loss" not in partial and info.regression != was_regression:
@@ -674,7 +674,6 @@ class Trainer:
             self._domain_for(config, X),
             config.regression,
         )
-        self._initial_model = initial_model
         self.reset(initial_model)
 
     # ---------------------------------------------------------------- set-up
