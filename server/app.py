@@ -9,9 +9,11 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from server import STATIC_DIR, __version__
 from server.config import Settings
@@ -106,6 +108,15 @@ def _install_error_handlers(app: FastAPI) -> None:
         logging.getLogger("server.rest").warning("%s %s: %s", request.method, request.url, exc)
         return JSONResponse({"detail": [_error("body", str(exc))]}, status_code=422)
 
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        # Starlette answers a body it cannot decode (e.g. invalid UTF-8) with a bare 400; the
+        # REST contract says bad input is a 422 naming the field, so say it is the body.
+        if exc.status_code == 400 and request.method == "POST":
+            msg = "the body is not valid JSON"
+            return JSONResponse({"detail": [_error("body", msg, "json_invalid")]}, 422)
+        return await http_exception_handler(request, exc)
+
+    app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(ConfigError, config_error)
     app.add_exception_handler(ValueError, value_error)
