@@ -97,9 +97,18 @@ function subscribe() {
     grid_resolution: app.ui.gridResolution,
     fps: 30,
     neurons: true,
-    neuron_resolution: 24,
+    neuron_resolution: app.neuronRes || 24,
     stats: false,
   });
+}
+
+/** While a unit is hovered, stream unit grids at a finer resolution for the big view. */
+function setNeuronDetail(on) {
+  if (app.role !== 'owner') return;
+  clearTimeout(app.detailTimer);
+  const want = on ? 64 : 24;
+  if (want === (app.neuronRes || 24)) return;
+  app.detailTimer = setTimeout(() => { app.neuronRes = want; subscribe(); }, on ? 0 : 800);
 }
 
 // ---------------------------------------------------------------- state -> page
@@ -521,7 +530,11 @@ async function start() {
   app.diagram = new NetworkDiagram($('diagram'), {
     label: t,
     tooltip,
-    onHover: (plane) => { app.hovered = plane; app.boundary.showNeuron(plane); },
+    onHover: (plane) => {
+      app.hovered = plane;
+      app.boundary.showNeuron(plane);
+      setNeuronDetail(!!(plane && plane.canvas));
+    },
     onAddUnit: (l) => editLayers((h) => { h[l] += 1; }),
     onRemoveUnit: (l) => editLayers((h) => { if (h[l] > 1) h[l] -= 1; }),
     onActivation: (l, name) => {
