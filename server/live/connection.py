@@ -7,7 +7,7 @@ and the server's memory for it is bounded by one snapshot per slot. Training nev
 the producer only assigns a slot and sets an event.
 
 Messages that are not snapshots (hello, config, data, error, event, model) go through a
-FIFO so none is lost; it is bounded too (``MAX_PENDING``): a client that lets it fill is
+FIFO so none is lost; everything goes out in the order it was produced; it is bounded too (``MAX_PENDING``): a client that lets it fill is
 not reading at all and is closed with 1008 rather than allowed to grow the server.
 """
 
@@ -23,7 +23,7 @@ from starlette.websockets import WebSocket
 
 log = logging.getLogger("server.live")
 
-#: Slot names in the order a sender drains them: the pictures, then the numbers of that step.
+#: Slot names: the pictures, then the numbers of that step (produced in this order).
 SLOTS = ("frame", "units", "metrics", "stats")
 MAX_PENDING = 512
 READY = "@ready"
@@ -74,8 +74,12 @@ class Connection:
     def __init__(self, websocket: WebSocket, role: str) -> None:
         self.websocket = websocket
         self.role = role
-        self.fifo: deque[str | bytes] = deque()
-        self.slots: dict[str, str | bytes] = {}
+        # Every payload carries a sequence number and the sender always sends the oldest
+        # one, so messages go out in the order they were produced (a config change is
+        # never followed by an older metrics), while a slot still keeps only the newest.
+        self.fifo: deque[tuple[int, str | bytes]] = deque()
+        self.slots: dict[str, tuple[int, str | bytes]] = {}
+        self._seq = 0
         self.wake = asyncio.Event()
         self.close_code: int | None = None
         self.close_reason = ""
@@ -95,13 +99,14 @@ class Connection:
             slot = None
         elif slot is not None and not self.ready:
             return
+        self._seq += 1
         if slot is None:
             if len(self.fifo) >= MAX_PENDING:
                 self.request_close(CLOSE_POLICY, "client is not reading its messages")
                 return
-            self.fifo.append(payload)
+            self.fifo.append((self._seq, payload))
         else:
-            self.slots[slot] = payload
+            self.slots[slot] = (self._seq, payload)
         self.wake.set()
 
     def request_close(self, code: int, reason: str = "") -> None:
@@ -114,12 +119,16 @@ class Connection:
         self.wake.set()
 
     def _next(self) -> str | bytes | None:
+        """The oldest pending payload (FIFO head or a slot), or None."""
+        best: str | None = None
+        seq = self.fifo[0][0] if self.fifo else None
+        for name, (slot_seq, _) in self.slots.items():
+            if seq is None or slot_seq < seq:
+                best, seq = name, slot_seq
+        if best is not None:
+            return self.slots.pop(best)[1]
         if self.fifo:
-            return self.fifo.popleft()
-        for name in SLOTS:
-            payload = self.slots.pop(name, None)
-            if payload is not None:
-                return payload
+            return self.fifo.popleft()[1]
         return None
 
     async def run_sender(self) -> None:

@@ -65,6 +65,7 @@ CONFIG_KEYS = (
     "speed",
 )
 MIN_SLICE = 0.001  # seconds of training a turn gets even when its frame is overdue
+EMPTY_RETRY = 0.1  # seconds between attempts to train a session without training points
 STATS_INTERVAL = 0.25  # at most 4 stats messages a second
 STATS_MAX_POINTS = 512  # layer statistics on a bounded sample of the training points
 
@@ -151,6 +152,7 @@ class LiveSession:
         self.speed_base = (now, 0)  # (time, step) from which a numeric speed is counted
         self.rate_window: deque[tuple[float, int]] = deque(maxlen=64)
         self.steps_per_second = 0.0
+        self.idle_until = 0.0  # no training points: do not spin on empty slices
         self._input_cache: dict[tuple, tuple[Any, np.ndarray]] = {}
 
     # --- loop side ------------------------------------------------------------------------
@@ -200,6 +202,8 @@ class LiveSession:
 
     def wants_steps(self, now: float) -> bool:
         """Worker: whether this session has optimiser steps to run now."""
+        if now < self.idle_until:
+            return False
         if self.pending_steps > 0:
             return True
         if not self.running:
@@ -255,6 +259,10 @@ class LiveSession:
                 self.pending_steps = max(0, self.pending_steps - max(done, 1))
             if result.diverged:
                 self._diverged()
+                break
+            if done == 0:  # nothing to train on (every point removed): look again later
+                self.idle_until = time.monotonic() + EMPTY_RETRY
+                self.pending_steps = 0
                 break
             if (
                 done == 0
@@ -429,6 +437,7 @@ class LiveSession:
     def _reconfigure(self, partial: dict[str, Any]) -> set[str]:
         new = self.config.merged(partial, self.limits)
         changed = set(self.trainer.reconfigure(new))
+        self.idle_until = 0.0
         self.config = new
         self.dirty = True
         return changed
@@ -480,6 +489,7 @@ class LiveSession:
         self._send(None, self.data_message())
 
     def _cmd_add_point(self, conn: Connection | None, point: tuple, label: int) -> None:
+        self.idle_until = 0.0
         classes = int(self.trainer.data.classes)
         if label >= classes:
             raise ProtocolError(
@@ -509,6 +519,7 @@ class LiveSession:
     def _cmd_set_data(
         self, conn: Connection | None, points: list, labels: list, classes: int | None = None
     ) -> None:
+        self.idle_until = 0.0
         X = np.asarray(points, dtype=np.float64).reshape(-1, 2)
         y = np.asarray(labels, dtype=np.int64)
         classes_before = self.trainer.data.classes

@@ -341,6 +341,10 @@ def test_clear_points_then_training_does_not_break(client):
         send(ws, "clear_points")
         data = until(ws, "data")
         assert data["points"] == [] and data["labels"] == []
+        send(ws, "play")  # nothing to train on: the session idles without failing
+        until(ws, "event", event="playing")
+        send(ws, "pause")
+        until(ws, "event", event="paused", step=0)
         send(ws, "add_point", point=[1.0, 1.0], label=0)
         send(ws, "add_point", point=[-1.0, -1.0], label=1)
         until(ws, "data")

@@ -113,7 +113,7 @@ def test_live_learning_rate_change_without_reset(live_server):
             config = await until(ws, "config")
             assert config["config"]["optimizer"]["learning_rate"] == 0.1
             assert config["changed"] == ["optimizer.learning_rate"]
-            after = await until(ws, "metrics")
+            after = await until(ws, "metrics")  # produced after the change: sent after it
             assert after["learning_rate"] == 0.1
             assert after["step"] >= before["step"]  # no reset
 
