@@ -126,7 +126,10 @@ def _int(obj: dict, name: str, lo: int, hi: int, default: int | None = None) -> 
 def _number(value: Any, name: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ProtocolError("invalid_value", f"{name} must be a number, got {value!r}", name)
-    value = float(value)
+    try:
+        value = float(value)
+    except OverflowError:  # an integer literal with hundreds of digits
+        value = math.inf
     if not math.isfinite(value):
         raise ProtocolError("invalid_value", f"{name} must be finite", name)
     return value
