@@ -100,6 +100,17 @@ def test_work_cap_counts_every_race_run(client):
     check_422(client.post("/race", json=race), "steps", "3 runs")
 
 
+def test_options_defaults_respect_lowered_limits():
+    from fastapi.testclient import TestClient
+
+    from server.app import create_app
+
+    with TestClient(create_app(Settings(max_points_train=100))) as c:
+        defaults = c.get("/api/options").json()["defaults"]
+        assert defaults["dataset"]["n_points"] == 100
+        assert c.post("/train", json={**defaults, "epochs": 1}).status_code == 200
+
+
 def test_limits_come_from_the_environment(monkeypatch):
     monkeypatch.setenv("MLPG_MAX_UNITS", "5")
     assert Settings().max_units == 5

@@ -191,6 +191,7 @@ def _grid(trainer: Trainer, resolution: int) -> dict[str, Any]:
 
 def _options(settings: Settings) -> dict[str, Any]:
     limits = settings.limits()
+    n_points = min(400, settings.max_points_train)  # defaults must pass this server's limits
     datasets = {
         name: {
             "description": info.description,
@@ -201,14 +202,14 @@ def _options(settings: Settings) -> dict[str, Any]:
                 "default": info.classes_default,
             },
             "parameters": {
-                "n_points": {"min": 1, "max": settings.max_points_train, "default": 400},
+                "n_points": {"min": 1, "max": settings.max_points_train, "default": n_points},
                 "noise": {"min": 0.0, "max": 1.0, "default": 0.1},
                 "seed": {"min": 0, "default": 0},
             },
         }
         for name, info in DATASETS.items()
     }
-    defaults = TrainConfig.from_dict({}).to_dict()
+    defaults = TrainConfig.from_dict({"dataset": {"n_points": n_points}}).to_dict()
     defaults.pop("speed", None)
     defaults.update(initial_model=None, grid=None)
     return {
