@@ -591,3 +591,27 @@ def test_too_many_watchers(make_client):
                 with pytest.raises(WebSocketDisconnect) as exc:
                     recv(second)
                 assert exc.value.code == 1013
+
+
+# --- lifecycle -------------------------------------------------------------------------
+
+
+def test_clean_shutdown_stops_the_worker_and_logs_sessions(caplog):
+    import logging
+
+    caplog.set_level(logging.INFO, logger="server.live")
+    client = TestClient(create_app(Settings()))
+    with client:
+        registry = client.app.state.registry
+        with client.websocket_connect("/ws") as ws:
+            hello, _ = open_session(ws)
+            send(ws, "play")
+            until(ws, "metrics", running=True)
+        thread = registry.scheduler._thread
+        assert thread.is_alive()
+    assert not thread.is_alive()
+    assert len(registry) == 0
+    lines = [r.getMessage() for r in caplog.records if r.name == "server.live"]
+    sid = hello["session_id"]
+    assert any(line.startswith(f"live session start id={sid}") for line in lines)
+    assert any(f"live session end id={sid} reason=shutdown" in line for line in lines)
