@@ -165,6 +165,8 @@ def check_points(path: str, points: object, max_points: int | None = None) -> np
     """A list of [x1, x2] finite pairs -> (N, 2) float64, or ConfigError naming the row."""
     try:
         X = np.asarray(points, dtype=np.float64)
+    except OverflowError:  # an integer literal too large for a float: not finite
+        raise ConfigError(path, f"{path} must be finite numbers") from None
     except (TypeError, ValueError):
         X = None
     if X is None or X.ndim != 2 or X.shape[1] != 2:
