@@ -202,6 +202,17 @@ PREDICT_MALFORMED = [
     ({"model": {**DOC, "features": ["x1", "x9"]}, "points": [[0, 0]]}, "model", "x9"),
     ({"model": {**DOC, "layers": []}, "points": [[0, 0]]}, "model", "layers"),
     ({"model": {**DOC, "classes": 3}, "points": [[0, 0]]}, "model", "classes"),
+    (
+        {
+            "model": {
+                **DOC,
+                "layers": [{**DOC["layers"][0], "weights": [[1e308, 1e308], [1e308, 1e308]]}],
+            },
+            "points": [[5, 5]],
+        },
+        "model",
+        "overflow",
+    ),
 ]
 
 

@@ -181,7 +181,10 @@ def _run(trainer: Trainer, steps: int) -> dict[str, Any]:
 
 
 def _grid(trainer: Trainer, resolution: int) -> dict[str, Any]:
-    result = trainer.grid(resolution, hidden=False)
+    with np.errstate(all="ignore"):
+        result = trainer.grid(resolution, hidden=False)
+    if not np.isfinite(result.probabilities).all():
+        raise ConfigError("grid", "the model's outputs overflow on the grid (weights too large)")
     return {
         "domain": [float(v) for v in result.domain],
         "resolution": resolution,
@@ -302,7 +305,12 @@ def predict(
         if trainer is None:
             raise ConfigError("session", f"unknown session {body.session!r}")
         predictor = _session_predictor(trainer)
-    proba = predictor.predict_proba(points)
+    with np.errstate(all="ignore"):
+        proba = predictor.predict_proba(points)
+    if not np.isfinite(proba).all():
+        raise ConfigError(
+            "model", "the model's outputs overflow for these points (weights too large)"
+        )
     out: dict[str, Any] = {
         "probabilities": proba.tolist(),
         "labels": proba.argmax(axis=1).tolist(),
