@@ -96,6 +96,17 @@ def test_dockerfile_cmd_starts_the_server_outside_docker():
         _stop(proc)
 
 
+def test_dockerfile_healthcheck_command_passes_against_a_server(live_server):
+    match = re.search(r"^HEALTHCHECK [^\[]*?CMD\s+(\[[^\n]*\])$", DOCKERFILE, re.MULTILINE)
+    assert match, "Dockerfile has no exec-form HEALTHCHECK"
+    cmd = json.loads(match.group(1))
+    assert cmd[0] == "python"
+    cmd = [sys.executable, *(arg.replace(":8000/", f":{live_server.port}/") for arg in cmd[1:])]
+    assert subprocess.run(cmd, timeout=30).returncode == 0
+    dead = [a.replace(f":{live_server.port}/", f":{free_port()}/") for a in cmd]
+    assert subprocess.run(dead, timeout=30, capture_output=True).returncode != 0
+
+
 @pytest.mark.parametrize(
     "pattern",
     [
