@@ -60,6 +60,30 @@ def start_server() -> tuple[subprocess.Popen, str]:
     raise SystemExit("server did not start")
 
 
+CALIBRATION_PAGE = """<!doctype html><canvas id=c width=100 height=100 style="width:500px;height:500px">
+</canvas><div id=t></div><script>
+const c = document.getElementById('c').getContext('2d'); const img = c.createImageData(100, 100);
+let n = 0; window.frames_ = 0;
+setInterval(() => { for (let i = 0; i < img.data.length; i++) img.data[i] = (i + n) & 255;
+  c.putImageData(img, 0, 0); document.getElementById('t').textContent = n++; window.frames_++; }, 33);
+</script>"""
+
+
+def calibrate(browser, seconds: float) -> float:
+    """Main-thread ms per frame of a bare page painting a 100x100 canvas at 30 fps: what this
+    machine and this headless, GPU-less Chromium cost before the playground does anything."""
+    page = browser.new_page(viewport={"width": 1600, "height": 1000})
+    page.set_content(CALIBRATION_PAGE)
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("Performance.enable")
+    page.wait_for_timeout(1000)
+    m0, f0 = metrics(cdp), page.evaluate("window.frames_")
+    page.wait_for_timeout(seconds * 1000)
+    m1, f1 = metrics(cdp), page.evaluate("window.frames_")
+    page.close()
+    return 1000 * (m1["TaskDuration"] - m0["TaskDuration"]) / max(1, f1 - f0)
+
+
 def metrics(cdp) -> dict[str, float]:
     return {m["name"]: m["value"] for m in cdp.send("Performance.getMetrics")["metrics"]}
 
@@ -75,6 +99,9 @@ def main() -> None:
     ap.add_argument("--warmup", type=float, default=5.0, help="seconds before measuring")
     ap.add_argument("--url", help="use this running server instead of starting one")
     ap.add_argument("--samples", type=int, default=6, help="heap samples over the run")
+    ap.add_argument(
+        "--calibrate", type=float, default=10.0, help="seconds on a bare canvas page (0: skip)"
+    )
     args = ap.parse_args()
 
     proc = None
@@ -84,6 +111,7 @@ def main() -> None:
     try:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
+            baseline = calibrate(browser, args.calibrate) if args.calibrate > 0 else None
             page = browser.new_page(viewport={"width": 1600, "height": 1000})
             errors: list[str] = []
             page.on("pageerror", lambda e: errors.append(str(e)))
@@ -131,6 +159,10 @@ def main() -> None:
     if frames:
         print(
             f"  main-thread time/frame  {1000 * task / frames:.2f} ms (script {1000 * script / frames:.2f} ms)"
+        )
+    if baseline is not None:
+        print(
+            f"  bare-canvas baseline    {baseline:.2f} ms/frame (same browser, same machine load)"
         )
     print(f"  main thread busy        {100 * task / elapsed:.1f} % of wall time")
     print(

@@ -74,6 +74,18 @@ export class Chart {
     this.canvas.addEventListener('pointerleave', () => { this.hoverX = null; this.readout.textContent = ''; this.request(); });
   }
 
+  /** Read the canvas size and the host's font and colour (call after a resize). */
+  measure() {
+    const r = this.canvas.getBoundingClientRect();
+    const cs = getComputedStyle(this.host);
+    this.measured = {
+      width: r.width,
+      height: r.height,
+      style: { fontSize: cs.fontSize, fontFamily: cs.fontFamily, color: cs.color },
+    };
+    this.request();
+  }
+
   setLabels(names) {
     names.forEach((n, i) => { this.series[i].name = n; });
     this.request();
@@ -136,16 +148,18 @@ export class Chart {
     if (!this.dirty) return;
     this.dirty = false;
     const dpr = window.devicePixelRatio || 1;
-    const r = this.canvas.getBoundingClientRect();
-    const W = Math.max(1, Math.round(r.width * dpr));
-    const H = Math.max(1, Math.round(r.height * dpr));
+    // Size and style are measured only after a resize or a font change (measure()): reading
+    // them on every redraw would force a style and layout pass each time.
+    if (!this.measured) this.measure();
+    const { width: cssW, height: cssH, style } = this.measured;
+    const W = Math.max(1, Math.round(cssW * dpr));
+    const H = Math.max(1, Math.round(cssH * dpr));
     if (this.canvas.width !== W || this.canvas.height !== H) {
       this.canvas.width = W;
       this.canvas.height = H;
     }
     const ctx = this.ctx;
     ctx.clearRect(0, 0, W, H);
-    const style = getComputedStyle(this.host);
     const font = parseFloat(style.fontSize) || 12;
     ctx.font = `${font * 0.85 * dpr}px ${style.fontFamily}`;
     const pad = { l: font * 3.6 * dpr, r: 8 * dpr, t: font * 0.7 * dpr, b: font * 1.4 * dpr };

@@ -300,13 +300,13 @@ function renderPending() {
     app.lastFrameStep = pending.grid.step;
     pending.grid = null;
   }
-  // Thumbnails: at most ~12 a second (each unit is its own canvas, so each costs a resource).
+  // Thumbnails: at most ~12 a second; nobody reads 16 small pictures faster than that.
   const now = performance.now();
   if (pending.units && (now - (app.lastUnitsAt || 0) >= 80 || pending.units.channels !== app.lastUnitsChannels)) {
     app.lastUnitsAt = now;
     app.lastUnitsChannels = pending.units.channels;
     app.diagram.setUnitFrame(pending.units);
-    if (app.hovered && app.hovered.canvas) app.boundary.showNeuron(app.hovered);
+    if (app.hovered && app.hovered.isUnit) app.boundary.showNeuron(app.hovered);
     pending.units = null;
   }
 }
@@ -485,8 +485,8 @@ function relayout() {
   app.boundary.resize();
   app.diagram.key = '';
   refreshDiagram();
-  app.lossChart.request();
-  app.accChart.request();
+  app.lossChart.measure();
+  app.accChart.measure();
 }
 
 // ---------------------------------------------------------------- start
@@ -533,7 +533,7 @@ async function start() {
     onHover: (plane) => {
       app.hovered = plane;
       app.boundary.showNeuron(plane);
-      setNeuronDetail(!!(plane && plane.canvas));
+      setNeuronDetail(!!(plane && plane.isUnit));
     },
     onAddUnit: (l) => editLayers((h) => { h[l] += 1; }),
     onRemoveUnit: (l) => editLayers((h) => { if (h[l] > 1) h[l] -= 1; }),

@@ -1,5 +1,7 @@
 // The network diagram: one column of input features, one per hidden layer, one of outputs.
-// Each hidden unit is a small canvas showing its own output over the plane (kind-2 frames);
+// Each hidden unit shows its own output over the plane (kind-2 frames). All thumbnails are
+// drawn into ONE canvas under the nodes: a canvas per unit would make the browser produce
+// and commit a separate bitmap for each unit on every update, the main cost of a frame;
 // links are SVG paths whose colour is the weight's sign and whose width is its magnitude.
 // The DOM is rebuilt only when the architecture changes; weights and thumbnails update in place.
 
@@ -42,7 +44,8 @@ export class NetworkDiagram {
     this.cb = cb;
     this.key = '';
     this.lut = divergingLUT();
-    this.units = []; // per hidden layer: [{canvas, ctx, image, plane, min, max}]
+    this.units = []; // per hidden layer: [{slot, plane, width, height, min, max, isUnit}]
+    this.scratch = null; // detached canvas: ImageData goes here, then drawImage scales it
     this.inputs = [];
     this.links = []; // links[l][i][j] = path element
     this.domain = [-6, 6, -6, 6];
@@ -96,6 +99,19 @@ export class NetworkDiagram {
     svg.setAttribute('height', height);
     host.append(svg);
     this.svg = svg;
+    const dpr = window.devicePixelRatio || 1;
+    const thumbs = document.createElement('canvas');
+    thumbs.className = 'thumbs';
+    thumbs.setAttribute('data-testid', 'thumbnails');
+    thumbs.width = Math.round(width * dpr);
+    thumbs.height = Math.round(height * dpr);
+    thumbs.style.width = `${width}px`;
+    thumbs.style.height = `${height}px`;
+    host.append(thumbs);
+    this.thumbs = thumbs;
+    this.tctx = thumbs.getContext('2d');
+    this.tctx.imageSmoothingEnabled = true;
+    this.dpr = dpr;
     this.links = [];
     for (let l = 0; l < cols.length - 1; l++) {
       const layer = [];
@@ -137,9 +153,8 @@ export class NetworkDiagram {
       const node = this.node(this.pos[0][i], size, 'input');
       node.dataset.testid = 'input-node';
       node.setAttribute('data-testid', 'input-node');
-      const c = this.canvas(node);
       const plane = this.featurePlane(f);
-      this.paintThumb(c, plane);
+      this.paintThumb(this.slot(this.pos[0][i], size), plane);
       const lab = document.createElement('span');
       lab.className = 'node-label';
       lab.textContent = featureLabel(f);
@@ -181,8 +196,7 @@ export class NetworkDiagram {
         const node = this.node(this.pos[l + 1][u], size, 'unit');
         node.setAttribute('data-testid', 'unit-node');
         node.dataset.layer = l; node.dataset.unit = u;
-        const c = this.canvas(node);
-        const unit = { canvas: c, ctx: c.getContext('2d'), plane: null, min: 0, max: 0, layer: l, index: u };
+        const unit = { slot: this.slot(this.pos[l + 1][u], size), plane: null, min: 0, max: 0, layer: l, index: u, isUnit: true };
         node.addEventListener('pointerenter', (e) => {
           if (unit.plane) this.cb.onHover(unit);
           this.cb.tooltip(this.cb.label('diagram.unit', { l: l + 1, u: u + 1 }), e.clientX, e.clientY);
@@ -220,12 +234,10 @@ export class NetworkDiagram {
     return d;
   }
 
-  canvas(node) {
-    const c = document.createElement('canvas');
-    c.width = THUMB;
-    c.height = THUMB;
-    node.append(c);
-    return c;
+  /** Where a node's thumbnail goes on the shared canvas, in device pixels. */
+  slot([x, y], size) {
+    const d = this.dpr;
+    return { x: Math.round((x - size / 2) * d), y: Math.round((y - size / 2) * d), size: Math.round(size * d) };
   }
 
   featurePlane(name) {
@@ -247,22 +259,30 @@ export class NetworkDiagram {
     return { plane, width: n, height: n, min, max };
   }
 
-  paintThumb(canvas, { plane, width, height, min, max }) {
-    if (canvas.width !== width || canvas.height !== height) {
-      canvas.width = width;
-      canvas.height = height;
+  paintThumb(slot, { plane, width, height, min, max }) {
+    let sc = this.scratch;
+    if (!sc || sc.width !== width || sc.height !== height) {
+      sc = document.createElement('canvas');
+      sc.width = width;
+      sc.height = height;
+      sc._ctx = sc.getContext('2d');
+      sc._img = sc._ctx.createImageData(width, height);
+      sc._px = new Uint32Array(sc._img.data.buffer);
+      this.scratch = sc;
     }
-    const ctx = canvas.getContext('2d');
-    const img = ctx.createImageData(width, height);
-    const px = new Uint32Array(img.data.buffer);
+    const px = sc._px;
     const scale = Math.max(Math.abs(min), Math.abs(max)) || 1;
     const span = max - min;
     const lut = this.lut;
+    // byte b means min + b/255 * span; map that value onto the palette over [-scale, scale].
+    const a = (span / 255 / scale) * 127.5;
+    const c = (min / scale + 1) * 127.5;
     for (let i = 0; i < width * height; i++) {
-      const v = min + (plane[i] / 255) * span;
-      px[i] = lut[Math.max(0, Math.min(255, Math.round((v / scale + 1) * 127.5)))];
+      const k = Math.round(plane[i] * a + c);
+      px[i] = lut[k < 0 ? 0 : k > 255 ? 255 : k];
     }
-    ctx.putImageData(img, 0, 0);
+    sc._ctx.putImageData(sc._img, 0, 0);
+    this.tctx.drawImage(sc, 0, 0, width, height, slot.x, slot.y, slot.size, slot.size);
   }
 
   /** A kind-2 frame: one plane per hidden unit (layer 0 first), then (min, max) float32 pairs. */
@@ -278,7 +298,7 @@ export class NetworkDiagram {
       u.height = h;
       u.min = dv.getFloat32(c * 8, true);
       u.max = dv.getFloat32(c * 8 + 4, true);
-      this.paintThumb(u.canvas, u);
+      this.paintThumb(u.slot, u);
     }
     this.thumbUpdates += 1;
   }

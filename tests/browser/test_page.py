@@ -126,13 +126,20 @@ def test_add_layer_and_unit_update_diagram(live_server, page: Page) -> None:
     page.get_by_test_id("add-unit-0").click()
     expect(units).to_have_count(9)
     page.wait_for_function("() => window.__mlpg.config.network.hidden_layers.join() === '5,2,2'")
-    # The thumbnails of the new units get painted by the next kind-2 frames.
+    # The thumbnails of the new units get painted by the next kind-2 frames: every unit's
+    # square on the shared thumbnail canvas becomes opaque.
     page.wait_for_function(
         """() => {
-        const nodes = [...document.querySelectorAll('[data-testid=unit-node] canvas')];
-        return nodes.length === 9 && nodes.every((c) => {
-          const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
-          return d[3] === 255;
+        const c = document.querySelector('[data-testid=thumbnails]');
+        const ctx = c.getContext('2d');
+        const origin = c.getBoundingClientRect();
+        const k = c.width / origin.width;
+        const nodes = [...document.querySelectorAll('[data-testid=unit-node]')];
+        return nodes.length === 9 && nodes.every((n) => {
+          const r = n.getBoundingClientRect();
+          const x = Math.round((r.left + r.width / 2 - origin.left) * k);
+          const y = Math.round((r.top + r.height / 2 - origin.top) * k);
+          return ctx.getImageData(x, y, 1, 1).data[3] === 255;
         });
     }"""
     )
