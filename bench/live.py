@@ -33,6 +33,7 @@ from websockets.asyncio.client import connect
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from server.live.registry import limit_blas_threads  # noqa: E402
 from server.live.session import LIVE_DEFAULTS  # noqa: E402
 from server.training import TrainConfig, Trainer  # noqa: E402
 
@@ -73,12 +74,16 @@ def rss_mb(pid: int) -> float:
 
 
 def headless_steps_per_second(seconds: float = 2.0) -> float:
+    limit_blas_threads()  # as the server does
     trainer = Trainer(TrainConfig.from_dict({**LIVE_DEFAULTS, **NET}), record_history=False)
     trainer.run_steps(200)
-    start, steps = time.perf_counter(), 0
-    while time.perf_counter() - start < seconds:
-        steps += trainer.run_steps(500).steps_done
-    return steps / (time.perf_counter() - start)
+    best = 0.0
+    for _ in range(3):  # best of three: the machine may be busy with something else
+        start, steps = time.perf_counter(), 0
+        while time.perf_counter() - start < seconds / 3:
+            steps += trainer.run_steps(500).steps_done
+        best = max(best, steps / (time.perf_counter() - start))
+    return best
 
 
 async def send(ws, kind: str, **fields) -> None:
@@ -163,18 +168,20 @@ async def many_sessions(url: str, n: int = 30, seconds: float = 5.0) -> list[tup
             await ws.close()
 
 
-async def stalled_reader(url: str, pid: int, seconds: float = 10.0) -> tuple[float, float]:
+async def stalled_reader(url: str, pid: int, seconds: float = 12.0) -> list[float]:
+    """Server RSS every 3 s while a client that never reads is streamed 200x200 frames."""
     ws = await connect(url + "/ws", max_size=None, max_queue=1)
     await until(ws, "data")
     await send(ws, "subscribe", grid_resolution=200, fps=60, neurons=True, neuron_resolution=64)
     await send(ws, "configure", config={"network": {"hidden_layers": [16, 16, 16]}})
     await send(ws, "play")
-    await asyncio.sleep(2.0)  # the socket buffers fill up
-    before = rss_mb(pid)
-    await asyncio.sleep(seconds)  # ...and we never read again
-    after = rss_mb(pid)
+    await asyncio.sleep(2.0)  # the socket buffers fill up, and we never read again
+    samples = []
+    for _ in range(int(seconds / 3) + 1):
+        samples.append(rss_mb(pid))
+        await asyncio.sleep(3.0)
     ws.transport.abort()
-    return before, after
+    return samples
 
 
 async def cycles(url: str, pid: int, n: int = 1000) -> tuple[float, float]:
@@ -194,7 +201,7 @@ async def cycles(url: str, pid: int, n: int = 1000) -> tuple[float, float]:
 
 def main() -> None:
     headless = headless_steps_per_second()
-    print(f"headless engine, 2-8-8-2, batch 10: {headless:,.0f} steps/s")
+    print(f"headless engine, 2-8-8-2, batch 10, one BLAS thread: {headless:,.0f} steps/s")
     port = free_port()
     proc = start_server(port)
     url = f"ws://127.0.0.1:{port}"
@@ -220,10 +227,11 @@ def main() -> None:
             f"max {steps_each[-1]:,.0f}, slowest/fastest {steps_each[0] / steps_each[-1]:.2f}"
         )
         time.sleep(1.0)
-        before, after = asyncio.run(stalled_reader(url, proc.pid))
+        rss = asyncio.run(stalled_reader(url, proc.pid))
         print(
-            f"client that stops reading (200x200 + 64x64 unit grids at 60 fps, 10 s): "
-            f"server RSS {before:.1f} -> {after:.1f} MB ({after - before:+.1f} MB)"
+            "client that stops reading (200x200 + 64x64 unit grids at 60 fps): server RSS "
+            + " -> ".join(f"{v:.1f}" for v in rss)
+            + f" MB every 3 s ({rss[-1] - rss[0]:+.1f} MB)"
         )
         time.sleep(1.0)
         before, after = asyncio.run(cycles(url, proc.pid))

@@ -13,6 +13,7 @@ import contextlib
 import logging
 import os
 import secrets
+import sys
 import time
 from typing import Any
 
@@ -24,6 +25,7 @@ from server.live.session import LiveSession, Output
 log = logging.getLogger("server.live")
 
 REAP_INTERVAL = 0.25
+SWITCH_INTERVAL = 0.001
 
 
 def limit_blas_threads() -> Any:
@@ -57,6 +59,10 @@ class SessionRegistry:
 
     async def start(self) -> None:
         self._blas_limit = limit_blas_threads()
+        # The training thread holds the GIL almost all the time; a thread that wants it (the
+        # frame thread between two NumPy calls, the event loop after a select) waits up to
+        # one switch interval each time. 1 ms instead of 5 ms: 30 sessions' frames/s +50%.
+        sys.setswitchinterval(min(sys.getswitchinterval(), SWITCH_INTERVAL))
         self._loop = asyncio.get_running_loop()
         self.scheduler.start()
         self._reaper = asyncio.create_task(self._reap_forever())

@@ -154,6 +154,14 @@ class LiveSession:
         self.steps_per_second = 0.0
         self.idle_until = 0.0  # no training points: do not spin on empty slices
         self._input_cache: dict[tuple, tuple[Any, np.ndarray]] = {}
+        self._replica_model: Any = None
+        self._replica_key: tuple | None = None
+        #: Set by the scheduler: hands a FrameJob to the frame thread (None: run inline).
+        self.submit_frame: Callable[[FrameJob], None] | None = None
+        self.frame_pending = False
+        #: Bumped by every command: a frame started before a command is dropped, so nothing
+        #: older than an event or a config change reaches a client after it.
+        self.generation = 0
 
     # --- loop side ------------------------------------------------------------------------
 
@@ -293,8 +301,14 @@ class LiveSession:
         )
 
     def maybe_emit(self, now: float, force: bool = False) -> None:
-        """Worker: send a frame (+ metrics, unit grids, stats) if one is due."""
-        if not (self.dirty or force) or now < self.next_frame:
+        """Worker: start a frame (+ metrics, unit grids, stats) if one is due.
+
+        The numbers (metrics, stats) are computed here, on the trainer; the grid pass and
+        the encoding run on the frame thread from a private replica of the weights, so the
+        training thread is not held up by them (NumPy releases the GIL in the large grid
+        arrays, so the two threads overlap). At most one frame per session is in flight.
+        """
+        if self.frame_pending or not (self.dirty or force) or now < self.next_frame:
             return
         if self.owner is None and not self.watchers:
             return
@@ -304,40 +318,41 @@ class LiveSession:
         if self.next_frame - now > period:
             self.next_frame = now + period
         self.dirty = False
-        out: list[Output] = []
-        step = self.trainer.step
-        probabilities, hidden = self._grid_pass(sub)
-        out.append(
-            (None, frames.encode_decision_frame(step, sub.grid_resolution, probabilities), "frame")
-        )
-        if hidden is not None:
-            out.append(
-                (None, frames.encode_units_frame(step, sub.neuron_resolution, hidden), "units")
-            )
-        out.append((None, dumps(self.metrics()), "metrics"))
+        stats = None
         if sub.stats and now >= self.next_stats:
             self.next_stats = now + STATS_INTERVAL
-            out.append((None, dumps(self.stats()), "stats"))
-        self._deliver(self, out)
+            stats = dumps(self.stats())
+        separate = sub.neurons and sub.neuron_resolution != sub.grid_resolution
+        job = FrameJob(
+            session=self,
+            generation=self.generation,
+            step=self.trainer.step,
+            subscription=sub,
+            model=self._replica(),
+            grid_inputs=self._inputs(sub.grid_resolution),
+            unit_inputs=self._inputs(sub.neuron_resolution) if separate else None,
+            metrics=dumps(self.metrics()),
+            stats=stats,
+        )
+        self.frame_pending = True
+        if self.submit_frame is None:
+            job.run()
+        else:
+            self.submit_frame(job)
 
-    def _grid_pass(self, sub: Subscription) -> tuple[np.ndarray, list[np.ndarray] | None]:
-        """One float32 forward pass gives the decision grid and (when subscribed) the unit grids.
+    def _replica(self) -> Any:
+        """A private copy of the model for the frame thread, refreshed in one buffer copy.
 
-        When the unit grids have their own (coarser) resolution, both point sets go through
-        the network together as one batch and the result is split.
+        Rebuilt only when the structure changes (units, layers, activations, inputs).
         """
         model = self.trainer.model
-        if not sub.neurons or sub.neuron_resolution == sub.grid_resolution:
-            proba, hidden = model.predict_proba_and_hidden(
-                self._inputs(sub.grid_resolution), dtype=np.float32, hidden=sub.neurons
-            )
-            return proba, (list(hidden) if sub.neurons else None)
-        n = sub.grid_resolution**2
-        both = np.concatenate(
-            [self._inputs(sub.grid_resolution), self._inputs(sub.neuron_resolution)]
-        )
-        proba, hidden = model.predict_proba_and_hidden(both, dtype=np.float32, hidden=True)
-        return proba[:n], [h[n:] for h in hidden]
+        key = (model.n_inputs, tuple(model.hidden_layers), tuple(model.activations))
+        if self._replica_key != key or self._replica_model is None:
+            self._replica_model = model.copy()
+            self._replica_key = key
+        else:
+            self._replica_model.params.flat[...] = model.params.flat
+        return self._replica_model
 
     def _inputs(self, resolution: int) -> np.ndarray:
         """The grid's network inputs (features, normalised), cached while they cannot change.
@@ -406,6 +421,7 @@ class LiveSession:
         while self.commands:
             conn, msg = self.commands.popleft()
             did = True
+            self.generation += 1
             try:
                 self._apply(conn, msg)
             except ProtocolError as exc:
@@ -565,3 +581,49 @@ class LiveSession:
 
     def _cmd_get_model(self, conn: Connection | None) -> None:
         self._send(conn, {"type": "model", "model": self.trainer.model_document()})
+
+
+@dataclass
+class FrameJob:
+    """One frame's work for the frame thread: a grid pass on a weight replica, encoding."""
+
+    session: LiveSession
+    generation: int
+    step: int
+    subscription: Subscription
+    model: Any
+    grid_inputs: np.ndarray
+    unit_inputs: np.ndarray | None
+    metrics: str
+    stats: str | None
+
+    def run(self) -> None:
+        """Frame thread: compute, encode and deliver (or drop if a command came since)."""
+        session = self.session
+        try:
+            sub = self.subscription
+            n = sub.grid_resolution**2
+            X = self.grid_inputs
+            if self.unit_inputs is not None:
+                X = np.concatenate([X, self.unit_inputs])
+            with np.errstate(all="ignore"):  # huge weights just before a divergence
+                proba, hidden = self.model.predict_proba_and_hidden(
+                    X, dtype=np.float32, hidden=sub.neurons
+                )
+                decision = frames.encode_decision_frame(self.step, sub.grid_resolution, proba[:n])
+                out: list[Output] = [(None, decision, "frame")]
+                if sub.neurons:
+                    units = [h[n:] for h in hidden] if self.unit_inputs is not None else hidden
+                    grids = frames.encode_units_frame(self.step, sub.neuron_resolution, units)
+                    out.append((None, grids, "units"))
+            out.append((None, self.metrics, "metrics"))
+            if self.stats is not None:
+                out.append((None, self.stats, "stats"))
+            if session.generation == self.generation and not session.closed:
+                session._deliver(session, out)
+            else:  # a command changed things meanwhile: send a fresh frame instead
+                session.next_frame = 0.0
+                session.dirty = True
+        finally:
+            session.frame_pending = False
+            session._wake()
