@@ -291,6 +291,7 @@ export class Controls {
       for (const o of sel.options) o.disabled = +o.value < lo || +o.value > hi;
       if (!this.readOnly) sel.disabled = lo === hi;
     }
+    if (this.readOnly) this.setReadOnly(true); // controls built since (hyper-parameters)
     const rs = this.hosts.network.querySelector('[data-testid=reg-strength]');
     if (rs && !this.readOnly) rs.disabled = getPath(config, 'regularization.kind') === 'none';
   }

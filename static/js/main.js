@@ -209,7 +209,10 @@ function onEvent(ev) {
 }
 
 function onError(e) {
-  if (e.request_type === 'get_model' && app.role !== 'owner') { app.watcherModelDenied = true; return; }
+  if (app.role !== 'owner' && e.code === 'read_only') {
+    if (e.request_type === 'get_model') app.watcherModelDenied = true;
+    return; // only the page's own automatic requests get here; the user was already told
+  }
   const text = e.field ? t('err.field', { field: e.field, message: e.message }) : t('err.generic', { message: e.message });
   notify(text, 'error', 12000);
   if (app.config) app.controls.update(app.config); // put the rejected control back
@@ -223,9 +226,9 @@ function onHello(msg) {
   const previous = app.config;
   applyConfig(msg.config);
   setRunning(msg.running);
-  subscribe();
   app.weightsWanted = true;
-  if (app.role !== 'owner') return;
+  if (app.role !== 'owner') return; // a watcher follows the owner's subscription
+  subscribe();
   if (msg._reconnect && !msg._resumed && previous) {
     // A new session after the old one was lost: restore everything the page knew.
     send({ type: 'configure', config: stripForConfigure(previous) });
