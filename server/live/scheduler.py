@@ -48,6 +48,8 @@ MAX_SLICE = 0.008
 MIN_SLICE = 0.0005
 ROUND_SECONDS = 0.03
 IDLE_WAIT = 0.05
+FRAME_BACKLOG = 2
+BACKLOG_PAUSE = 0.002
 
 
 class Scheduler:
@@ -156,6 +158,10 @@ class Scheduler:
         t3 = time.perf_counter()
         c["frames"] += t3 - t2
         if active:
+            if self._frames.qsize() >= FRAME_BACKLOG:
+                # Frames are falling behind: give the frame thread the GIL for a moment
+                # (otherwise it waits a switch interval between any two NumPy calls).
+                time.sleep(BACKLOG_PAUSE)
             return
         # Nothing to run: sleep until a command, a paced step or a due frame.
         wait = IDLE_WAIT
