@@ -213,6 +213,10 @@ function onError(e) {
     if (e.request_type === 'get_model') app.watcherModelDenied = true;
     return; // only the page's own automatic requests get here; the user was already told
   }
+  if (e.code === 'not_found' && e.request_type === 'remove_point') {
+    notify(e.message, 'warn', 2500); // a right-click on empty space: say so, briefly
+    return;
+  }
   const text = e.field ? t('err.field', { field: e.field, message: e.message }) : t('err.generic', { message: e.message });
   notify(text, 'error', 12000);
   if (app.config) app.controls.update(app.config); // put the rejected control back
