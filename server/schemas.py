@@ -93,6 +93,38 @@ class OptimizerSpec(BaseModel):
     epsilon: Finite | None = None
 
 
+class ScheduleSpec(BaseModel):
+    """Learning-rate schedule (torch's StepLR / CosineAnnealingLR, stepped every update)."""
+
+    model_config = _STRICT
+    kind: Annotated[str, Field(json_schema_extra={"enum": ["constant", "step", "cosine"]})] = (
+        "constant"
+    )
+    step_size: int = Field(1000, description="step: lr x gamma every step_size updates")
+    gamma: Finite = Field(0.5, description="step: the decay factor, 0 < gamma <= 1")
+    total_steps: int = Field(5000, description="cosine: updates from base to min rate")
+    min_learning_rate: Finite = Field(0.0, description="cosine: the final rate")
+
+
+class StopSpec(BaseModel):
+    """Stop conditions, checked at the end of every epoch; null = not used."""
+
+    model_config = _STRICT
+    validation_loss: Finite | None = Field(None, description="stop once it is <= this")
+    validation_accuracy: Finite | None = Field(None, description="stop once it is >= this")
+    epochs: int | None = Field(None, description="stop after this many epochs")
+
+
+class PredictionSpec(BaseModel):
+    """What the decision grid shows: the network as is, or the mean of MC-dropout passes."""
+
+    model_config = _STRICT
+    mode: Annotated[str, Field(json_schema_extra={"enum": ["deterministic", "mc_dropout"]})] = (
+        "deterministic"
+    )
+    passes: int = Field(20, description="mc_dropout: stochastic passes, 1..100")
+
+
 class GridSpec(BaseModel):
     model_config = _STRICT
     resolution: int = Field(100, description="R: the grid has R x R cells")
@@ -143,11 +175,16 @@ class TrainRequest(BaseModel):
         None, description="a model document to start from (warm start)"
     )
     grid: GridSpec | None = Field(None, description='{"resolution": R} adds the decision grid')
+    schedule: ScheduleSpec = Field(default_factory=ScheduleSpec)
+    stop: StopSpec = Field(default_factory=StopSpec)
+    prediction: PredictionSpec = Field(default_factory=PredictionSpec)
+    stats: bool = Field(False, description="add layer_stats (per hidden layer, after training)")
 
     def config_dict(self) -> dict[str, Any]:
         """The fields the client set, as plain values for ``TrainConfig.from_dict``."""
         d = self.model_dump(
-            exclude_unset=True, exclude={"initial_model", "grid", "points", "optimizers"}
+            exclude_unset=True,
+            exclude={"initial_model", "grid", "points", "optimizers", "stats"},
         )
         if isinstance(d.get("optimizer"), dict):
             d["optimizer"] = {k: v for k, v in d["optimizer"].items() if v is not None}
@@ -208,6 +245,10 @@ class PredictRequest(BaseModel):
     model: dict[str, Any] | None = None
     session: str | None = None
     points: list[Point] = Field(min_length=1)
+    mc_passes: int | None = Field(
+        None, description="K (1..100): probabilities are the mean of K MC-dropout passes"
+    )
+    dropout: Finite | None = Field(None, description="dropout rate of the MC passes, 0..0.9")
 
 
 # --------------------------------------------------------------------------- responses
@@ -236,6 +277,13 @@ class TrainMetrics(BaseModel):
     expected_initial_loss: float | None = Field(
         description="ln K for cross_entropy (K - 1 for hinge) at a small random init"
     )
+    initial_loss_ok: bool | None = Field(
+        None, description="initial loss within 10% of the expected one (null: no expectation)"
+    )
+    learning_rate: float | None = Field(None, description="the scheduled rate at the end")
+    stopped: str | None = Field(
+        None, description="the stop condition met (validation_loss, validation_accuracy, epochs)"
+    )
     steps: int
     epochs: float = Field(description="epochs completed (fractional when mid-epoch)")
     seconds: float
@@ -248,6 +296,22 @@ class GridOut(BaseModel):
     probabilities: list[list[float]] = Field(
         description="R*R rows of K probabilities, row-major, first row at the top (largest x2)"
     )
+    values: list[float] | None = Field(None, description="regression: R*R raw outputs")
+    std: list[list[float]] | None = Field(
+        None, description="prediction mode mc_dropout: R*R rows of standard deviations"
+    )
+
+
+class LayerStats(BaseModel):
+    layer: int
+    activation: str
+    units: int
+    mean: float | None
+    std: float | None
+    saturated: float | None
+    dead: float | None
+    grad_norm: float | None
+    histogram: dict[str, list[float | None]]
 
 
 class TrainResponse(BaseModel):
@@ -255,12 +319,16 @@ class TrainResponse(BaseModel):
     history: History
     metrics: TrainMetrics
     grid: GridOut | None = None
+    layer_stats: list[LayerStats] | None = None
 
 
 class PredictResponse(BaseModel):
     probabilities: list[list[float]]
     labels: list[int]
     values: list[float] | None = Field(None, description="raw outputs of an mse (regression) model")
+    std: list[list[float]] | None = Field(
+        None, description="with mc_passes: standard deviation of each probability over passes"
+    )
 
 
 class GradcheckRow(BaseModel):
@@ -282,6 +350,7 @@ class RaceRun(BaseModel):
     optimizer: dict[str, Any]
     history: History
     metrics: TrainMetrics
+    grid: GridOut | None = None
 
 
 class RaceResponse(BaseModel):

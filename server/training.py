@@ -58,6 +58,8 @@ __all__ = [
     "TrainingData",
     "check_points",
     "expected_initial_loss",
+    "initial_loss_report",
+    "mc_predict",
 ]
 
 # --------------------------------------------------------------------------- results
@@ -86,6 +88,7 @@ class TrainingData:
 class StepResult:
     steps_done: int
     diverged: bool
+    stopped: str | None = None  # the stop condition met ("validation_loss", ...), if any
 
 
 @dataclass
@@ -113,6 +116,8 @@ class GridResult:
     resolution: int
     probabilities: np.ndarray  # (R*R, K) row-major, first row at the top
     hidden: list[np.ndarray]  # one (R*R, units) per hidden layer
+    values: np.ndarray | None = None  # (R*R,) raw outputs of a regression model
+    std: np.ndarray | None = None  # (R*R, K) MC-dropout standard deviation (mc_dropout mode)
 
 
 @dataclass
@@ -173,6 +178,29 @@ def expected_initial_loss(loss: str, classes: int) -> float | None:
     return None
 
 
+def initial_loss_report(loss: str, classes: int, initial: float | None) -> dict[str, Any]:
+    """``initial_loss``, ``expected_initial_loss`` and ``initial_loss_ok`` (within 10% of
+    the expected value; None when nothing is expected or the loss is unknown)."""
+    expected = expected_initial_loss(loss, classes)
+    initial = _finite_or_none(initial)
+    ok = None
+    if expected is not None and initial is not None:
+        ok = abs(initial - expected) <= 0.1 * expected
+    return {"initial_loss": initial, "expected_initial_loss": expected, "initial_loss_ok": ok}
+
+
+def mc_predict(
+    model: MLP, F: np.ndarray, passes: int, regression: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """Monte-Carlo dropout on network inputs ``F``: mean and std over ``passes`` stochastic
+    passes (dropout on, masks from the model's RNG) of the probabilities, or of the raw
+    output for a regression model (softmax of one output is always 1)."""
+    if not regression:
+        return model.predict_mc(F, passes)
+    outs = np.stack([model.forward(F, train=True) for _ in range(passes)])
+    return outs.mean(axis=0), outs.std(axis=0)
+
+
 def _accuracy(scores: np.ndarray, y: np.ndarray) -> float:
     if scores.shape[1] == 2:
         pred = scores[:, 1] > scores[:, 0]
@@ -228,6 +256,8 @@ class Trainer:
         the same state as a fresh Trainer."""
         cfg = self.config
         self.rng = np.random.default_rng(cfg.seed)
+        #: Bumped by every re-initialisation (a live session announces each one).
+        self.resets = getattr(self, "resets", -1) + 1
         self.step = 0
         self.epoch = 0
         self.diverged = False
@@ -251,6 +281,18 @@ class Trainer:
             self._fit_normalization()
         self.optimizer = self._make_optimizer()
         self._prepare()
+        with np.errstate(all="ignore"):
+            self.initial_loss: float | None = _finite_or_none(self.evaluate().data_loss)
+
+    def initial_loss_report(self) -> dict[str, Any]:
+        """The loss of the weights as (re-)initialised against what theory expects."""
+        d = self.data
+        return initial_loss_report(self.config.loss, d.classes, self.initial_loss)
+
+    @property
+    def learning_rate(self) -> float:
+        """The rate the next update uses (the schedule applied to the base rate)."""
+        return self.config.learning_rate_at(self.step)
 
     def _load_initial(self, doc: Mapping, n_out: int) -> None:
         try:
@@ -350,6 +392,12 @@ class Trainer:
         reg = cfg.regularization["kind"]
         strength = cfg.regularization["strength"]
         isfinite = math.isfinite
+        scheduled = cfg.schedule["kind"] != "constant"
+        rate_at = cfg.learning_rate_at
+        set_hparams = self.optimizer.set
+        set_hparams(learning_rate=rate_at(self.step))
+        stops = cfg.stops
+        stopped = None
         snapshot = params.flat.copy()  # one contiguous buffer holds every parameter
         start_step, start_epoch, start_pos = self.step, self.epoch, self._pos
         n = len(self._y_train)
@@ -367,14 +415,19 @@ class Trainer:
             if not isfinite(result.total_loss):
                 diverged = True
                 break
+            if scheduled:
+                set_hparams(learning_rate=rate_at(self.step))
             update(params, grads)
             done += 1
             self.step += 1
             if end >= n:
                 self._pos = 0
                 self.epoch += 1
-                if self.record_history:
-                    self._record()
+                m = self._record() if self.record_history else None
+                if stops:
+                    stopped = self._stop_condition(m)
+                    if stopped is not None:
+                        break
             else:
                 self._pos = end
         if not diverged:
@@ -388,13 +441,37 @@ class Trainer:
             self.history = [h for h in self.history if h["step"] <= start_step]
             self.diverged = True
             return StepResult(0, True)
-        return StepResult(done, False)
+        if scheduled:
+            set_hparams(learning_rate=rate_at(self.step))  # the reported current rate
+        return StepResult(done, False, stopped)
+
+    def _stop_condition(self, m: Metrics | None = None) -> str | None:
+        """The first ``config.stop`` condition met at this epoch's end, else None."""
+        stop = self.config.stop
+        if stop["epochs"] is not None and self.epoch >= stop["epochs"]:
+            return "epochs"
+        if stop["validation_loss"] is None and stop["validation_accuracy"] is None:
+            return None
+        if m is None:
+            with np.errstate(all="ignore"):
+                m = self.evaluate()
+        target = stop["validation_loss"]
+        if target is not None and m.validation_loss is not None and m.validation_loss <= target:
+            return "validation_loss"
+        target = stop["validation_accuracy"]
+        if (
+            target is not None
+            and m.validation_accuracy is not None
+            and m.validation_accuracy >= target
+        ):
+            return "validation_accuracy"
+        return None
 
     def run_epochs(self, n: int) -> StepResult:
         """Run ``n`` epochs' worth of steps (from the current position)."""
         return self.run_steps(n * self.steps_per_epoch)
 
-    def _record(self) -> None:
+    def _record(self) -> Metrics:
         m = self.evaluate()
         self.history.append(
             {
@@ -408,6 +485,7 @@ class Trainer:
         )
         if len(self.history) > HISTORY_CAP:
             del self.history[: len(self.history) - HISTORY_CAP]
+        return m
 
     def record(self) -> None:
         """Append the current state to the history (e.g. at step 0 or mid-epoch at the end)."""
@@ -451,7 +529,17 @@ class Trainer:
         domain = self.data.domain
         F = self._inputs(grid_points(domain, resolution))
         proba, H = self.model.predict_proba_and_hidden(F, hidden=hidden)
-        return GridResult(domain, resolution, proba, H)
+        regression = self.data.regression
+        values = self.model.forward(F)[:, 0] if regression else None
+        std = None
+        pred = self.config.prediction
+        if pred["mode"] == "mc_dropout":
+            mean, std = mc_predict(self.model, F, pred["passes"], regression)
+            if regression:
+                values = mean[:, 0]
+            else:
+                proba = mean
+        return GridResult(domain, resolution, proba, H, values, std)
 
     def predictor(self) -> Predictor:
         """A frozen copy of the model with its input transform, safe to use from another

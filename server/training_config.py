@@ -85,6 +85,15 @@ DEFAULT_CONFIG: dict[str, Any] = {
     "shuffle": True,
     "seed": 0,
     "speed": "max",
+    "schedule": {
+        "kind": "constant",
+        "step_size": 1000,
+        "gamma": 0.5,
+        "total_steps": 5000,
+        "min_learning_rate": 0.0,
+    },
+    "stop": {"validation_loss": None, "validation_accuracy": None, "epochs": None},
+    "prediction": {"mode": "deterministic", "passes": 20},
 }
 """A complete configuration that trains circle, xor, gaussian and moons to >= 95%."""
 
@@ -94,7 +103,13 @@ _SECTION_KEYS = {
     "network": ("hidden_layers", "activation", "init", "dropout", "features", "normalize"),
     "regularization": ("kind", "strength"),
     "data": ("points", "labels", "classes"),
+    "schedule": ("kind", "step_size", "gamma", "total_steps", "min_learning_rate"),
+    "stop": ("validation_loss", "validation_accuracy", "epochs"),
+    "prediction": ("mode", "passes"),
 }
+SCHEDULES = ("constant", "step", "cosine")
+PREDICTION_MODES = ("deterministic", "mc_dropout")
+MAX_MC_PASSES = 100
 
 
 # --------------------------------------------------------------------------- value checks
@@ -283,6 +298,9 @@ class TrainConfig:
     shuffle: bool = True
     seed: int = 0
     speed: float | str = "max"
+    schedule: dict = field(default_factory=lambda: _default("schedule"))
+    stop: dict = field(default_factory=lambda: _default("stop"))
+    prediction: dict = field(default_factory=lambda: _default("prediction"))
 
     # ---------------------------------------------------------------- building
 
@@ -329,6 +347,26 @@ class TrainConfig:
             return 2
         return 1 if DATASETS[self.dataset["name"]].regression else int(self.dataset["classes"])
 
+    def learning_rate_at(self, step: int) -> float:
+        """The scheduled learning rate for the update that follows ``step`` updates, with
+        ``torch.optim.lr_scheduler``'s formulas (StepLR, CosineAnnealingLR) stepped once per
+        update; the base rate is ``optimizer.learning_rate``."""
+        base = float(self.optimizer.get("learning_rate", 0.0))
+        sch = self.schedule
+        kind = sch["kind"]
+        if kind == "step":
+            return base * sch["gamma"] ** (step // sch["step_size"])
+        if kind == "cosine":
+            total = sch["total_steps"]
+            low = sch["min_learning_rate"]
+            return low + (base - low) * (1 + math.cos(math.pi * min(step, total) / total)) / 2
+        return base
+
+    @property
+    def stops(self) -> bool:
+        """Whether any stop condition is set."""
+        return any(v is not None for v in self.stop.values())
+
     def planned_steps(self, n_train: int) -> int:
         """Optimiser updates a REST run will make: ``steps``, else epochs x batches/epoch."""
         if self.steps is not None:
@@ -369,6 +407,8 @@ class TrainConfig:
             was_regression = out["loss"] == "mse"
             if "loss" not in partial and info.regression != was_regression:
                 out["loss"] = "mse" if info.regression else "cross_entropy"
+                if info.regression and "stop" not in partial:  # no accuracy to stop on
+                    out["stop"] = {**out["stop"], "validation_accuracy": None}
         elif "data" in partial and partial["data"] is None and out["dataset"] is None:
             out["data"] = None
             out["dataset"] = _default("dataset")
@@ -391,6 +431,11 @@ class TrainConfig:
                 fill = acts[-1] if acts else "tanh"
                 new["activation"] = (list(acts) + [fill] * n)[:n]
             out["network"] = new
+        for section in ("schedule", "stop", "prediction"):
+            if partial.get(section) is not None:
+                sec = _mapping(section, partial[section])
+                _check_keys(section, sec, _SECTION_KEYS[section])
+                out[section] = {**out[section], **sec}
         if partial.get("regularization") is not None:
             reg = _mapping("regularization", partial["regularization"])
             _check_keys("regularization", reg, _SECTION_KEYS["regularization"])
@@ -529,3 +574,46 @@ class TrainConfig:
         self.seed = check_int("seed", self.seed, 0, MAX_SEED)
         if self.speed != "max":
             self.speed = check_number("speed", self.speed, 0.0, MAX_SPEED, lo_open=True)
+        self._validate_instruments(limits)
+
+    def _validate_instruments(self, limits: Mapping) -> None:
+        """``schedule``, ``stop`` and ``prediction`` (docs/instruments.md)."""
+        sch = self.schedule
+        sch["kind"] = _name("schedule.kind", sch.get("kind"), SCHEDULES, "schedule")
+        max_steps = int(limits["max_steps"])
+        sch["step_size"] = check_int("schedule.step_size", sch.get("step_size"), 1, max_steps)
+        sch["gamma"] = check_number("schedule.gamma", sch.get("gamma"), 0.0, 1.0, lo_open=True)
+        sch["total_steps"] = check_int("schedule.total_steps", sch.get("total_steps"), 1, max_steps)
+        lr = float(self.optimizer.get("learning_rate", 0.0))
+        sch["min_learning_rate"] = check_number(
+            "schedule.min_learning_rate", sch.get("min_learning_rate"), 0.0, 1e3, hi_open=True
+        )
+        if sch["kind"] == "cosine" and sch["min_learning_rate"] > lr:
+            raise ConfigError(
+                "schedule.min_learning_rate",
+                f"schedule.min_learning_rate ({sch['min_learning_rate']:g}) must not exceed "
+                f"the base learning rate optimizer.learning_rate ({lr:g})",
+            )
+        stop = self.stop
+        if stop.get("validation_loss") is not None:
+            stop["validation_loss"] = check_number(
+                "stop.validation_loss", stop["validation_loss"], 0.0, math.inf
+            )
+        if stop.get("validation_accuracy") is not None:
+            stop["validation_accuracy"] = check_number(
+                "stop.validation_accuracy", stop["validation_accuracy"], 0.0, 1.0
+            )
+            if self.regression:
+                raise ConfigError(
+                    "stop.validation_accuracy",
+                    "regression (loss 'mse') has no accuracy; stop on validation_loss instead",
+                )
+        if stop.get("epochs") is not None:
+            stop["epochs"] = check_int("stop.epochs", stop["epochs"], 1, int(limits["max_epochs"]))
+        for key in _SECTION_KEYS["stop"]:
+            stop.setdefault(key, None)
+        pred = self.prediction
+        pred["mode"] = _name(
+            "prediction.mode", pred.get("mode"), PREDICTION_MODES, "prediction mode"
+        )
+        pred["passes"] = check_int("prediction.passes", pred.get("passes"), 1, MAX_MC_PASSES)

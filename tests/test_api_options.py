@@ -33,6 +33,7 @@ def test_defaults_are_a_complete_train_body(client):
     expected = {
         "dataset", "validation_split", "network", "loss", "regularization", "optimizer",
         "batch_size", "epochs", "steps", "shuffle", "seed", "initial_model", "grid",
+        "schedule", "stop", "prediction", "stats",
     }  # fmt: skip
     assert set(defaults) == expected
     r = client.post("/train", json={**defaults, "epochs": 1})

@@ -51,9 +51,12 @@ from server.training import (
     Predictor,
     TrainConfig,
     Trainer,
+    check_int,
+    check_number,
     check_points,
-    expected_initial_loss,
+    mc_predict,
 )
+from server.training_config import MAX_MC_PASSES, PREDICTION_MODES, SCHEDULES
 
 OFF_LOOP_BYTES = 65_536
 """JSON bodies larger than this are parsed in the threadpool."""
@@ -88,6 +91,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 }
 GRADCHECK_SAMPLES_PER_PARAMETER = 12
 """Entries checked per parameter tensor: every entry of a small net, a sample of a big one."""
+MAX_PREDICT_DROPOUT = 0.9
 
 
 # --------------------------------------------------------------------------- helpers
@@ -154,30 +158,50 @@ def _finite(v: float | None) -> float | None:
     return None if v is None or not math.isfinite(v) else float(v)
 
 
+class _Run:
+    """One REST run in progress: its initial metrics, start time and outcome so far."""
+
+    def __init__(self, trainer: Trainer, steps: int) -> None:
+        self.trainer = trainer
+        self.steps = steps
+        self.t0 = time.perf_counter()
+        trainer.record()
+        self.diverged = False
+        self.stopped: str | None = None
+
+    @property
+    def done(self) -> bool:
+        return self.diverged or self.stopped is not None or self.trainer.step >= self.steps
+
+    def advance(self, k: int) -> None:
+        """Up to ``k`` more updates (never past ``steps``); notes divergence and stops."""
+        result = self.trainer.run_steps(min(k, self.steps - self.trainer.step))
+        self.diverged = result.diverged
+        self.stopped = result.stopped
+
+    def result(self) -> dict[str, Any]:
+        trainer = self.trainer
+        trainer.record()
+        metrics = trainer.evaluate().to_dict()
+        metrics.update(trainer.initial_loss_report())
+        metrics.update(
+            learning_rate=_finite(trainer.learning_rate),
+            stopped=self.stopped,
+            steps=trainer.step,
+            epochs=round(trainer.epochs_done, 6),
+            seconds=round(time.perf_counter() - self.t0, 6),
+            diverged=self.diverged,
+        )
+        return {"history": _columns(trainer.history), "metrics": metrics}
+
+
 def _run(trainer: Trainer, steps: int) -> dict[str, Any]:
-    """Train for ``steps`` updates (stopping on divergence); history and metrics."""
-    t0 = time.perf_counter()
-    initial = trainer.evaluate()
-    trainer.record()
+    """Train for ``steps`` updates (stopping on divergence or a stop condition)."""
+    run = _Run(trainer, steps)
     chunk = max(trainer.steps_per_epoch, 1)
-    diverged = False
-    while trainer.step < steps:
-        result = trainer.run_steps(min(chunk, steps - trainer.step))
-        if result.diverged:
-            diverged = True
-            break
-    trainer.record()
-    final = trainer.evaluate()
-    metrics = final.to_dict()
-    metrics.update(
-        initial_loss=_finite(initial.data_loss),
-        expected_initial_loss=expected_initial_loss(trainer.config.loss, trainer.data.classes),
-        steps=trainer.step,
-        epochs=round(trainer.epochs_done, 6),
-        seconds=round(time.perf_counter() - t0, 6),
-        diverged=diverged,
-    )
-    return {"history": _columns(trainer.history), "metrics": metrics}
+    while not run.done:
+        run.advance(chunk)
+    return run.result()
 
 
 def _grid(trainer: Trainer, resolution: int) -> dict[str, Any]:
@@ -185,11 +209,16 @@ def _grid(trainer: Trainer, resolution: int) -> dict[str, Any]:
         result = trainer.grid(resolution, hidden=False)
     if not np.isfinite(result.probabilities).all():
         raise ConfigError("grid", "the model's outputs overflow on the grid (weights too large)")
-    return {
+    out = {
         "domain": [float(v) for v in result.domain],
         "resolution": resolution,
         "probabilities": result.probabilities.tolist(),
     }
+    if result.values is not None:
+        out["values"] = result.values.tolist()
+    if result.std is not None:
+        out["std"] = result.std.tolist()
+    return out
 
 
 def _options(settings: Settings) -> dict[str, Any]:
@@ -214,7 +243,7 @@ def _options(settings: Settings) -> dict[str, Any]:
     }
     defaults = TrainConfig.from_dict({"dataset": {"n_points": n_points}}).to_dict()
     defaults.pop("speed", None)
-    defaults.update(initial_model=None, grid=None)
+    defaults.update(initial_model=None, grid=None, stats=False)
     return {
         "datasets": datasets,
         "activations": list(ACTIVATIONS),
@@ -223,6 +252,9 @@ def _options(settings: Settings) -> dict[str, Any]:
         "regularizations": list(REGULARIZATIONS),
         "optimizers": {name: dict(h) for name, h in OPTIMIZERS.items()},
         "features": list(FEATURES),
+        "schedules": list(SCHEDULES),
+        "prediction_modes": list(PREDICTION_MODES),
+        "max_mc_passes": MAX_MC_PASSES,
         "defaults": defaults,
         "limits": limits,
     }
@@ -261,7 +293,21 @@ def train(
     out["model"] = trainer.model_document()
     if body.grid is not None:
         out["grid"] = _grid(trainer, body.grid.resolution)
+    if body.stats:
+        with np.errstate(all="ignore"):
+            out["layer_stats"] = _clean(trainer.layer_stats())
     return JSONResponse(out)
+
+
+def _clean(obj: Any) -> Any:
+    """JSON-ready copy: non-finite floats (a saturated net's statistics) become null."""
+    if isinstance(obj, dict):
+        return {k: _clean(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_clean(v) for v in obj]
+    if isinstance(obj, float):
+        return _finite(obj)
+    return obj
 
 
 PREDICT_EXAMPLES = {
@@ -298,6 +344,13 @@ def predict(
     if (body.model is None) == (body.session is None):
         raise ConfigError("model", "give either model (a model document) or session, not both")
     points = check_points("points", body.points, settings.max_points_predict)
+    passes = dropout = None
+    if body.mc_passes is not None:
+        passes = check_int("mc_passes", body.mc_passes, 1, MAX_MC_PASSES)
+    if body.dropout is not None:
+        dropout = check_number("dropout", body.dropout, 0.0, MAX_PREDICT_DROPOUT)
+        if passes is None:
+            raise ConfigError("mc_passes", "dropout needs mc_passes (the number of MC passes)")
     if body.model is not None:
         predictor = Predictor.from_document(body.model)
     else:
@@ -305,18 +358,34 @@ def predict(
         if trainer is None:
             raise ConfigError("session", f"unknown session {body.session!r}")
         predictor = _session_predictor(trainer)
+    regression = predictor.loss == "mse"
+    out: dict[str, Any] = {}
     with np.errstate(all="ignore"):
-        proba = predictor.predict_proba(points)
-    if not np.isfinite(proba).all():
+        if passes is None:
+            proba = predictor.predict_proba(points)
+            values = predictor.scores(points)[:, 0] if regression else None
+        else:
+            model = predictor.model  # a private copy: its dropout and RNG are ours to set
+            if dropout is not None:
+                model.dropout = dropout
+            model.rng = np.random.default_rng(0)  # the same request, the same answer
+            mean, std = mc_predict(model, predictor.inputs(points), passes, regression)
+            if regression:
+                proba, values = model.predict_proba(predictor.inputs(points)), mean[:, 0]
+            else:
+                proba, values = mean, None
+            out["std"] = std
+    if not np.isfinite(proba).all() or (values is not None and not np.isfinite(values).all()):
         raise ConfigError(
             "model", "the model's outputs overflow for these points (weights too large)"
         )
-    out: dict[str, Any] = {
+    out = {
         "probabilities": proba.tolist(),
         "labels": proba.argmax(axis=1).tolist(),
+        **{k: np.nan_to_num(v).tolist() for k, v in out.items()},
     }
-    if predictor.loss == "mse":
-        out["values"] = predictor.scores(points)[:, 0].tolist()
+    if values is not None:
+        out["values"] = values.tolist()
     return JSONResponse(out)
 
 
@@ -392,8 +461,23 @@ def race(body: RaceRequest, settings: SettingsDep) -> JSONResponse:
             field = f"optimizers[{i}]{f[len('optimizer') :]}" if f.startswith("optimizer") else f
             raise ConfigError(field, exc.message) from None
         trainers.append(_build(body, settings, config))
+    # Bit-identical starting weights whatever the optimiser (the seed already gives the
+    # same draw; the copy makes it a guarantee rather than a coincidence of RNG order).
+    first = trainers[0].model.params.flat
+    for trainer in trainers[1:]:
+        trainer.model.params.flat[...] = first
+        trainer.initial_loss = trainers[0].initial_loss
     steps = _check_work(trainers, settings, f" ({len(trainers)} runs)")
-    runs = []
-    for trainer in trainers:
-        runs.append({"optimizer": dict(trainer.config.optimizer), **_run(trainer, steps)})
-    return JSONResponse({"runs": runs})
+    runs = [_Run(trainer, steps) for trainer in trainers]
+    # Lockstep: one update of each run in turn, so no run is ever ahead of another.
+    while not all(run.done for run in runs):
+        for run in runs:
+            if not run.done:
+                run.advance(1)
+    out = []
+    for run in runs:
+        item = {"optimizer": dict(run.trainer.config.optimizer), **run.result()}
+        if body.grid is not None:
+            item["grid"] = _grid(run.trainer, body.grid.resolution)
+        out.append(item)
+    return JSONResponse({"runs": out})
