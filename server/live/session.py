@@ -623,6 +623,8 @@ class FrameJob:
                 session._deliver(session, out)
             else:  # a command changed things meanwhile: send a fresh frame instead
                 session.next_frame = 0.0
+                if self.stats is not None:
+                    session.next_stats = 0.0
                 session.dirty = True
         finally:
             session.frame_pending = False
