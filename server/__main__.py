@@ -32,10 +32,19 @@ def main(argv: list[str] | None = None) -> None:
     print(f"MLP Playground on {url}", flush=True)
     if args.open:
         threading.Timer(1.0, webbrowser.open, args=(url,)).start()
-    app = create_app(Settings(host=args.host, port=args.port))
+    settings = Settings(host=args.host, port=args.port)
+    app = create_app(settings)
     # The app's own loggers (session start/end lines) next to uvicorn's, in the same shape.
     logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(name)s %(message)s")
-    uvicorn.run(app, host=args.host, port=args.port, log_level="info", timeout_graceful_shutdown=5)
+    uvicorn.run(
+        app,
+        host=args.host,
+        port=args.port,
+        log_level="info",
+        timeout_graceful_shutdown=5,
+        # Refuse oversized websocket messages (close 1009) before they are read into memory.
+        ws_max_size=settings.max_message_bytes,
+    )
 
 
 if __name__ == "__main__":
