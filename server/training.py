@@ -18,6 +18,7 @@ call are the rollback point, so no per-step copy is needed.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ import numpy as np
 from server.datasets import DOMAIN, data_domain, generate, stratified_split
 from server.features import FEATURES, Normalization, check_features, expand
 from server.grid import grid_points
+from server.nn.gradcheck import DEFAULT_TOLERANCE, gradient_check
 from server.nn.model import MLP
 from server.nn.optimizers import make_optimizer
 from server.nn.serialization import model_from_document, model_to_document
@@ -41,6 +43,10 @@ from server.training_config import (
     check_number,
     check_points,
 )
+
+GRADCHECK_WORK_BUDGET = 2.5e9
+"""Multiply-adds a gradient check may cost (about 0.45 s on one core of the dev box): a
+big net gets fewer sampled entries per tensor so that the check stays under a second."""
 
 HISTORY_CAP = 20_000
 """Most history entries kept (oldest dropped): bounds a live session that runs for hours."""
@@ -561,6 +567,51 @@ class Trainer:
             regularization=cfg.regularization["kind"],
             strength=cfg.regularization["strength"],
         )
+
+    def gradient_check(self, points: int, max_per_parameter: int) -> dict[str, Any]:
+        """Backprop against centred differences on the first ``points`` training points.
+
+        At most ``max_per_parameter`` entries of each tensor are checked, fewer when the net
+        is so big that the check would cost more than ``GRADCHECK_WORK_BUDGET``; the sample
+        is seeded from ``config.seed``. The weights are left exactly as they were.
+        """
+        X, y = self.training_batch(points)
+        if len(y) == 0:
+            raise ConfigError("data", "no training points to check the gradient on")
+        model = self.model
+        sizes = [model.n_inputs, *model.hidden_layers, model.n_outputs]
+        macs = [a * b for a, b in itertools.pairwise(sizes)]
+        # An entry of layer L costs two forward passes from layer L on: W and b per layer.
+        per_sample = sum(2 * 2 * len(y) * sum(macs[i:]) for i in range(len(macs)))
+        k = max(2, min(int(max_per_parameter), int(GRADCHECK_WORK_BUDGET // max(per_sample, 1))))
+        cfg = self.config
+        with np.errstate(all="ignore"):
+            result = gradient_check(
+                model,
+                X,
+                y,
+                cfg.loss,
+                cfg.regularization["kind"],
+                cfg.regularization["strength"],
+                max_per_parameter=k,
+                rng=np.random.default_rng(cfg.seed),
+            )
+        rows = [
+            {
+                "parameter": r["parameter"],
+                "index": [int(i) for i in r["index"]],
+                "analytic": _finite_or_none(r["analytic"]),
+                "numerical": _finite_or_none(r["numerical"]),
+                "relative_error": _finite_or_none(r["relative_error"]),
+            }
+            for r in result.rows
+        ]
+        return {
+            "rows": rows,
+            "worst_relative_error": _finite_or_none(result.worst_relative_error),
+            "passed": bool(result.passed),
+            "threshold": DEFAULT_TOLERANCE,
+        }
 
     def model_document(self) -> dict:
         norm = self.normalization.to_dict() if self.normalization is not None else None

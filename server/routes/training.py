@@ -28,7 +28,6 @@ from server.datasets import DATASETS
 from server.deps import RegistryDep, SettingsDep
 from server.features import FEATURES
 from server.nn.activations import ACTIVATIONS
-from server.nn.gradcheck import DEFAULT_TOLERANCE, gradient_check
 from server.nn.initializers import INITIALIZERS
 from server.nn.losses import LOSSES
 from server.nn.optimizers import OPTIMIZERS
@@ -408,38 +407,7 @@ def gradcheck(body: GradcheckRequest, settings: SettingsDep) -> JSONResponse:
             "points", f"points must be in 1..{settings.max_gradcheck_points}, got {body.points}"
         )
     trainer = _build(body, settings)
-    if trainer.n_train == 0:
-        raise ConfigError("data", "no training points to check the gradient on")
-    X, y = trainer.training_batch(body.points)
-    cfg = trainer.config
-    result = gradient_check(
-        trainer.model,
-        X,
-        y,
-        cfg.loss,
-        cfg.regularization["kind"],
-        cfg.regularization["strength"],
-        max_per_parameter=GRADCHECK_SAMPLES_PER_PARAMETER,
-        rng=np.random.default_rng(cfg.seed),
-    )
-    rows = [
-        {
-            "parameter": r["parameter"],
-            "index": [int(i) for i in r["index"]],
-            "analytic": float(r["analytic"]),
-            "numerical": float(r["numerical"]),
-            "relative_error": float(r["relative_error"]),
-        }
-        for r in result.rows
-    ]
-    return JSONResponse(
-        {
-            "rows": rows,
-            "worst_relative_error": float(result.worst_relative_error),
-            "passed": bool(result.passed),
-            "threshold": DEFAULT_TOLERANCE,
-        }
-    )
+    return JSONResponse(trainer.gradient_check(body.points, GRADCHECK_SAMPLES_PER_PARAMETER))
 
 
 @router.post("/race", response_model=RaceResponse, responses=ERRORS)
