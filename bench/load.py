@@ -1,0 +1,303 @@
+"""Load test: N live sessions training and streaming, M watchers, REST traffic, on loopback.
+
+    python bench/load.py --sessions 30 --watchers 30 --seconds 60
+    python bench/load.py --find-max --seconds 10        # largest N at >= 10 frames/s each
+
+Every session is a 2-8-8-2 net (circle data, tanh, sgd) playing at full speed with a
+100x100 decision grid subscribed at 30 frames/s; watchers follow sessions round-robin; two
+REST clients alternate ``POST /train`` (a small 200-step run) and ``POST /predict`` (on a
+live session, by its id). Pauses are measured on one session in four: ``pause`` -> the
+``paused`` event, then ``play`` again, once a second.
+
+Printed: frames/s per session (median, worst; watchers alike), p50/p95 latency of ``pause``
+and ``/predict``, ``/train`` count and p95, errors (error messages, unexpected closes,
+non-200 answers: must be 0), and the server's RSS before and after. Bounded: the run stops
+after ``--seconds`` (plus set-up), and N, M are capped. Loopback only: the script starts its
+own server (``--url`` may point at another server on 127.0.0.1, without the RSS figures).
+The client runs on the same machine, so it takes CPU from the server: figures are a floor.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlparse
+
+import httpx
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
+
+ROOT = Path(__file__).resolve().parent.parent
+MAX_SESSIONS = 300
+MAX_WATCHERS = 600
+NET = {
+    "dataset": {"name": "circle", "n_points": 400},
+    "network": {"hidden_layers": [8, 8], "activation": "tanh"},
+    "optimizer": {"name": "sgd", "learning_rate": 0.03},
+    "speed": "max",
+}
+TRAIN_BODY = {
+    "dataset": {"name": "xor", "n_points": 200},
+    "network": {"hidden_layers": [8, 8]},
+    "steps": 200,
+}
+
+
+@dataclass
+class Stats:
+    frames: list[int] = field(default_factory=list)  # per session, during the window
+    watcher_frames: list[int] = field(default_factory=list)
+    pause_ms: list[float] = field(default_factory=list)
+    predict_ms: list[float] = field(default_factory=list)
+    train_ms: list[float] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+
+def p(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    values = sorted(values)
+    return values[min(len(values) - 1, int(q * len(values)))]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def start_server(sessions: int) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    env = {
+        **os.environ,
+        "MLPG_SESSION_GRACE_SECONDS": "0",
+        "MLPG_MAX_SESSIONS": str(max(64, sessions + 8)),
+        "MLPG_MAX_WATCHERS": str(MAX_WATCHERS),
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "server", "--port", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url + "/healthz", timeout=1).status_code == 200:
+                return proc, url
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    proc.kill()
+    raise RuntimeError("server did not start")
+
+
+class Client:
+    """One websocket (owner or watcher) whose reader counts decision frames."""
+
+    def __init__(self, ws, stats: Stats, role: str) -> None:
+        self.ws = ws
+        self.stats = stats
+        self.role = role
+        self.frames = 0
+        self.counting = False
+        self.closing = False
+        self.paused: asyncio.Event = asyncio.Event()
+        self.task = asyncio.create_task(self._read())
+
+    async def _read(self) -> None:
+        try:
+            async for message in self.ws:
+                if isinstance(message, bytes):
+                    if self.counting and len(message) > 5 and message[5] == 1:
+                        self.frames += 1
+                    continue
+                obj = json.loads(message)
+                if obj["type"] == "error":
+                    self.stats.errors.append(f"{self.role}: {obj.get('code')}")
+                elif obj["type"] == "event" and obj.get("event") == "paused":
+                    self.paused.set()
+        except ConnectionClosed as exc:
+            if not self.closing:
+                self.stats.errors.append(f"{self.role} closed: {exc}")
+
+
+async def _pauser(client: Client, stop: float, stats: Stats) -> None:
+    while time.monotonic() < stop - 1.5:
+        await asyncio.sleep(1.0)
+        client.paused.clear()
+        t0 = time.perf_counter()
+        await client.ws.send('{"type": "pause"}')
+        try:
+            await asyncio.wait_for(client.paused.wait(), 10)
+            stats.pause_ms.append((time.perf_counter() - t0) * 1000)
+        except asyncio.TimeoutError:
+            stats.errors.append("pause: no paused event within 10 s")
+        await client.ws.send('{"type": "play"}')
+
+
+async def _rest(url: str, session_ids: list[str], stop: float, stats: Stats, k: int) -> None:
+    points = [[i / 10 - 2, (i * 7 % 40) / 10 - 2] for i in range(40)]
+    async with httpx.AsyncClient(base_url=url, timeout=60) as http:
+        i = k
+        while time.monotonic() < stop:
+            i += 1
+            if i % 4 == 0:
+                t0 = time.perf_counter()
+                r = await http.post("/train", json=TRAIN_BODY)
+                stats.train_ms.append((time.perf_counter() - t0) * 1000)
+            else:
+                body = {"session": session_ids[i % len(session_ids)], "points": points}
+                t0 = time.perf_counter()
+                r = await http.post("/predict", json=body)
+                stats.predict_ms.append((time.perf_counter() - t0) * 1000)
+            if r.status_code != 200:
+                stats.errors.append(f"REST {r.status_code}: {r.text[:100]}")
+            await asyncio.sleep(0.05)
+
+
+async def run_load(url: str, sessions: int, watchers: int, seconds: float) -> Stats:
+    stats = Stats()
+    ws_url = "ws" + url[4:]
+    owners: list[Client] = []
+    ids: list[str] = []
+    tokens: list[str] = []
+    for _ in range(sessions):
+        ws = await connect(ws_url + "/ws", max_size=None)
+        hello = json.loads(await ws.recv())
+        if hello["type"] != "hello":
+            stats.errors.append(f"connect: {hello.get('code')}")
+            await ws.close()
+            continue
+        ids.append(hello["session_id"])
+        tokens.append(hello["watch_token"])
+        await ws.send(json.dumps({"type": "configure", "config": NET}))
+        await ws.send(json.dumps({"type": "subscribe", "grid_resolution": 100, "fps": 30}))
+        await ws.send(json.dumps({"type": "play"}))
+        owners.append(Client(ws, stats, "owner"))
+    viewers: list[Client] = []
+    for i in range(watchers if tokens else 0):
+        ws = await connect(f"{ws_url}/ws/watch/{tokens[i % len(tokens)]}", max_size=None)
+        viewers.append(Client(ws, stats, "watcher"))
+    await asyncio.sleep(2.0)  # warm-up: every session playing, grids cached
+    for c in owners + viewers:
+        c.counting = True
+    t0 = time.monotonic()
+    stop = t0 + seconds
+    tasks = [asyncio.create_task(_pauser(c, stop, stats)) for c in owners[::4]]
+    if ids:
+        tasks += [asyncio.create_task(_rest(url, ids, stop, stats, k)) for k in range(2)]
+    await asyncio.sleep(seconds)
+    elapsed = time.monotonic() - t0
+    for c in owners + viewers:
+        c.counting = False
+    await asyncio.gather(*tasks, return_exceptions=True)
+    stats.frames = [c.frames / elapsed for c in owners]
+    stats.watcher_frames = [c.frames / elapsed for c in viewers]
+    for c in owners + viewers:
+        c.closing = True
+        await c.ws.close()
+        c.task.cancel()
+    return stats
+
+
+def report(n: int, m: int, seconds: float, stats: Stats, rss: tuple[float, float] | None) -> None:
+    f = stats.frames
+    line = (
+        f"sessions={n} watchers={m} seconds={seconds:g}: frames/s per session median "
+        f"{statistics.median(f) if f else float('nan'):.1f} worst {min(f) if f else 0:.1f}"
+    )
+    if stats.watcher_frames:
+        w = stats.watcher_frames
+        line += f"; watchers median {statistics.median(w):.1f} worst {min(w):.1f}"
+    print(line)
+    print(
+        f"  pause latency p50 {p(stats.pause_ms, 0.5):.0f} ms p95 {p(stats.pause_ms, 0.95):.0f} ms"
+        f" (n={len(stats.pause_ms)}); /predict p50 {p(stats.predict_ms, 0.5):.0f} ms p95 "
+        f"{p(stats.predict_ms, 0.95):.0f} ms (n={len(stats.predict_ms)}); /train p95 "
+        f"{p(stats.train_ms, 0.95):.0f} ms (n={len(stats.train_ms)})"
+    )
+    errs = f"  errors {len(stats.errors)}" + (f" {stats.errors[:5]}" if stats.errors else "")
+    if rss:
+        errs += f"; server RSS {rss[0]:.0f} MB before, {rss[1]:.0f} MB after"
+    print(errs, flush=True)
+
+
+def trial(n: int, m: int, seconds: float, url: str | None = None) -> Stats:
+    proc = None
+    if url is None:
+        proc, url = start_server(n)
+    try:
+        before = rss_mb(proc.pid) if proc else None
+        stats = asyncio.run(run_load(url, n, m, seconds))
+        after = rss_mb(proc.pid) if proc else None
+        report(n, m, seconds, stats, (before, after) if proc else None)
+        return stats
+    finally:
+        if proc is not None:
+            proc.terminate()
+            proc.wait(timeout=30)
+
+
+def find_max(seconds: float, watchers_per_session: float, start: int = 8) -> int:
+    """Largest N whose worst session keeps >= 10 frames/s (doubling, then bisection)."""
+
+    def holds(n: int) -> bool:
+        s = trial(n, int(n * watchers_per_session), seconds)
+        return bool(s.frames) and min(s.frames) >= 10.0 and not s.errors
+
+    lo, hi = 0, start
+    while holds(hi):
+        lo, hi = hi, min(hi * 2, MAX_SESSIONS)
+        if lo == MAX_SESSIONS:
+            return lo
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if holds(mid):
+            lo = mid
+        else:
+            hi = mid
+    print(f"largest N at >= 10 frames/s per session: {lo}")
+    return lo
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--sessions", type=int, default=30)
+    parser.add_argument("--watchers", type=int, default=0)
+    parser.add_argument("--seconds", type=float, default=30.0)
+    parser.add_argument("--find-max", action="store_true")
+    parser.add_argument("--watchers-per-session", type=float, default=0.0, help="with --find-max")
+    parser.add_argument("--url", help="http://127.0.0.1:PORT of a running server (loopback)")
+    args = parser.parse_args()
+    if not 1 <= args.sessions <= MAX_SESSIONS or not 0 <= args.watchers <= MAX_WATCHERS:
+        parser.error(f"1 <= sessions <= {MAX_SESSIONS}, 0 <= watchers <= {MAX_WATCHERS}")
+    if not 1 <= args.seconds <= 900:
+        parser.error("1 <= seconds <= 900")
+    if args.url and urlparse(args.url).hostname not in ("127.0.0.1", "localhost", "::1"):
+        parser.error("loopback only: --url must be http://127.0.0.1:PORT")
+    if args.find_max:
+        find_max(args.seconds, args.watchers_per_session)
+    else:
+        trial(args.sessions, args.watchers, args.seconds, args.url)
+
+
+if __name__ == "__main__":
+    main()
