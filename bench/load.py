@@ -5,9 +5,10 @@
 
 Every session is a 2-8-8-2 net (circle data, tanh, sgd) playing at full speed with a
 100x100 decision grid subscribed at 30 frames/s; watchers follow sessions round-robin; two
-REST clients alternate ``POST /train`` (a small 200-step run) and ``POST /predict`` (on a
-live session, by its id). Pauses are measured on one session in four: ``pause`` -> the
-``paused`` event, then ``play`` again, once a second.
+REST clients send ``--rest-rate`` requests a second in all: one in four a ``POST /train``
+(a small 200-step run), the others ``POST /predict`` on a live session, by its id. Pauses
+are measured on one session in four: ``pause`` -> the ``paused`` event, then ``play``
+again, once a second.
 
 Printed: frames/s per session (median, worst; watchers alike), p50/p95 latency of ``pause``
 and ``/predict``, ``/train`` count and p95, errors (error messages, unexpected closes,
@@ -153,11 +154,16 @@ async def _pauser(client: Client, stop: float, stats: Stats) -> None:
         await client.ws.send('{"type": "play"}')
 
 
-async def _rest(url: str, session_ids: list[str], stop: float, stats: Stats, k: int) -> None:
+async def _rest(
+    url: str, session_ids: list[str], stop: float, stats: Stats, k: int, period: float
+) -> None:
+    """One REST client: a request every ``period`` seconds, one in four a ``/train``."""
     points = [[i / 10 - 2, (i * 7 % 40) / 10 - 2] for i in range(40)]
     async with httpx.AsyncClient(base_url=url, timeout=60) as http:
         i = k
+        next_at = time.monotonic()
         while time.monotonic() < stop:
+            next_at += period
             i += 1
             if i % 4 == 0:
                 t0 = time.perf_counter()
@@ -170,10 +176,12 @@ async def _rest(url: str, session_ids: list[str], stop: float, stats: Stats, k: 
                 stats.predict_ms.append((time.perf_counter() - t0) * 1000)
             if r.status_code != 200:
                 stats.errors.append(f"REST {r.status_code}: {r.text[:100]}")
-            await asyncio.sleep(0.05)
+            await asyncio.sleep(max(0.0, next_at - time.monotonic()))
 
 
-async def run_load(url: str, sessions: int, watchers: int, seconds: float) -> Stats:
+async def run_load(
+    url: str, sessions: int, watchers: int, seconds: float, rest_rate: float = 4.0
+) -> Stats:
     stats = Stats()
     ws_url = "ws" + url[4:]
     owners: list[Client] = []
@@ -203,7 +211,8 @@ async def run_load(url: str, sessions: int, watchers: int, seconds: float) -> St
     stop = t0 + seconds
     tasks = [asyncio.create_task(_pauser(c, stop, stats)) for c in owners[::4]]
     if ids:
-        tasks += [asyncio.create_task(_rest(url, ids, stop, stats, k)) for k in range(2)]
+        period = 2 / rest_rate  # two clients share the rate
+        tasks += [asyncio.create_task(_rest(url, ids, stop, stats, k, period)) for k in range(2)]
     await asyncio.sleep(seconds)
     elapsed = time.monotonic() - t0
     for c in owners + viewers:
@@ -240,13 +249,13 @@ def report(n: int, m: int, seconds: float, stats: Stats, rss: tuple[float, float
     print(errs, flush=True)
 
 
-def trial(n: int, m: int, seconds: float, url: str | None = None) -> Stats:
+def trial(n: int, m: int, seconds: float, url: str | None = None, rest_rate: float = 4.0) -> Stats:
     proc = None
     if url is None:
         proc, url = start_server(n)
     try:
         before = rss_mb(proc.pid) if proc else None
-        stats = asyncio.run(run_load(url, n, m, seconds))
+        stats = asyncio.run(run_load(url, n, m, seconds, rest_rate))
         after = rss_mb(proc.pid) if proc else None
         report(n, m, seconds, stats, (before, after) if proc else None)
         return stats
@@ -256,11 +265,13 @@ def trial(n: int, m: int, seconds: float, url: str | None = None) -> Stats:
             proc.wait(timeout=30)
 
 
-def find_max(seconds: float, watchers_per_session: float, start: int = 8) -> int:
+def find_max(
+    seconds: float, watchers_per_session: float, rest_rate: float = 4.0, start: int = 8
+) -> int:
     """Largest N whose worst session keeps >= 10 frames/s (doubling, then bisection)."""
 
     def holds(n: int) -> bool:
-        s = trial(n, int(n * watchers_per_session), seconds)
+        s = trial(n, int(n * watchers_per_session), seconds, rest_rate=rest_rate)
         return bool(s.frames) and min(s.frames) >= 10.0 and not s.errors
 
     lo, hi = 0, start
@@ -285,6 +296,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--find-max", action="store_true")
     parser.add_argument("--watchers-per-session", type=float, default=0.0, help="with --find-max")
+    parser.add_argument(
+        "--rest-rate", type=float, default=4.0, help="REST requests/s (1 in 4 is /train)"
+    )
     parser.add_argument("--url", help="http://127.0.0.1:PORT of a running server (loopback)")
     args = parser.parse_args()
     if not 1 <= args.sessions <= MAX_SESSIONS or not 0 <= args.watchers <= MAX_WATCHERS:
@@ -294,9 +308,9 @@ def main() -> None:
     if args.url and urlparse(args.url).hostname not in ("127.0.0.1", "localhost", "::1"):
         parser.error("loopback only: --url must be http://127.0.0.1:PORT")
     if args.find_max:
-        find_max(args.seconds, args.watchers_per_session)
+        find_max(args.seconds, args.watchers_per_session, args.rest_rate)
     else:
-        trial(args.sessions, args.watchers, args.seconds, args.url)
+        trial(args.sessions, args.watchers, args.seconds, args.url, args.rest_rate)
 
 
 if __name__ == "__main__":
