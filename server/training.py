@@ -406,7 +406,9 @@ class Trainer:
         stopped = None
         snapshot = params.flat.copy()  # one contiguous buffer holds every parameter
         start_step, start_epoch, start_pos = self.step, self.epoch, self._pos
-        n = len(self._y_train)
+        # The epoch being walked, not the training set: points added mid-epoch join the next
+        # epoch, and counting them here ran the position past the end (an empty batch).
+        n = len(self._y_epoch)
         done = 0
         diverged = False
         while done < k:

@@ -363,7 +363,11 @@ class MLP:
                 dead = float(np.mean((a <= 0.0).all(axis=0)))
             else:
                 dead = 0.0
-            counts, edges = np.histogram(a, bins=HISTOGRAM_BINS)
+            try:
+                counts, edges = np.histogram(a, bins=HISTOGRAM_BINS)
+            except ValueError:  # non-finite or overflowing outputs (a runaway net): no bins
+                counts = np.zeros(HISTOGRAM_BINS, dtype=np.int64)
+                edges = np.linspace(0.0, 1.0, HISTOGRAM_BINS + 1)
             stats.append(
                 {
                     "layer": layer.index,
