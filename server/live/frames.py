@@ -8,7 +8,7 @@ offset type      field
 ====== ========= ==========================================
 0      4 x ASCII ``MLPG``
 4      u8        version (1)
-5      u8        kind (1 decision grid, 2 hidden-unit grids)
+5      u8        kind (1 decision, 2 hidden units, 3 uncertainty, 4 regression)
 6      u16       channels
 8      u32       step (optimiser updates so far, modulo 2**32)
 12     u16       width
@@ -22,6 +22,12 @@ Kind 2 (hidden-unit grids): ``channels`` = total number of hidden units, layer 0
 then ``channels`` planes of ``width*height`` bytes, each unit scaled to 0..255 by its own
 minimum and maximum over the grid (a constant unit is all zeros); then ``channels`` pairs of
 float32 ``(min, max)`` so that a client can show the real range.
+
+Kind 3 (uncertainty): ``channels`` = 1, one byte a cell: ``round(255 * min(1, 2 * s))``
+with ``s`` the largest standard deviation over the classes of the MC-dropout passes.
+
+Kind 4 (regression): ``channels`` = 1, one byte a cell: ``round(255 * (clip(y, -1, 1) + 1)
+/ 2)`` with ``y`` the network's output.
 
 Cells are row-major, first row at the top (largest x2), first column at the left (smallest
 x1): the order of ``server.grid.grid_points``. Encoding works on float32 or float64 arrays
@@ -42,6 +48,8 @@ MAGIC = b"MLPG"
 VERSION = 1
 KIND_DECISION = 1
 KIND_UNITS = 2
+KIND_UNCERTAINTY = 3
+KIND_REGRESSION = 4
 HEADER = struct.Struct("<4sBBHIHH")
 HEADER_SIZE = HEADER.size  # 16
 
@@ -107,17 +115,38 @@ def encode_units_frame(step: int, resolution: int, hidden: list[np.ndarray]) -> 
     return header + planes + ranges.tobytes()
 
 
+def _one_channel_frame(kind: int, step: int, resolution: int, values: np.ndarray) -> bytes:
+    n = resolution * resolution
+    if values.shape[0] != n:
+        raise ValueError(f"expected {n} grid cells, got {values.shape[0]}")
+    cells = np.rint(values).astype(np.uint8)
+    return encode_header(kind, 1, step, resolution, resolution) + cells.tobytes()
+
+
+def encode_uncertainty_frame(step: int, resolution: int, std: np.ndarray) -> bytes:
+    """Kind 3 frame from the (R*R, K) MC-dropout standard deviations (K = 1: regression)."""
+    s = np.asarray(std, dtype=np.float64).reshape(std.shape[0], -1).max(axis=1)
+    s = np.nan_to_num(s, nan=0.5, posinf=0.5)
+    return _one_channel_frame(KIND_UNCERTAINTY, step, resolution, 255 * np.minimum(1, 2 * s))
+
+
+def encode_regression_frame(step: int, resolution: int, values: np.ndarray) -> bytes:
+    """Kind 4 frame from the (R*R,) outputs of a regression network."""
+    y = np.nan_to_num(np.asarray(values, dtype=np.float64).reshape(-1), nan=0.0)
+    return _one_channel_frame(KIND_REGRESSION, step, resolution, 255 * (np.clip(y, -1, 1) + 1) / 2)
+
+
 @dataclass(frozen=True)
 class DecodedFrame:
     """A decoded frame, for tests, examples and benchmarks."""
 
     header: FrameHeader
-    cells: np.ndarray  # kind 1: (H, W, 2) uint8; kind 2: (C, H, W) uint8
+    cells: np.ndarray  # kind 1: (H, W, 2) uint8; kind 2: (C, H, W) uint8; 3, 4: (H, W)
     ranges: np.ndarray | None = None  # kind 2: (C, 2) float32
 
 
 def decode_frame(frame: bytes) -> DecodedFrame:
-    """Decode a kind 1 or kind 2 frame and check its length exactly."""
+    """Decode a frame of any kind (1-4) and check its length exactly."""
     h = decode_header(frame)
     body = memoryview(frame)[HEADER_SIZE:]
     n = h.width * h.height
@@ -133,4 +162,8 @@ def decode_frame(frame: bytes) -> DecodedFrame:
         planes = np.frombuffer(body[: h.channels * n], dtype=np.uint8)
         ranges = np.frombuffer(body[h.channels * n :], dtype="<f4").reshape(h.channels, 2)
         return DecodedFrame(h, planes.reshape(h.channels, h.height, h.width), ranges)
-    raise ValueError(f"unknown frame kind {h.kind}; known kinds are 1 and 2")
+    if h.kind in (KIND_UNCERTAINTY, KIND_REGRESSION):
+        if len(body) != n:
+            raise ValueError(f"kind {h.kind} body is {len(body)} bytes, expected {n}")
+        return DecodedFrame(h, np.frombuffer(body, dtype=np.uint8).reshape(h.height, h.width))
+    raise ValueError(f"unknown frame kind {h.kind}; known kinds are 1 to 4")

@@ -36,11 +36,14 @@ MESSAGE_TYPES = (
     "set_weight",
     "subscribe",
     "get_model",
+    "gradcheck",
 )
 
 #: Coordinates beyond this are certainly a mistake (the generated data lives in [-6, 6]).
 MAX_COORDINATE = 1e6
 DEFAULT_REMOVE_RADIUS = 0.5
+DEFAULT_GRADCHECK_POINTS = 32
+MIN_TRANSFORM_MESH, MAX_TRANSFORM_MESH, DEFAULT_TRANSFORM_MESH = 2, 51, 21
 
 
 class ProtocolError(Exception):
@@ -259,7 +262,47 @@ def _subscribe(obj: dict, settings: Settings) -> dict:
         )
     if "stats" in obj:
         args["stats"] = _bool(obj, "stats")
+    if "uncertainty" in obj:
+        args["uncertainty"] = _bool(obj, "uncertainty")
+    if "transform" in obj:
+        args["transform"] = _transform(obj["transform"], settings)
     return args
+
+
+def _transform(value: Any, settings: Settings) -> dict[str, Any] | None:
+    """``{"layer": i, "units": [a, b], "mesh": n}`` or null; the session checks that the
+    layer and units exist in its network."""
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise ProtocolError(
+            "invalid_value", 'transform must be {"layer": i, "units": [a, b]} or null', "transform"
+        )
+    unknown = set(value) - {"layer", "units", "mesh"}
+    if unknown:
+        raise ProtocolError(
+            "invalid_value",
+            f"unknown transform field {sorted(unknown)[0]!r}; fields are layer, units, mesh",
+            "transform",
+        )
+    try:
+        layer = _int(value, "layer", 0, settings.max_hidden_layers - 1)
+        units = value.get("units")
+        if not isinstance(units, list) or len(units) != 2:
+            raise ProtocolError("invalid_value", "units must be a pair [a, b]", "units")
+        pair = [_int({"units": u}, "units", 0, settings.max_units - 1) for u in units]
+        mesh = _int(value, "mesh", MIN_TRANSFORM_MESH, MAX_TRANSFORM_MESH, DEFAULT_TRANSFORM_MESH)
+    except ProtocolError as exc:
+        raise ProtocolError(exc.code, exc.message, f"transform.{exc.field}") from None
+    return {"layer": layer, "units": pair, "mesh": mesh}
+
+
+def _gradcheck(obj: dict, settings: Settings) -> dict:
+    return {
+        "points": _int(
+            obj, "points", 1, settings.max_gradcheck_points, default=DEFAULT_GRADCHECK_POINTS
+        )
+    }
 
 
 _PARSERS = {
@@ -270,4 +313,5 @@ _PARSERS = {
     "set_data": _set_data,
     "set_weight": _set_weight,
     "subscribe": _subscribe,
+    "gradcheck": _gradcheck,
 }

@@ -28,7 +28,7 @@ from server.grid import grid_points
 from server.live import frames
 from server.live.connection import READY, Connection
 from server.live.messages import ClientMessage, ProtocolError
-from server.training import ConfigError, TrainConfig, Trainer
+from server.training import ConfigError, TrainConfig, Trainer, mc_predict
 
 log = logging.getLogger("server.live")
 
@@ -63,11 +63,18 @@ CONFIG_KEYS = (
     "shuffle",
     "seed",
     "speed",
+    "schedule",
+    "stop",
+    "prediction",
 )
 MIN_SLICE = 0.001  # seconds of training a turn gets even when its frame is overdue
 EMPTY_RETRY = 0.1  # seconds between attempts to train a session without training points
 STATS_INTERVAL = 0.25  # at most 4 stats messages a second
 STATS_MAX_POINTS = 512  # layer statistics on a bounded sample of the training points
+TRANSFORM_INTERVAL = 0.1  # at most 10 transform messages a second
+GRADCHECK_MAX_PER_PARAMETER = 10  # entries checked per tensor (docs/instruments.md)
+MC_WORK_BUDGET = 2e8  # multiply-adds of one frame's MC-dropout passes (~40 ms)
+MC_MIN_RESOLUTION = 16  # a big net's MC grid is coarser, never below this
 
 
 @dataclass(frozen=True)
@@ -79,6 +86,8 @@ class Subscription:
     neurons: bool = False
     neuron_resolution: int = 24
     stats: bool = False
+    uncertainty: bool = False
+    transform: dict | None = None  # {"layer": i, "units": [a, b], "mesh": n}
 
 
 def _finite(value: Any) -> float | None:
@@ -148,6 +157,7 @@ class LiveSession:
         self.dirty = True  # the model changed since the last frame
         self.next_frame = 0.0
         self.next_stats = 0.0
+        self.next_transform = 0.0
         self.seconds_per_step = 0.0  # running estimate, 0 = unknown
         self.speed_base = (now, 0)  # (time, step) from which a numeric speed is counted
         self.rate_window: deque[tuple[float, int]] = deque(maxlen=64)
@@ -268,6 +278,9 @@ class LiveSession:
             if result.diverged:
                 self._diverged()
                 break
+            if result.stopped is not None:
+                self._stopped(result.stopped)
+                break
             if done == 0:  # nothing to train on (every point removed): look again later
                 self.idle_until = time.monotonic() + EMPTY_RETRY
                 self.pending_steps = 0
@@ -300,6 +313,101 @@ class LiveSession:
             },
         )
 
+    def _stopped(self, condition: str) -> None:
+        """Worker: a ``config.stop`` condition was met at an epoch's end: pause and say which."""
+        self.running = False
+        self.pending_steps = 0
+        self.dirty = True
+        stop = self.config.stop
+        what = {
+            "epochs": f"{self.trainer.epoch} epochs done",
+            "validation_loss": f"validation loss <= {stop['validation_loss']}",
+            "validation_accuracy": f"validation accuracy >= {stop['validation_accuracy']}",
+        }[condition]
+        self._send(
+            None,
+            {
+                "type": "event",
+                "event": "stopped",
+                "condition": condition,
+                "step": self.trainer.step,
+                "epoch": self.trainer.epoch,
+                "message": f"stopped: {what}; paused",
+                "running": False,
+            },
+        )
+
+    def reset_message(self) -> dict[str, Any]:
+        """Worker: the ``reset`` event with the initial-loss check (docs/instruments.md)."""
+        report = self.trainer.initial_loss_report()
+        initial, expected, ok = (
+            report["initial_loss"],
+            report["expected_initial_loss"],
+            report["initial_loss_ok"],
+        )
+        if expected is None or initial is None:
+            message = "weights initialised" + (
+                f"; initial loss {initial:.4g}" if initial is not None else ""
+            )
+        elif ok:
+            message = f"initial loss {initial:.4g} is close to the expected {expected:.4g}"
+        elif initial > expected:
+            message = (
+                f"initial loss {initial:.4g} is well above the expected {expected:.4g}: "
+                "weights too large, the network is confidently wrong before learning"
+            )
+        else:
+            message = (
+                f"initial loss {initial:.4g} is below the expected {expected:.4g}: "
+                "the network already favours the right classes (a warm start?)"
+            )
+        return {
+            "type": "event",
+            "event": "reset",
+            "step": self.trainer.step,
+            **report,
+            "message": message,
+            "running": self.running,
+        }
+
+    def transform_message(self, spec: dict[str, Any]) -> dict[str, Any] | None:
+        """Worker: the mesh over the domain and the data points seen by two hidden units.
+
+        None when the network no longer has that layer or unit (it was reshaped).
+        """
+        trainer = self.trainer
+        model = trainer.model
+        layer, (a, b), size = spec["layer"], spec["units"], spec["mesh"]
+        hidden = model.hidden_layers
+        if layer >= len(hidden) or max(a, b) >= hidden[layer]:
+            return None
+        x1_min, x1_max, x2_min, x2_max = trainer.data.domain
+        u, v = np.meshgrid(np.linspace(x1_min, x1_max, size), np.linspace(x2_max, x2_min, size))
+        mesh = np.column_stack([u.ravel(), v.ravel()])
+        X = np.concatenate([mesh, np.asarray(trainer.data.X, dtype=np.float64)])
+        with np.errstate(all="ignore"):
+            H = model.hidden_outputs(trainer._inputs(X))[layer][:, [a, b]]
+        return {
+            "type": "transform",
+            "step": trainer.step,
+            "layer": layer,
+            "units": [a, b],
+            "mesh": {"size": size, "points": _clean(H[: size * size])},
+            "points": _clean(H[size * size :]),
+        }
+
+    def _mc_plan(self, sub: Subscription) -> tuple[int, int]:
+        """Worker: (passes, grid resolution) of this frame's MC-dropout passes; (0, 0) for
+        none (no dropout, or neither mc_dropout mode nor the uncertainty map wanted)."""
+        model = self.trainer.model
+        pred = self.config.prediction
+        if model.dropout <= 0 or not (pred["mode"] == "mc_dropout" or sub.uncertainty):
+            return 0, 0
+        macs = sum(p.size for name, p in model.params.items() if name.endswith(".W"))
+        passes = int(pred["passes"])
+        fit = math.isqrt(int(MC_WORK_BUDGET // max(passes * macs, 1)))
+        return passes, min(sub.grid_resolution, max(MC_MIN_RESOLUTION, fit))
+
     def maybe_emit(self, now: float, force: bool = False) -> None:
         """Worker: start a frame (+ metrics, unit grids, stats) if one is due.
 
@@ -322,6 +430,12 @@ class LiveSession:
         if sub.stats and now >= self.next_stats:
             self.next_stats = now + STATS_INTERVAL
             stats = dumps(self.stats())
+        transform = None
+        if sub.transform is not None and now >= self.next_transform:
+            self.next_transform = now + TRANSFORM_INTERVAL
+            msg = self.transform_message(sub.transform)
+            transform = dumps(msg) if msg is not None else None
+        passes, mc_resolution = self._mc_plan(sub)
         separate = sub.neurons and sub.neuron_resolution != sub.grid_resolution
         job = FrameJob(
             session=self,
@@ -333,6 +447,11 @@ class LiveSession:
             unit_inputs=self._inputs(sub.neuron_resolution) if separate else None,
             metrics=dumps(self.metrics()),
             stats=stats,
+            regression=self.trainer.data.regression,
+            mc_passes=passes,
+            mc_inputs=self._inputs(mc_resolution) if passes else None,
+            mc_mean=self.config.prediction["mode"] == "mc_dropout",
+            transform=transform,
         )
         self.frame_pending = True
         if self.submit_frame is None:
@@ -346,12 +465,19 @@ class LiveSession:
         Rebuilt only when the structure changes (units, layers, activations, inputs).
         """
         model = self.trainer.model
-        key = (model.n_inputs, tuple(model.hidden_layers), tuple(model.activations))
+        key = (
+            model.n_inputs,
+            tuple(model.hidden_layers),
+            tuple(model.activations),
+            model.n_outputs,
+        )
         if self._replica_key != key or self._replica_model is None:
             self._replica_model = model.copy()
             self._replica_key = key
         else:
             self._replica_model.params.flat[...] = model.params.flat
+        if self._replica_model.dropout != model.dropout:
+            self._replica_model.dropout = model.dropout
         return self._replica_model
 
     def _inputs(self, resolution: int) -> np.ndarray:
@@ -381,7 +507,7 @@ class LiveSession:
         t0, s0 = self.rate_window[0]
         if now > t0 and step >= s0:
             self.steps_per_second = (step - s0) / (now - t0) if self.running or step > s0 else 0.0
-        lr = self.trainer.optimizer.hparams.get("learning_rate")
+        lr = self.trainer.learning_rate  # the schedule's current rate
         return {
             "type": "metrics",
             "step": step,
@@ -422,6 +548,7 @@ class LiveSession:
             conn, msg = self.commands.popleft()
             did = True
             self.generation += 1
+            resets = self.trainer.resets
             try:
                 self._apply(conn, msg)
             except ProtocolError as exc:
@@ -437,6 +564,8 @@ class LiveSession:
                 log.exception("session %s: %s failed", self.id, msg.type)
                 err = ProtocolError("internal_error", f"{msg.type} failed on the server")
                 self._deliver(self, [(conn, dumps(err.to_message(msg.type)), None)])
+            if self.trainer.resets != resets:  # any re-initialisation is announced
+                self._send(None, self.reset_message())
         return did
 
     # --- commands (worker) ----------------------------------------------------------------
@@ -489,10 +618,7 @@ class LiveSession:
         self.pending_steps = 0
         self.dirty = True
         self.rate_window.clear()
-        self._send(
-            None,
-            {"type": "event", "event": "reset", "step": self.trainer.step, "running": self.running},
-        )
+        # The reset event (with the initial-loss check) follows from process_commands.
 
     def _cmd_reseed(self, conn: Connection | None) -> None:
         changed = self._reconfigure({"seed": secrets.randbelow(2**31)})
@@ -538,12 +664,7 @@ class LiveSession:
         self.idle_until = 0.0
         X = np.asarray(points, dtype=np.float64).reshape(-1, 2)
         y = np.asarray(labels, dtype=np.int64)
-        classes_before = self.trainer.data.classes
-        self.trainer.set_data(X, y, classes)
-        if self.trainer.data.classes != classes_before:
-            self._send(
-                None, {"type": "event", "event": "reset", "step": 0, "running": self.running}
-            )
+        self.trainer.set_data(X, y, classes)  # a new class count re-initialises: reset event
         self.dirty = True
         self._send(None, self.data_message())
 
@@ -568,19 +689,43 @@ class LiveSession:
         self.dirty = True
 
     def _cmd_subscribe(self, conn: Connection | None, **fields: Any) -> None:
+        transform = fields.get("transform")
+        if transform is not None:
+            hidden = self.trainer.model.hidden_layers
+            layer = transform["layer"]
+            if layer >= len(hidden):
+                raise ProtocolError(
+                    "invalid_value",
+                    f"layer must be a hidden layer index below {len(hidden)}, got {layer}",
+                    "transform.layer",
+                )
+            if max(transform["units"]) >= hidden[layer]:
+                raise ProtocolError(
+                    "invalid_value",
+                    f"hidden layer {layer} has {hidden[layer]} units: units must be below that",
+                    "transform.units",
+                )
         self.subscription = replace(self.subscription, **fields)
         self.next_frame = 0.0
         self.next_stats = 0.0
+        self.next_transform = 0.0
         self.dirty = True
 
     def _cmd__data(self, conn: Connection | None) -> None:
         """A new connection's first data; a frame for it follows in the same turn."""
         self._deliver(self, [(conn, dumps(self.data_message()), READY)])
+        self._send(conn, self.reset_message())  # the initial-loss check, after hello
         self.dirty = True
         self.next_frame = 0.0
 
     def _cmd_get_model(self, conn: Connection | None) -> None:
         self._send(conn, {"type": "model", "model": self.trainer.model_document()})
+
+    def _cmd_gradcheck(self, conn: Connection | None, points: int) -> None:
+        """Backprop against centred differences on the first ``points`` training points,
+        between two steps (sampled: at most 10 entries a tensor, under a second)."""
+        reply = self.trainer.gradient_check(points, GRADCHECK_MAX_PER_PARAMETER)
+        self._send(conn, {"type": "gradcheck", **reply, "step": self.trainer.step})
 
 
 @dataclass
@@ -596,6 +741,21 @@ class FrameJob:
     unit_inputs: np.ndarray | None
     metrics: str
     stats: str | None
+    regression: bool = False
+    mc_passes: int = 0  # > 0: MC-dropout passes on mc_inputs (a grid, maybe coarser)
+    mc_inputs: np.ndarray | None = None
+    mc_mean: bool = False  # prediction mode mc_dropout: the decision frame shows the MC mean
+    transform: str | None = None
+
+    def _mc(self, resolution: int) -> tuple[np.ndarray, np.ndarray]:
+        """MC-dropout mean and std, upsampled (nearest cell) to ``resolution``."""
+        mean, std = mc_predict(self.model, self.mc_inputs, self.mc_passes, self.regression)
+        m = math.isqrt(self.mc_inputs.shape[0])
+        if m != resolution:
+            idx = np.arange(resolution) * m // resolution
+            cells = (idx[:, None] * m + idx[None, :]).ravel()
+            mean, std = mean[cells], std[cells]
+        return mean, std
 
     def run(self) -> None:
         """Frame thread: compute, encode and deliver (or drop if a command came since)."""
@@ -610,8 +770,26 @@ class FrameJob:
                 proba, hidden = self.model.predict_proba_and_hidden(
                     X, dtype=np.float32, hidden=sub.neurons
                 )
-                decision = frames.encode_decision_frame(self.step, sub.grid_resolution, proba[:n])
+                mean = std = None
+                if self.mc_passes:
+                    mean, std = self._mc(sub.grid_resolution)
+                if self.regression:
+                    if self.mc_mean and mean is not None:
+                        values = mean[:, 0]
+                    else:
+                        values = self.model.forward(self.grid_inputs)[:, 0]
+                    decision = frames.encode_regression_frame(
+                        self.step, sub.grid_resolution, values
+                    )
+                else:
+                    p = mean if self.mc_mean and mean is not None else proba[:n]
+                    decision = frames.encode_decision_frame(self.step, sub.grid_resolution, p)
                 out: list[Output] = [(None, decision, "frame")]
+                if sub.uncertainty:
+                    if std is None:
+                        std = np.zeros((n, 1))
+                    spread = frames.encode_uncertainty_frame(self.step, sub.grid_resolution, std)
+                    out.append((None, spread, "uncertainty"))
                 if sub.neurons:
                     units = [h[n:] for h in hidden] if self.unit_inputs is not None else hidden
                     grids = frames.encode_units_frame(self.step, sub.neuron_resolution, units)
@@ -619,6 +797,8 @@ class FrameJob:
             out.append((None, self.metrics, "metrics"))
             if self.stats is not None:
                 out.append((None, self.stats, "stats"))
+            if self.transform is not None:
+                out.append((None, self.transform, "transform"))
             if session.generation == self.generation and not session.closed:
                 session._deliver(session, out)
             else:  # a command changed things meanwhile: send a fresh frame instead
