@@ -164,3 +164,37 @@ def test_one_log_line_per_session_start_and_end_without_user_data(server_factory
         assert "reason=" in ends[0]
     assert marker not in out
     assert "4242.125" not in out
+
+
+def test_server_restart_pages_reconnect_and_restore_their_settings(server_factory):
+    """What the page does after a restart: its socket closes (1012), it reconnects with its
+    old id (gone: a fresh session is created, ``resumed`` false) and re-sends its settings."""
+    server = server_factory()
+    settings = {
+        "dataset": {"name": "spiral", "n_points": 300, "noise": 0.2},
+        "network": {"hidden_layers": [6, 3], "activation": "relu"},
+        "optimizer": {"name": "adam", "learning_rate": 0.005},
+    }
+
+    async def before():
+        ws, hello = await owner(server.ws_url)
+        await send(ws, "configure", config=settings)
+        config = (await until(ws, "config"))["config"]
+        reader = asyncio.create_task(ws.wait_closed())
+        return ws, hello["session_id"], config, reader
+
+    async def main():
+        ws, old_id, config, closed = await before()
+        server.stop()
+        await asyncio.wait_for(closed, 30)
+        assert ws.close_code in (1001, 1006, 1012)
+        server.start()
+        again, hello = await owner(server.ws_url, f"?session={old_id}")
+        assert hello["type"] == "hello" and hello["resumed"] is False
+        await send(again, "configure", config=settings)
+        restored = (await until(again, "config"))["config"]
+        assert restored == config
+        assert await step_advances(again) > 0
+        await again.close()
+
+    run(main())
