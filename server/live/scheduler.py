@@ -144,6 +144,17 @@ class Scheduler:
                 log.exception("session %s: training slice failed; paused", session.id)
                 session.running = False
                 session.pending_steps = 0
+                # Tell its clients: without this the page shows "playing" with no progress.
+                session._send(
+                    None,
+                    {
+                        "type": "event",
+                        "event": "paused",
+                        "step": session.trainer.step,
+                        "running": False,
+                        "message": "training failed on the server; paused",
+                    },
+                )
         t2 = time.perf_counter()
         c["steps"] += t2 - t1
         now = time.monotonic()

@@ -33,3 +33,26 @@ def test_layer_stats_of_a_runaway_net_have_empty_histograms_not_an_exception():
     hist = stats[1]["histogram"]
     assert len(hist["counts"]) == 20 and len(hist["edges"]) == 21
     assert sum(hist["counts"]) == 0
+
+
+def test_a_failing_training_slice_pauses_the_session_and_says_so():
+    import json
+
+    from server.config import Settings
+    from server.live.scheduler import Scheduler
+    from server.live.session import LiveSession
+
+    sent: list = []
+    session = LiveSession("id", "token", Settings(), lambda s, out: sent.extend(out), lambda: None)
+
+    def broken(k):
+        raise RuntimeError("a bug")
+
+    session.trainer.run_steps = broken
+    session.running = True
+    scheduler = Scheduler()
+    scheduler.add(session)
+    scheduler._turn()
+    assert session.running is False
+    events = [json.loads(p) for _, p, _ in sent if isinstance(p, str) and '"event"' in p]
+    assert any(e["event"] == "paused" and e["running"] is False for e in events), events
