@@ -64,16 +64,23 @@ export class Boundary {
     }
   }
 
-  /** Paint a kind-1 frame (2 bytes a cell: class, round(255 * probability)). */
+  /** Paint a kind-1 frame (2 bytes a cell: class, round(255 * probability)) or a kind-4
+   *  regression frame (1 byte a cell: round(255 * (clip(y, -1, 1) + 1) / 2)). */
   paintFrame(frame) {
     this.lastFrame = frame;
     if (this.neuron) return;
     const { width: w, height: h, body } = frame;
     this.ensureImage(w, h);
     const px = this.pixels;
-    const lut = this.lut;
     const n = w * h;
-    for (let i = 0, j = 0; i < n; i++, j += 2) px[i] = lut[((body[j] & 7) << 8) | body[j + 1]];
+    if (frame.kind === 4) {
+      // Regression: one byte a cell, the output clipped to [-1, 1], on the diverging palette.
+      const lut = this.divLut;
+      for (let i = 0; i < n; i++) px[i] = lut[body[i]];
+    } else {
+      const lut = this.lut;
+      for (let i = 0, j = 0; i < n; i++, j += 2) px[i] = lut[((body[j] & 7) << 8) | body[j + 1]];
+    }
     this.gctx.putImageData(this.image, 0, 0);
     this.framesPainted += 1;
   }

@@ -2,6 +2,8 @@
 // `translatePage(root)` fills elements marked with data-i18n / data-i18n-title.
 // The lecture this tool serves is taught in French, so French is a first-class language.
 
+import { INSTRUMENT_STRINGS } from './i18n-instruments.js';
+
 const STRINGS = {
   en: {
     'app.title': 'MLP Playground',
@@ -134,6 +136,8 @@ const STRINGS = {
     'err.field': 'Erreur sur {field} : {message}',
   },
 };
+
+for (const [l, d] of Object.entries(INSTRUMENT_STRINGS)) Object.assign(STRINGS[l], d);
 
 let lang = 'en';
 

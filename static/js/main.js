@@ -10,6 +10,7 @@ import { Chart } from './chart.js';
 import { CLASS_COLORS, rgb } from './colors.js';
 import { t, setLanguage, detectLanguage, translatePage, language } from './i18n.js';
 import { parseCsv, toCsv } from './csv.js';
+import { Instruments } from './instruments.js';
 
 const $ = (id) => document.getElementById(id);
 
@@ -99,6 +100,7 @@ function subscribe() {
     neurons: true,
     neuron_resolution: app.neuronRes || 24,
     stats: false,
+    ...(app.instruments ? app.instruments.subscription() : {}),
   });
 }
 
@@ -130,7 +132,16 @@ function applyConfig(config) {
   $('btn-add-layer').disabled = app.role !== 'owner' || hidden.length >= (lim.max_hidden_layers || 10);
   $('btn-remove-layer').disabled = app.role !== 'owner' || hidden.length === 0;
   refreshDiagram();
+  const regression = isRegression(config);
+  document.body.classList.toggle('regression', regression);
+  app.instruments?.onConfig(config);
   writeHash();
+}
+
+/** A regression session (plane, multi_gaussian with mse): no classes, no accuracy. */
+function isRegression(config) {
+  const info = app.options?.datasets?.[getPath(config, 'dataset.name')];
+  return !!(info && info.regression);
 }
 
 function refreshDiagram() {
@@ -178,6 +189,7 @@ function onMetrics(m) {
   setText('m-val-loss', fmtLoss(m.validation_loss));
   setText('m-train-acc', fmtAcc(m.train_accuracy));
   setText('m-val-acc', fmtAcc(m.validation_accuracy));
+  setText('m-lr', m.learning_rate == null ? '–' : String(+(+m.learning_rate).toPrecision(3)));
   setText('m-sps', m.steps_per_second == null ? '–' : String(Math.round(m.steps_per_second)));
   app.lossChart.push(m.step, [m.train_loss, m.validation_loss]);
   app.accChart.push(m.step, [m.train_accuracy, m.validation_accuracy]);
@@ -195,14 +207,18 @@ function onEvent(ev) {
     app.accChart.clear();
     app.lastStep = -1;
     app.weightsWanted = true;
-    notify(t('ev.reset'), 'info', 2500);
+    app.instruments?.onReset(ev);
+    // The first reset after hello only carries the initial-loss check: no toast for it.
+    if (app.greetedReset) notify(t('ev.reset'), 'info', 2500);
+    app.greetedReset = true;
   } else if (ev.event === 'playing') {
     setRunning(true);
+    app.instruments?.onPlaying();
   } else if (ev.event === 'paused') {
     setRunning(false);
   } else if (ev.event === 'stopped') {
     setRunning(false);
-    notify(t('ev.stopped', params), 'warn', 10000);
+    app.instruments.onStopped(ev);
   } else if (ev.message) {
     notify(ev.message, 'info');
   }
@@ -271,6 +287,9 @@ function onMessage(msg) {
       queueRender();
       break;
     case 'event': onEvent(msg); break;
+    case 'stats': app.instruments.stats.onStats(msg); break;
+    case 'gradcheck': app.instruments.onGradcheck(msg); break;
+    case 'transform': app.instruments.transform.onTransform(msg); break;
     case 'error': onError(msg); break;
     case 'model':
       app.diagram.setWeights(msg.model);
@@ -319,8 +338,9 @@ function renderPending() {
 }
 
 function onFrame(frame) {
-  if (frame.kind === 1) pending.grid = frame;
+  if (frame.kind === 1 || frame.kind === 4) pending.grid = frame;
   else if (frame.kind === 2) pending.units = frame;
+  else if (frame.kind === 3) { app.instruments.onUncertainty(frame); return; }
   else return;
   queueRender();
 }
@@ -484,6 +504,7 @@ function setLang(l) {
   app.lossChart?.setLabels([t('chart.train'), t('chart.validation')]);
   app.accChart?.setLabels([t('chart.train'), t('chart.validation')]);
   setRunning(app.running);
+  app.instruments?.retranslate();
   if (app.config) applyConfig(app.config);
   writeHash();
 }
@@ -544,6 +565,7 @@ async function start() {
     },
     onAddUnit: (l) => editLayers((h) => { h[l] += 1; }),
     onRemoveUnit: (l) => editLayers((h) => { if (h[l] > 1) h[l] -= 1; }),
+    onLinkClick: (link) => app.instruments.editWeight(link),
     onActivation: (l, name) => {
       const net = app.config.network;
       const acts = (Array.isArray(net.activation) ? [...net.activation] : net.hidden_layers.map(() => net.activation));
@@ -556,14 +578,29 @@ async function start() {
     { configure, ui: setUi, t },
   );
 
+  app.instruments = new Instruments({
+    send,
+    configure,
+    resubscribe: () => { if (app.role === 'owner' && app.socket) subscribe(); },
+    t,
+    notify,
+    config: () => app.config,
+    data: () => app.data,
+    dataCustom: () => app.dataCustom,
+    options: () => app.options,
+    isOwner: () => app.role === 'owner',
+    weightsChanged: () => { app.weightsWanted = true; },
+  });
+
   app.options = await loadOptions();
   app.controls.build(app.options, app.ui);
+  app.instruments.build(app.options);
   if (app.ui.large) document.body.classList.add('large');
   $('btn-large').setAttribute('aria-pressed', String(!!app.ui.large));
   $('log-scale').checked = !!app.ui.logScale;
   app.boundary.setShowValidation(app.ui.showValidation);
   app.boundary.setDiscrete(app.ui.discretize);
-  if (watch) app.controls.setReadOnly(true);
+  if (watch) { app.controls.setReadOnly(true); app.instruments.setReadOnly(true); }
 
   wireButtons();
   new ResizeObserver(() => relayout()).observe($('plot'));

@@ -135,6 +135,7 @@ export class NetworkDiagram {
     }
     svg.addEventListener('pointermove', (e) => this.linkHover(e));
     svg.addEventListener('pointerleave', () => this.cb.tooltip(null));
+    svg.addEventListener('click', (e) => this.linkClick(e));
 
     // Column headers
     const head = (c, text) => {
@@ -323,6 +324,23 @@ export class NetworkDiagram {
         });
       });
     });
+  }
+
+  /** A click on a link: where it goes and its weight, for the weight editor. */
+  linkClick(e) {
+    const p = e.target.closest && e.target.closest('path.link');
+    if (!p || this.readOnly || !this.cb.onLinkClick) return;
+    const l = +p.dataset.layer;
+    const i = +p.dataset.i;
+    const j = +p.dataset.j;
+    const { from, to } = this.linkEnds(l, i, j);
+    this.cb.onLinkClick({ layer: l, i, j, w: p.dataset.w == null ? null : +p.dataset.w, from, to, x: e.clientX, y: e.clientY });
+  }
+
+  linkEnds(l, i, j) {
+    const from = l === 0 ? featureLabel(this.spec.features[i]) : `h${l}.${i + 1}`;
+    const to = l === this.spec.hidden.length ? `out ${j}` : `h${l + 1}.${j + 1}`;
+    return { from, to };
   }
 
   linkHover(e) {
