@@ -146,6 +146,17 @@ export class Instruments {
     $('uncertainty-hint').hidden = (getPath(config, 'network.dropout') || 0) > 0;
     this.transform.onConfig(config);
     this.stats.onConfig(config);
+    // A paused session sends stats only with a frame, and only when they are due (at most 4
+    // a second): after a network change ask again a moment later, so the panel never keeps
+    // the old network's layers.
+    const netKey = JSON.stringify(config.network || {});
+    if (netKey !== this.netKey) {
+      this.netKey = netKey;
+      if ($('inst-stats').open && this.ctx.isOwner()) {
+        clearTimeout(this.statsTimer);
+        this.statsTimer = setTimeout(() => this.ctx.resubscribe(), 300);
+      }
+    }
     this.race.onConfig(config);
     if (!this.ctx.isOwner()) this.setReadOnly(true);
   }
