@@ -170,8 +170,9 @@ export class Instruments {
   /** The `stopped` event: a clear message that stays until training is played again. */
   onStopped(ev) {
     const stop = getPath(this.ctx.config(), 'stop') || {};
+    const m = this.lastMetrics || {};
     const what = this.t(`stop.msg.${ev.condition}`, {
-      v: ev.condition === 'validation_accuracy' ? `${(100 * (ev.value ?? ev.validation_accuracy ?? stop.validation_accuracy)).toFixed(1)} %` : fmt(ev.value ?? ev.validation_loss ?? stop.validation_loss),
+      v: ev.condition === 'validation_accuracy' ? `${(100 * (ev.validation_accuracy ?? m.validation_accuracy ?? 0)).toFixed(1)} %` : fmt(ev.validation_loss ?? m.validation_loss),
       target: ev.condition === 'validation_accuracy' ? `${(100 * stop.validation_accuracy).toFixed(1)} %` : fmt(stop[ev.condition]),
       epoch: ev.epoch ?? '?',
     });
@@ -182,6 +183,10 @@ export class Instruments {
     note.textContent = text;
     $('inst-schedule').open = true;
     this.ctx.notify(text, 'warn', 0);
+  }
+
+  onMetrics(m) {
+    this.lastMetrics = m;
   }
 
   onPlaying() {

@@ -183,6 +183,7 @@ function setText(id, text) {
 function onMetrics(m) {
   if (m.step < app.lastStep) { app.lossChart.clear(); app.accChart.clear(); }
   app.lastStep = m.step;
+  app.instruments?.onMetrics(m);
   setText('m-step', String(m.step));
   setText('m-epoch', String(m.epoch ?? 0));
   setText('m-train-loss', fmtLoss(m.train_loss));

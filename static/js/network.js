@@ -328,7 +328,15 @@ export class NetworkDiagram {
 
   /** A click on a link: where it goes and its weight, for the weight editor. */
   linkClick(e) {
-    const p = e.target.closest && e.target.closest('path.link');
+    let p = e.target.closest && e.target.closest('path.link');
+    // Links are thin: a tap that just misses one (fingers on a tablet) takes the nearest
+    // link within a few pixels.
+    for (let r = 4; !p && r <= 12; r += 4) {
+      for (const [dx, dy] of [[0, -r], [0, r], [-r, 0], [r, 0], [-r, -r], [r, r], [-r, r], [r, -r]]) {
+        p = document.elementsFromPoint(e.clientX + dx, e.clientY + dy).find((el) => el.matches && el.matches('path.link'));
+        if (p) break;
+      }
+    }
     if (!p || this.readOnly || !this.cb.onLinkClick) return;
     const l = +p.dataset.layer;
     const i = +p.dataset.i;
