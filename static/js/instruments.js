@@ -6,6 +6,7 @@
 
 import { getPath } from './state.js';
 import { el, fmt } from './dom.js';
+import { classCss } from './colors.js';
 import { StatsPanel } from './stats.js';
 import { RacePanel } from './race.js';
 import { TransformPanel } from './transform.js';
@@ -16,7 +17,7 @@ const $ = (id) => document.getElementById(id);
 function uncertaintyLUT() {
   const lut = new Uint32Array(256);
   for (let b = 0; b < 256; b++) {
-    const t = b / 255;
+    const t = Math.sqrt(b / 255); // small spreads stay visible on a projector
     const r = Math.round(248 + (70 - 248) * t);
     const g = Math.round(248 + (20 - 248) * t);
     const bl = Math.round(244 + (120 - 244) * t);
@@ -289,21 +290,58 @@ export class Instruments {
     host.append(this.field('pred.mode', mode, 'prediction-mode'), this.field('pred.passes', passes, 'prediction-passes'));
   }
 
-  /** A kind-3 frame: the MC-dropout spread, one byte a cell. */
+  /** A kind-3 frame: the MC-dropout spread, one byte a cell, scaled up under the points. */
   onUncertainty(frame) {
-    const c = $('uncertainty');
     const { width: w, height: h, body } = frame;
-    if (c.width !== w || c.height !== h) { c.width = w; c.height = h; this.uImage = null; }
-    const ctx = c.getContext('2d');
-    if (!this.uImage) {
-      this.uImage = ctx.createImageData(w, h);
-      this.uPixels = new Uint32Array(this.uImage.data.buffer);
+    let off = this.uOff;
+    if (!off || off.width !== w || off.height !== h) {
+      off = document.createElement('canvas');
+      off.width = w;
+      off.height = h;
+      off._ctx = off.getContext('2d');
+      off._img = off._ctx.createImageData(w, h);
+      off._px = new Uint32Array(off._img.data.buffer);
+      this.uOff = off;
     }
-    const px = this.uPixels;
+    const px = off._px;
     const lut = this.uLut;
     for (let i = 0; i < w * h; i++) px[i] = lut[body[i]];
-    ctx.putImageData(this.uImage, 0, 0);
+    off._ctx.putImageData(off._img, 0, 0);
     this.uncertaintyFrames += 1;
+    // A small picture: 10 redraws a second is plenty; the newest frame is always drawn.
+    if (this.uTimer) return;
+    const wait = Math.max(0, 100 - (performance.now() - (this.uDrawn || 0)));
+    this.uTimer = setTimeout(() => {
+      this.uTimer = 0;
+      this.uDrawn = performance.now();
+      this.drawUncertainty();
+    }, wait);
+  }
+
+  drawUncertainty() {
+    const off = this.uOff;
+    if (!off) return;
+    const c = $('uncertainty');
+    const dpr = window.devicePixelRatio || 1;
+    const W = Math.max(50, Math.round((c.getBoundingClientRect().width || 300) * dpr));
+    if (c.width !== W || c.height !== W) { c.width = W; c.height = W; }
+    const ctx = c.getContext('2d');
+    ctx.imageSmoothingEnabled = true;
+    ctx.drawImage(off, 0, 0, W, W);
+    const data = this.ctx.data();
+    if (!data || !data.points) return;
+    const [x0, x1, y0, y1] = data.domain || [-6, 6, -6, 6];
+    const r = Math.max(1.5, W / 160);
+    ctx.strokeStyle = 'rgba(255,255,255,0.9)';
+    ctx.lineWidth = Math.max(0.75, r * 0.35);
+    data.points.forEach((p, i) => {
+      const lab = data.labels[i];
+      ctx.fillStyle = classCss(Number.isInteger(lab) ? lab : (lab < 0 ? 0 : 1));
+      ctx.beginPath();
+      ctx.arc(((p[0] - x0) / (x1 - x0)) * W, ((y1 - p[1]) / (y1 - y0)) * W, r, 0, Math.PI * 2);
+      ctx.fill();
+      ctx.stroke();
+    });
   }
 
   // ------------------------------------------------------------ weight editor

@@ -190,3 +190,24 @@ def test_schedule_stop_and_regression(live_server, page: Page, page_errors) -> N
     expected = 0.05 * 0.5 ** (step // 30)
     assert float(page.get_by_test_id("current-lr").text_content()) == float(f"{expected:.3g}")
     assert page_errors == []
+
+
+def test_mc_dropout_toggle_and_uncertainty_map(live_server, page: Page, page_errors) -> None:
+    open_app(page, live_server.url, "#data=circle&h=16&act=tanh&drop=0.3")
+    open_instrument(page, "uncertainty")
+    expect(page.locator("#uncertainty-hint")).to_be_hidden()  # dropout is on
+    page.get_by_test_id("prediction-mode").select_option("mc_dropout")
+    page.wait_for_function("() => window.__mlpg.config.prediction.mode === 'mc_dropout'")
+    expect(page.get_by_test_id("prediction-passes")).to_be_visible()
+    page.wait_for_function("() => window.__mlpg.instruments.uncertaintyFrames > 0")
+    page.wait_for_timeout(300)
+    # The map is not flat: dropout passes disagree more in some places than in others.
+    spread = page.evaluate(
+        """() => { const o = window.__mlpg.instruments.uOff;
+          const d = o.getContext('2d').getImageData(0, 0, o.width, o.height).data;
+          let lo = 255, hi = 0;
+          for (let i = 0; i < d.length; i += 4) { lo = Math.min(lo, d[i + 1]); hi = Math.max(hi, d[i + 1]); }
+          return hi - lo; }"""
+    )
+    assert spread > 20
+    assert page_errors == []
