@@ -218,7 +218,7 @@ export class Instruments {
       el('div', { class: 'il-cell' }, el('span', { class: 'il-label' }, this.t('il.measured')),
         el('span', { class: 'il-value', testid: 'initial-loss-measured' }, fmt(measured))),
       el('div', { class: 'il-cell' }, el('span', { class: 'il-label' }, this.t('il.expected')),
-        el('span', { class: 'il-value', testid: 'initial-loss-expected' }, `ln ${K} ≈ ${expected.toFixed(3)}`)),
+        el('span', { class: 'il-value', testid: 'initial-loss-expected' }, config.loss === 'hinge' ? `K − 1 = ${fmt(expected)}` : `ln ${K} ≈ ${expected.toFixed(3)}`)),
       el('div', { class: `il-flag ${ok ? 'ok' : 'bad'}`, testid: 'initial-loss-flag' }, ok ? '✓' : '⚠'),
     );
     const reasons = [ok ? this.t('il.ok', { k: K }) : measured > expected ? this.t('il.high') : this.t('il.low')];

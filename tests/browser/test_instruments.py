@@ -211,3 +211,14 @@ def test_mc_dropout_toggle_and_uncertainty_map(live_server, page: Page, page_err
     )
     assert spread > 20
     assert page_errors == []
+
+
+def test_initial_loss_mismatch_is_flagged_with_a_reason(live_server, page: Page) -> None:
+    # He init on a deep ReLU net without input normalisation: the loss starts far above ln 2.
+    open_app(page, live_server.url, "#data=circle&h=64,64,64&act=relu,relu,relu&init=he&norm=0")
+    expect(page.get_by_test_id("initial-loss-flag")).to_have_text("⚠")
+    assert float(page.get_by_test_id("initial-loss-measured").text_content()) > 1.0
+    expect(page.get_by_test_id("initial-loss-reason")).to_contain_text("weights too large")
+    # Xavier brings it back to ln 2.
+    page.get_by_test_id("init").select_option("xavier")
+    expect(page.get_by_test_id("initial-loss-flag")).to_have_text("✓")
