@@ -63,6 +63,16 @@ export class StatsPanel {
     this.messages += 1;
     const layers = msg.layers || [];
     this.ensureRows(layers.length);
+    // One horizontal axis for every layer (tanh: [-1, 1], sigmoid: [0, 1], else the widest
+    // range), so shrinking activations show as histograms collapsing towards 0 layer by layer.
+    let lo = Infinity, hi = -Infinity;
+    for (const s of layers) {
+      const e = s.histogram?.edges || [];
+      if (e.length) { lo = Math.min(lo, e[0]); hi = Math.max(hi, e[e.length - 1]); }
+    }
+    if (layers.length && layers.every((s) => s.activation === 'tanh')) { lo = -1; hi = 1; }
+    if (layers.length && layers.every((s) => s.activation === 'sigmoid')) { lo = 0; hi = 1; }
+    this.axis = Number.isFinite(lo) && hi > lo ? [lo, hi] : [-1, 1];
     layers.forEach((s, l) => this.paintRow(this.rows[l], s));
   }
 
@@ -87,21 +97,29 @@ export class StatsPanel {
     const max = Math.max(...counts, 1);
     const W = c.width;
     const H = c.height - 10;
-    const bw = W / counts.length;
+    const [lo, hi] = this.axis;
+    const X = (v) => ((v - lo) / (hi - lo)) * W;
+    ctx.fillStyle = 'rgba(8, 119, 189, 0.12)';
+    ctx.fillRect(0, 0, W, H);
     ctx.fillStyle = '#0877bd';
     counts.forEach((v, i) => {
       const h = (v / max) * H;
-      ctx.fillRect(i * bw + 0.5, H - h, Math.max(1, bw - 1), h);
+      const a = X(edges[i] ?? lo);
+      const b = X(edges[i + 1] ?? hi);
+      const w = Math.max(1.5, b - a - 0.5);
+      ctx.fillRect(Math.min(a, W - w), H - h, w, h);
     });
     ctx.fillStyle = '#5b6675';
     ctx.font = '9px system-ui, sans-serif';
     ctx.textBaseline = 'bottom';
     ctx.textAlign = 'left';
-    if (edges.length) ctx.fillText(fmt(edges[0], 2), 0, c.height);
+    ctx.fillText(fmt(lo, 2), 0, c.height);
     ctx.textAlign = 'right';
-    if (edges.length) ctx.fillText(fmt(edges[edges.length - 1], 2), W, c.height);
-    ctx.textAlign = 'center';
-    ctx.fillText('0', ((0 - (edges[0] ?? -1)) / ((edges[edges.length - 1] ?? 1) - (edges[0] ?? -1))) * W, c.height);
+    ctx.fillText(fmt(hi, 2), W, c.height);
+    if (lo < 0 && hi > 0) {
+      ctx.textAlign = 'center';
+      ctx.fillText('0', X(0), c.height);
+    }
   }
 
   retranslate() {
