@@ -117,6 +117,14 @@ function decodeValue(type, s) {
   }
 }
 
+/**
+ * Instrument settings left out of the hash while they hold the value every new session starts
+ * with (docs/instruments.md), so everyday links stay short.
+ */
+export const HASH_DEFAULTS = {
+  sched: 'constant', ssz: 1000, gam: 0.5, tot: 5000, minlr: 0, pred: 'deterministic', passes: 20,
+};
+
 /** The hash string ("#data=circle&lr=0.03...") for a session config and the page settings. */
 export function encodeHash(config, ui) {
   const params = new URLSearchParams();
@@ -124,6 +132,7 @@ export function encodeHash(config, ui) {
   for (const [key, path, type] of FIELDS) {
     const v = getPath(source, path);
     if (v === undefined || v === null) continue;
+    if (key in HASH_DEFAULTS && HASH_DEFAULTS[key] === v) continue;
     params.set(key, encodeValue(type, v));
   }
   return '#' + params.toString();
