@@ -56,11 +56,25 @@ export class RacePanel {
       series: [], format: fmt, tick: (v) => String(+v.toPrecision(2)), yMin: 0, xLabel: () => this.t('chart.step'),
     });
     document.getElementById('btn-race').addEventListener('click', () => this.run());
-    document.getElementById('inst-race').addEventListener('toggle', () => this.chart.measure());
+    document.getElementById('inst-race').addEventListener('toggle', (e) => {
+      this.chart.measure();
+      if (e.target.open && !this.seeded) this.seedCurrent();
+    });
     this.checkCount();
   }
 
   onConfig() { /* the race reads the config when it runs */ }
+
+  /** On first opening, enter the session's own optimiser and rate, to race against it. */
+  seedCurrent() {
+    const opt = this.ctx.config()?.optimizer;
+    const pick = opt && this.picks[opt.name];
+    if (!pick) return;
+    this.seeded = true;
+    if (opt.learning_rate != null) pick.lr.value = String(opt.learning_rate);
+    if (!pick.box.checked && this.chosen().length < 6) pick.box.checked = true;
+    this.checkCount();
+  }
 
   chosen() {
     return Object.entries(this.picks).filter(([, p]) => p.box.checked).map(([name, p]) => {
