@@ -6,21 +6,10 @@ import { getPath, nested } from './state.js';
 import { drawSketch } from './sketches.js';
 import { classCss } from './colors.js';
 import { featureLabel } from './network.js';
+import { el } from './dom.js';
 
 export const SPEEDS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 'max'];
 const HPARAM_ORDER = ['learning_rate', 'momentum', 'decay_rate', 'beta1', 'beta2', 'epsilon'];
-
-function el(tag, attrs = {}, ...children) {
-  const e = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (k === 'class') e.className = v;
-    else if (k === 'testid') e.setAttribute('data-testid', v);
-    else if (k === 'i18n') e.dataset.i18n = v;
-    else e.setAttribute(k, v);
-  }
-  e.append(...children);
-  return e;
-}
 
 function fmtNum(v) {
   if (v === 'max') return v;

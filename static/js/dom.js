@@ -1,4 +1,4 @@
-// Two small helpers shared by the instrument modules: build an element, format a number.
+// Two small helpers shared by the page modules: build an element, format a number.
 
 export function el(tag, attrs = {}, ...children) {
   const e = document.createElement(tag);
