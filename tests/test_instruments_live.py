@@ -4,7 +4,6 @@ and regression (kind 4) frames, stop conditions, schedules and set_weight while 
 
 from __future__ import annotations
 
-import json
 import math
 from typing import Any
 
@@ -14,8 +13,8 @@ from fastapi.testclient import TestClient
 
 from server.app import create_app
 from server.grid import grid_points
-from server.live import frames
 from server.training import Predictor
+from tests.live.live_helpers import recv, send, until, until_frame
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -24,43 +23,6 @@ pytestmark = pytest.mark.timeout(30)
 def client():
     with TestClient(create_app()) as c:
         yield c
-
-
-def recv(ws) -> dict[str, Any] | frames.DecodedFrame:
-    message = ws.receive()
-    assert message.get("type") != "websocket.close", message
-    if message.get("bytes") is not None:
-        return frames.decode_frame(message["bytes"])
-    return json.loads(message["text"])
-
-
-def until(ws, kind: str, limit: int = 3000, **match: Any) -> dict[str, Any]:
-    for _ in range(limit):
-        msg = recv(ws)
-        if (
-            isinstance(msg, dict)
-            and msg["type"] == kind
-            and all(msg.get(k) == v for k, v in match.items())
-        ):
-            return msg
-    raise AssertionError(f"no {kind} message with {match}")
-
-
-def until_frame(ws, kind: int, step: int | None = None, limit: int = 3000) -> frames.DecodedFrame:
-    """The next frame of ``kind`` (taken at ``step`` if given); frames precede metrics."""
-    for _ in range(limit):
-        msg = recv(ws)
-        if (
-            isinstance(msg, frames.DecodedFrame)
-            and msg.header.kind == kind
-            and (step is None or msg.header.step == step)
-        ):
-            return msg
-    raise AssertionError(f"no kind {kind} frame")
-
-
-def send(ws, kind: str, **fields: Any) -> None:
-    ws.send_text(json.dumps({"type": kind, **fields}))
 
 
 def configure(ws, **config: Any) -> dict:
@@ -162,6 +124,27 @@ def test_transform_messages_map_mesh_and_points_through_a_hidden_layer(client):
         msg1 = until(ws, "transform", layer=1)
         np.testing.assert_allclose(msg1["points"], _hidden(predictor, X, 1)[:, [1, 0]])
         assert not np.allclose(msg1["points"], msg["points"])
+
+
+def test_transform_follows_quick_edits_while_paused(client):
+    """Two weight edits inside one transform interval: the mesh still ends up showing both
+    (a rate-limited transform skipped after a change is owed, not dropped)."""
+    with client.websocket_connect("/ws") as ws:
+        assert recv(ws)["type"] == "hello"
+        data = until(ws, "data")
+        send(ws, "subscribe", transform={"layer": 0, "units": [0, 1], "mesh": 5})
+        until(ws, "transform")
+        predictor = model_now(ws)
+        send(ws, "set_weight", parameter="dense0.W", index=[0, 0], value=2.5)
+        send(ws, "set_weight", parameter="dense0.W", index=[1, 1], value=-3.0)
+        predictor.model.params["dense0.W"][0, 0] = 2.5
+        predictor.model.params["dense0.W"][1, 1] = -3.0
+        want = _hidden(predictor, np.array(data["points"]), 0)[:, [0, 1]]
+        for _ in range(10):  # a paused session sends a handful of messages, then waits
+            msg = until(ws, "transform")
+            if np.allclose(msg["points"], want):
+                break
+        np.testing.assert_allclose(msg["points"], want)
 
 
 @pytest.mark.parametrize(

@@ -158,6 +158,8 @@ class LiveSession:
         self.next_frame = 0.0
         self.next_stats = 0.0
         self.next_transform = 0.0
+        self.stats_sent_for: tuple[int, int] | None = None  # (generation, step) last sent
+        self.transform_sent_for: tuple[int, int] | None = None
         self.seconds_per_step = 0.0  # running estimate, 0 = unknown
         self.speed_base = (now, 0)  # (time, step) from which a numeric speed is counted
         self.rate_window: deque[tuple[float, int]] = deque(maxlen=64)
@@ -426,15 +428,29 @@ class LiveSession:
         if self.next_frame - now > period:
             self.next_frame = now + period
         self.dirty = False
+        # Stats and transform are rate-limited. One skipped although the model changed
+        # since it was last sent is owed: the session stays dirty so a later frame carries
+        # it (a paused session would otherwise keep a stale histogram or mesh after a
+        # quick edit). Training steps and commands both change (generation, step).
+        state = (self.generation, self.trainer.step)
+        owed = False
         stats = None
-        if sub.stats and now >= self.next_stats:
-            self.next_stats = now + STATS_INTERVAL
-            stats = dumps(self.stats())
+        if sub.stats and self.stats_sent_for != state:
+            if now >= self.next_stats:
+                self.next_stats = now + STATS_INTERVAL
+                self.stats_sent_for = state
+                stats = dumps(self.stats())
+            else:
+                owed = True
         transform = None
-        if sub.transform is not None and now >= self.next_transform:
-            self.next_transform = now + TRANSFORM_INTERVAL
-            msg = self.transform_message(sub.transform)
-            transform = dumps(msg) if msg is not None else None
+        if sub.transform is not None and self.transform_sent_for != state:
+            if now >= self.next_transform:
+                self.next_transform = now + TRANSFORM_INTERVAL
+                self.transform_sent_for = state
+                msg = self.transform_message(sub.transform)
+                transform = dumps(msg) if msg is not None else None
+            else:
+                owed = True
         passes, mc_resolution = self._mc_plan(sub)
         separate = sub.neurons and sub.neuron_resolution != sub.grid_resolution
         job = FrameJob(
@@ -454,6 +470,8 @@ class LiveSession:
             transform=transform,
         )
         self.frame_pending = True
+        if owed:
+            self.dirty = True
         if self.submit_frame is None:
             job.run()
         else:
@@ -805,6 +823,10 @@ class FrameJob:
                 session.next_frame = 0.0
                 if self.stats is not None:
                     session.next_stats = 0.0
+                    session.stats_sent_for = None
+                if self.transform is not None:
+                    session.next_transform = 0.0
+                    session.transform_sent_for = None
                 session.dirty = True
         finally:
             session.frame_pending = False

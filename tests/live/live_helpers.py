@@ -33,12 +33,19 @@ def until(ws, kind: str, limit: int = 2000, **match: Any) -> dict[str, Any]:
     raise AssertionError(f"no {kind} message with {match} in {limit} messages")
 
 
-def until_frame(ws, kind: int = 1, limit: int = 2000) -> frames.DecodedFrame:
+def until_frame(
+    ws, kind: int = 1, step: int | None = None, limit: int = 2000
+) -> frames.DecodedFrame:
+    """The next binary frame of ``kind`` (taken at ``step`` if given)."""
     for _ in range(limit):
         msg = recv(ws)
-        if isinstance(msg, frames.DecodedFrame) and msg.header.kind == kind:
+        if (
+            isinstance(msg, frames.DecodedFrame)
+            and msg.header.kind == kind
+            and (step is None or msg.header.step == step)
+        ):
             return msg
-    raise AssertionError(f"no kind {kind} frame in {limit} messages")
+    raise AssertionError(f"no kind {kind} frame (step {step}) in {limit} messages")
 
 
 def send(ws, kind: str, **fields: Any) -> None:
