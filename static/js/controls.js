@@ -21,7 +21,8 @@ function fmtNum(v) {
 export class Controls {
   /**
    * @param {object} hosts {picker, data, view, network, optimizer, palette}
-   * @param {object} cb {configure(partial), ui(name, value), t(key, params), selectClass(k)}
+   * @param {object} cb {configure(partial), ui(name, value), t(key, params), selectClass(k),
+   *                    network() -> the network config including edits not yet answered}
    */
   constructor(hosts, cb) {
     this.hosts = hosts;
@@ -79,7 +80,7 @@ export class Controls {
     for (const f of options.features || []) {
       const b = el('button', { class: 'chip', testid: `feature-${f}`, 'aria-pressed': 'false' }, featureLabel(f));
       b.addEventListener('click', () => {
-        const cur = new Set(getPath(this.config, 'network.features') || []);
+        const cur = new Set(this.cb.network().features || []);
         if (cur.has(f)) { if (cur.size > 1) cur.delete(f); } else cur.add(f);
         this.cb.configure({ network: { features: options.features.filter((x) => cur.has(x)) } });
       });
@@ -187,8 +188,8 @@ export class Controls {
     for (const c of choices) s.append(el('option', { value: c }, c));
     s.addEventListener('change', () => {
       if (!s.value) return;
-      const n = (getPath(this.config, 'network.hidden_layers') || []).length;
-      this.cb.configure({ network: { activation: Array(Math.max(1, n)).fill(s.value) } });
+      // One name means every hidden layer on the server, including one added a moment ago.
+      this.cb.configure({ network: { activation: s.value } });
     });
     this.fields.push({ path: 'network.activation', set: (v) => {
       const a = Array.isArray(v) ? v : [v];

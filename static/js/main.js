@@ -89,6 +89,7 @@ function send(msg) {
 
 function configure(partial) {
   if (partial.dataset) app.dataCustom = false;
+  if (partial.network) draftEdit(partial.network);
   send({ type: 'configure', config: partial });
 }
 
@@ -123,6 +124,7 @@ function writeHash() {
 
 function applyConfig(config) {
   app.config = config;
+  settleDraft(config);
   app.controls.update(config);
   const net = config.network || {};
   const hidden = net.hidden_layers || [];
@@ -226,6 +228,7 @@ function onEvent(ev) {
 }
 
 function onError(e) {
+  if (e.request_type === 'configure') app.networkDraft = null; // the edit was refused
   if (app.role !== 'owner' && e.code === 'read_only') {
     if (e.request_type === 'get_model') app.watcherModelDenied = true;
     return; // only the page's own automatic requests get here; the user was already told
@@ -567,16 +570,11 @@ async function start() {
     onAddUnit: (l) => editLayers((h) => { h[l] += 1; }),
     onRemoveUnit: (l) => editLayers((h) => { if (h[l] > 1) h[l] -= 1; }),
     onLinkClick: (link) => app.instruments.editWeight(link),
-    onActivation: (l, name) => {
-      const net = app.config.network;
-      const acts = (Array.isArray(net.activation) ? [...net.activation] : net.hidden_layers.map(() => net.activation));
-      acts[l] = name;
-      configure({ network: { activation: acts } });
-    },
+    onActivation: (l, name) => editLayers((h, acts) => { acts[l] = name; }),
   });
   app.controls = new Controls(
     { picker: $('dataset-picker'), data: $('data-controls'), view: $('view-controls'), network: $('network-controls'), optimizer: $('optimizer-controls'), palette: $('palette') },
-    { configure, ui: setUi, t },
+    { configure, ui: setUi, t, network: draftNetwork },
   );
 
   app.instruments = new Instruments({
@@ -641,8 +639,36 @@ async function start() {
   window.__mlpg = app;
 }
 
+/**
+ * The network as the user last asked for it: the server's config, or the edit still on its
+ * way. Two quick clicks on "+" must add two layers, and "all relu" right after "+" must
+ * cover the new layer too, even before the server has answered the first click.
+ */
+function draftNetwork() {
+  const d = app.networkDraft;
+  return d ? d.network : app.config.network;
+}
+
+const DRAFTED = ['hidden_layers', 'activation', 'features']; // edits that build on the last one
+
+/** Record a network edit on its way to the server (see draftNetwork). */
+function draftEdit(network) {
+  if (!app.config || !DRAFTED.some((k) => k in network)) return;
+  const next = { ...draftNetwork(), ...network };
+  if (typeof next.activation === 'string') next.activation = next.hidden_layers.map(() => network.activation);
+  app.networkDraft = { network: next, at: performance.now() };
+}
+
+/** A config from the server settles the draft once it shows the edit (or the edit is old). */
+function settleDraft(config) {
+  const d = app.networkDraft;
+  if (!d) return;
+  const same = (k) => JSON.stringify(config.network?.[k]) === JSON.stringify(d.network[k]);
+  if (DRAFTED.every(same) || performance.now() - d.at > 2000) app.networkDraft = null;
+}
+
 function editLayers(fn) {
-  const net = app.config.network;
+  const net = draftNetwork();
   const h = [...net.hidden_layers];
   const acts = Array.isArray(net.activation) ? [...net.activation] : h.map(() => net.activation);
   fn(h, acts);

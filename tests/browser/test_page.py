@@ -147,6 +147,30 @@ def test_add_layer_and_unit_update_diagram(live_server, page: Page) -> None:
     expect(page.locator("[data-testid=diagram] path.link")).to_have_count(10 + 10 + 4 + 4)
 
 
+def test_quick_network_edits_build_on_each_other(live_server, page: Page) -> None:
+    """Clicks faster than the server answers: two "+ layer", "all relu" and two feature
+    toggles, all in one task, before any config can come back."""
+    open_app(page, live_server.url, "#h=4,2&act=tanh,tanh&feat=x1,x2")
+    page.evaluate(
+        """() => {
+        const add = document.querySelector('[data-testid=add-layer]');
+        add.click();
+        add.click();
+        const all = document.querySelector('[data-testid=activation-all]');
+        all.value = 'relu';
+        all.dispatchEvent(new Event('change'));
+        document.querySelector('[data-testid=feature-x1_squared]').click();
+        document.querySelector('[data-testid=feature-x2_squared]').click();
+    }"""
+    )
+    page.wait_for_function(
+        """() => { const n = window.__mlpg.config.network;
+          return n.hidden_layers.join() === '4,2,2,2' && n.activation.join() === 'relu,relu,relu,relu'
+            && n.features.join() === 'x1,x2,x1_squared,x2_squared'; }"""
+    )
+    expect(page.locator("[data-testid=unit-node]")).to_have_count(10)
+
+
 def test_click_adds_point_of_selected_class(live_server, page: Page) -> None:
     open_app(page, live_server.url, "#data=circle&k=3")
     page.wait_for_function("() => window.__mlpg.data && window.__mlpg.data.classes === 3")
