@@ -20,9 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import random
-import socket
 import subprocess
 import sys
 import time
@@ -33,7 +31,9 @@ from typing import Any
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
-ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import start_server
+
 SERVER_TYPES = {"hello", "config", "data", "metrics", "error", "event", "model", "stats"}
 
 #: Valid messages the mutations start from (small, so the session stays light).
@@ -317,40 +317,17 @@ async def flood(ws_url: str, messages: int = 1000, seconds: float = 1.0) -> dict
 # --------------------------------------------------------------------------- stand-alone
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _start_server(env: dict[str, str]) -> tuple[subprocess.Popen, str]:
-    import httpx
-
-    port = _free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "server", "--port", str(port)],
-        cwd=ROOT,
-        env={**os.environ, **env},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                return proc, f"ws://127.0.0.1:{port}"
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    proc.kill()
-    raise RuntimeError("server did not start")
+def _ws(started: tuple[subprocess.Popen, str]) -> tuple[subprocess.Popen, str]:
+    proc, url = started
+    return proc, url.replace("http://", "ws://")
 
 
 async def _main(args: argparse.Namespace) -> None:
     proc = None
     url = args.url
     if url is None:
-        proc, url = _start_server({"MLPG_MAX_MESSAGES_PER_SECOND": "100000"})
-        flood_proc, flood_url = _start_server({})
+        proc, url = _ws(start_server({"MLPG_MAX_MESSAGES_PER_SECOND": "100000"}, capture=True))
+        flood_proc, flood_url = _ws(start_server(capture=True))
     else:
         flood_proc, flood_url = None, url
     try:

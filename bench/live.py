@@ -19,58 +19,23 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import socket
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
 
-import httpx
 from websockets.asyncio.client import connect
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
+
+from _common import rss_mb, start_server, stop_server  # noqa: E402
 
 from server.live.registry import limit_blas_threads  # noqa: E402
 from server.live.session import LIVE_DEFAULTS  # noqa: E402
 from server.training import TrainConfig, Trainer  # noqa: E402
 
 NET = {"network": {"hidden_layers": [8, 8]}}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_server(port: int) -> subprocess.Popen:
-    env = {**os.environ, "MLPG_SESSION_GRACE_SECONDS": "0", "MLPG_MAX_SESSIONS": "64"}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "server", "--port", str(port)],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                return proc
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    proc.kill()
-    raise RuntimeError("server did not start")
-
-
-def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def headless_steps_per_second(seconds: float = 2.0) -> float:
@@ -202,9 +167,10 @@ async def cycles(url: str, pid: int, n: int = 1000) -> tuple[float, float]:
 def main() -> None:
     headless = headless_steps_per_second()
     print(f"headless engine, 2-8-8-2, batch 10, one BLAS thread: {headless:,.0f} steps/s")
-    port = free_port()
-    proc = start_server(port)
-    url = f"ws://127.0.0.1:{port}"
+    proc, http_url = start_server(
+        {"MLPG_SESSION_GRACE_SECONDS": "0", "MLPG_MAX_SESSIONS": "64"}, timeout=20
+    )
+    url = http_url.replace("http://", "ws://")
     try:
         for fps in (30, 60):
             fps_got, steps = asyncio.run(one_client(url, fps))
@@ -240,11 +206,7 @@ def main() -> None:
             f"({after - before:+.1f} MB)"
         )
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_server(proc)
 
 
 if __name__ == "__main__":

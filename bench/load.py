@@ -23,8 +23,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -37,7 +35,9 @@ import httpx
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
-ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import rss_mb, start_server
+
 MAX_SESSIONS = 300
 MAX_WATCHERS = 600
 NET = {
@@ -70,44 +70,14 @@ def p(values: list[float], q: float) -> float:
     return values[min(len(values) - 1, int(q * len(values)))]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
-def start_server(sessions: int) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    env = {
-        **os.environ,
-        "MLPG_SESSION_GRACE_SECONDS": "0",
-        "MLPG_MAX_SESSIONS": str(max(64, sessions + 8)),
-        "MLPG_MAX_WATCHERS": str(MAX_WATCHERS),
-    }
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "server", "--port", str(port)],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+def start_load_server(sessions: int) -> tuple[subprocess.Popen, str]:
+    return start_server(
+        {
+            "MLPG_SESSION_GRACE_SECONDS": "0",
+            "MLPG_MAX_SESSIONS": str(max(64, sessions + 8)),
+            "MLPG_MAX_WATCHERS": str(MAX_WATCHERS),
+        }
     )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url + "/healthz", timeout=1).status_code == 200:
-                return proc, url
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    proc.kill()
-    raise RuntimeError("server did not start")
 
 
 class Client:
@@ -252,7 +222,7 @@ def report(n: int, m: int, seconds: float, stats: Stats, rss: tuple[float, float
 def trial(n: int, m: int, seconds: float, url: str | None = None, rest_rate: float = 4.0) -> Stats:
     proc = None
     if url is None:
-        proc, url = start_server(n)
+        proc, url = start_load_server(n)
     try:
         before = rss_mb(proc.pid) if proc else None
         stats = asyncio.run(run_load(url, n, m, seconds, rest_rate))

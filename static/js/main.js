@@ -182,10 +182,31 @@ function setText(id, text) {
   $(id).textContent = text;
 }
 
+// The counters are read, not watched: ten updates a second are plenty, and each update
+// costs the browser a layout, a hit test and a repaint of the top bar.
+const COUNTER_INTERVAL = 100; // ms
+let countersAt = 0;
+let countersTimer = 0;
+
 function onMetrics(m) {
   if (m.step < app.lastStep) { app.lossChart.clear(); app.accChart.clear(); }
   app.lastStep = m.step;
+  app.lastMetrics = m;
   app.instruments?.onMetrics(m);
+  app.lossChart.push(m.step, [m.train_loss, m.validation_loss]);
+  app.accChart.push(m.step, [m.train_accuracy, m.validation_accuracy]);
+  if (m.running !== undefined && m.running !== app.running) setRunning(m.running);
+  const wait = COUNTER_INTERVAL - (performance.now() - countersAt);
+  if (!app.running || wait <= 0) showCounters();
+  else if (!countersTimer) countersTimer = setTimeout(showCounters, wait);
+}
+
+function showCounters() {
+  clearTimeout(countersTimer);
+  countersTimer = 0;
+  countersAt = performance.now();
+  const m = app.lastMetrics;
+  if (!m) return;
   setText('m-step', String(m.step));
   setText('m-epoch', String(m.epoch ?? 0));
   setText('m-train-loss', fmtLoss(m.train_loss));
@@ -194,9 +215,6 @@ function onMetrics(m) {
   setText('m-val-acc', fmtAcc(m.validation_accuracy));
   setText('m-lr', m.learning_rate == null ? '–' : String(+(+m.learning_rate).toPrecision(3)));
   setText('m-sps', m.steps_per_second == null ? '–' : String(Math.round(m.steps_per_second)));
-  app.lossChart.push(m.step, [m.train_loss, m.validation_loss]);
-  app.accChart.push(m.step, [m.train_accuracy, m.validation_accuracy]);
-  if (m.running !== undefined && m.running !== app.running) setRunning(m.running);
 }
 
 function onEvent(ev) {
