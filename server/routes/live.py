@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, WebSocket
 from starlette.websockets import WebSocketDisconnect
@@ -37,11 +38,45 @@ def _error(
     return dumps(ProtocolError(code, message, field).to_message(request_type))
 
 
+def origin_allowed(origin: str | None, host: str | None, allowed: list[str]) -> bool:
+    """May a connection with this ``Origin`` header open a websocket here?
+
+    Websockets are outside CORS: without this check any web page a student visits could
+    open sessions on (and burn the CPU of) a playground running on their laptop. Browsers
+    always send ``Origin``; scripts usually send none and are let in, as over REST. A page
+    is let in from this server's own origin (same host and port as the ``Host`` header) or
+    from one of ``Settings.cors_origins``.
+    """
+    if not origin:
+        return True
+    if "*" in allowed or origin in allowed:
+        return True
+    return bool(host) and urlsplit(origin).netloc.lower() == host.lower()
+
+
+async def _refuse_foreign_origin(websocket: WebSocket, registry: SessionRegistry) -> bool:
+    """Accept the socket; if its origin is not allowed, say why, close 1008, return True."""
+    await websocket.accept()
+    origin = websocket.headers.get("origin")
+    if origin_allowed(origin, websocket.headers.get("host"), registry.settings.cors_origins):
+        return False
+    await websocket.send_text(
+        _error(
+            "forbidden_origin",
+            "pages from another origin may not open websockets here "
+            "(the server's MLPG_CORS_ORIGINS lists the ones that may)",
+        )
+    )
+    await websocket.close(CLOSE_POLICY, "forbidden origin")
+    return True
+
+
 @router.websocket("/ws")
 async def owner_socket(websocket: WebSocket, session: str | None = None) -> None:
     """Open (or resume with ``?session=<id>``) a session owned by this connection."""
     registry: SessionRegistry = websocket.app.state.registry
-    await websocket.accept()
+    if await _refuse_foreign_origin(websocket, registry):
+        return
     conn = Connection(websocket, "owner")
     live = registry.get(session) if session else None
     resumed = live is not None
@@ -67,7 +102,8 @@ async def owner_socket(websocket: WebSocket, session: str | None = None) -> None
 async def watcher_socket(websocket: WebSocket, token: str) -> None:
     """Follow a session read-only; an unknown token closes with 1008."""
     registry: SessionRegistry = websocket.app.state.registry
-    await websocket.accept()
+    if await _refuse_foreign_origin(websocket, registry):
+        return
     live = registry.by_watch_token(token)
     if live is None:
         await websocket.close(CLOSE_POLICY, "unknown watch token")

@@ -249,3 +249,22 @@ def test_no_pickle_eval_or_exec_in_the_server():
         if re.search(r"\beval\(|new Function\(", p.read_text())
     ]
     assert not js, js
+
+
+@pytest.mark.parametrize("path", ["/ws", "/ws/watch/anything"])
+def test_websocket_from_a_foreign_page_is_refused(path):
+    """Websockets are outside CORS: a page from another origin gets an error and 1008."""
+    evil = {"Origin": "http://evil.example"}
+    with TestClient(create_app()) as client, client.websocket_connect(path, headers=evil) as ws:
+        error = json.loads(ws.receive_text())
+        assert error["type"] == "error" and error["code"] == "forbidden_origin"
+        closed = ws.receive()
+        assert closed["type"] == "websocket.close" and closed["code"] == 1008
+
+
+def test_websocket_from_own_origin_listed_origin_or_a_script_is_served():
+    app = create_app(Settings(cors_origins=["http://school.example"]))
+    with TestClient(app) as client:
+        for headers in ({"Origin": "http://testserver"}, {"Origin": "http://school.example"}, {}):
+            with client.websocket_connect("/ws", headers=headers) as ws:
+                assert json.loads(ws.receive_text())["type"] == "hello"
