@@ -62,6 +62,7 @@ __all__ = [
     "TrainConfig",
     "Trainer",
     "TrainingData",
+    "check_model_shape",
     "check_points",
     "expected_initial_loss",
     "initial_loss_report",
@@ -184,6 +185,23 @@ def expected_initial_loss(loss: str, classes: int) -> float | None:
     return None
 
 
+def check_model_shape(field: str, model: MLP, limits: Mapping) -> None:
+    """A model document's network must fit the caps a configured one has (hidden layers,
+    units per layer), so a document cannot smuggle in a network the limits forbid."""
+    hidden = list(model.hidden_layers)
+    max_layers, max_units = int(limits["max_hidden_layers"]), int(limits["max_units"])
+    if len(hidden) > max_layers:
+        raise ConfigError(
+            field, f"{field} has {len(hidden)} hidden layers, over the limit of {max_layers}"
+        )
+    for i, units in enumerate(hidden):
+        if units > max_units:
+            raise ConfigError(
+                field,
+                f"{field}: hidden layer {i} has {units} units, over the limit of {max_units}",
+            )
+
+
 def initial_loss_report(loss: str, classes: int, initial: float | None) -> dict[str, Any]:
     """``initial_loss``, ``expected_initial_loss`` and ``initial_loss_ok`` (within 10% of
     the expected value; None when nothing is expected or the loss is unknown)."""
@@ -226,9 +244,12 @@ class Trainer:
         initial_model: Mapping | None = None,
         *,
         record_history: bool = True,
+        limits: Mapping | None = None,
     ) -> None:
         self.config = config
         self.record_history = record_history
+        #: Caps an initial model document must fit (the config was checked against them).
+        self.limits = {**DEFAULT_LIMITS, **(limits or {})}
         X, y, classes = self._make_data(config)
         self.data = TrainingData(
             X,
@@ -309,6 +330,7 @@ class Trainer:
         except ConfigError as exc:
             raise ConfigError("initial_model", "initial_" + exc.message) from None
         model = loaded.model
+        check_model_shape("initial_model", model, self.limits)
         if model.n_outputs != n_out:
             raise ConfigError(
                 "initial_model",

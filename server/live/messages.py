@@ -37,6 +37,7 @@ MESSAGE_TYPES = (
     "subscribe",
     "get_model",
     "gradcheck",
+    "load_model",
 )
 
 #: Coordinates beyond this are certainly a mistake (the generated data lives in [-6, 6]).
@@ -305,6 +306,15 @@ def _gradcheck(obj: dict, settings: Settings) -> dict:
     }
 
 
+def _load_model(obj: dict, settings: Settings) -> dict:
+    model = obj.get("model")
+    if not isinstance(model, dict):
+        raise ProtocolError(
+            "invalid_message", "load_model needs a 'model' object (a model document)", "model"
+        )
+    return {"model": model}
+
+
 _PARSERS = {
     "configure": _configure,
     "step": _step,
@@ -314,4 +324,5 @@ _PARSERS = {
     "set_weight": _set_weight,
     "subscribe": _subscribe,
     "gradcheck": _gradcheck,
+    "load_model": _load_model,
 }

@@ -18,6 +18,7 @@ import secrets
 import time
 from collections import deque
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -28,7 +29,14 @@ from server.grid import grid_points
 from server.live import frames
 from server.live.connection import READY, Connection
 from server.live.messages import ClientMessage, ProtocolError
-from server.training import ConfigError, TrainConfig, Trainer, mc_predict
+from server.training import (
+    ConfigError,
+    Predictor,
+    TrainConfig,
+    Trainer,
+    check_model_shape,
+    mc_predict,
+)
 
 log = logging.getLogger("server.live")
 
@@ -141,7 +149,7 @@ class LiveSession:
         self.limits = {**settings.limits(), "max_points_train": settings.max_live_points}
         self.config: TrainConfig = TrainConfig.from_dict(LIVE_DEFAULTS, self.limits)
         # No per-epoch history: a live run can go on for hours; metrics are streamed instead.
-        self.trainer = Trainer(self.config, record_history=False)
+        self.trainer = Trainer(self.config, record_history=False, limits=self.limits)
         self.running = False
         self.pending_steps = 0
         self.subscription = Subscription()
@@ -189,6 +197,13 @@ class LiveSession:
             self.last_activity = time.monotonic()
         self.commands.append((conn, message))
         self._wake()
+
+    def request_load_model(self, doc: dict) -> Future:
+        """Loop/REST thread: queue a model document for the worker; the future gets the new
+        config or the ConfigError that refused the document."""
+        done: Future = Future()
+        self.submit(None, ClientMessage("load_model", {"model": doc, "done": done}))
+        return done
 
     def hello(self, role: str, resumed: bool = False) -> str:
         """The greeting: ids, the effective config and the limits."""
@@ -738,6 +753,55 @@ class LiveSession:
 
     def _cmd_get_model(self, conn: Connection | None) -> None:
         self._send(conn, {"type": "model", "model": self.trainer.model_document()})
+
+    def _cmd_load_model(
+        self, conn: Connection | None, model: dict, done: Future | None = None
+    ) -> None:
+        """Replace the network by a model document: its shape, activations, features,
+        normalisation, loss and weights (a re-initialisation from the document instead of
+        the seed: step 0, fresh optimiser). The document is checked in full first, so a
+        refused one leaves the session as it was. ``done`` (REST) gets the new config or
+        the error instead of the connections."""
+        try:
+            self._load_model(model)
+        except Exception as exc:
+            if done is None:
+                raise
+            done.set_exception(exc)
+            if not isinstance(exc, ConfigError):
+                raise  # a bug: logged by process_commands as well
+            return
+        if done is not None:
+            done.set_result(self.config_dict())
+
+    def _load_model(self, doc: dict) -> None:
+        trainer = self.trainer
+        try:
+            loaded = Predictor.from_document(doc)
+        except ConfigError as exc:
+            raise ConfigError("model", exc.message) from None
+        check_model_shape("model", loaded.model, self.limits)
+        n_out = 1 if trainer.data.regression else trainer.data.classes
+        if loaded.model.n_outputs != n_out:
+            what = "target" if trainer.data.regression else f"{n_out} classes"
+            raise ConfigError(
+                "model",
+                f"the model has {loaded.model.n_outputs} outputs but the session's data has "
+                f"{what}: change the classes first",
+            )
+        changed = {"network"}
+        if loaded.loss and loaded.loss != self.config.loss:
+            try:
+                changed |= self._reconfigure({"loss": loaded.loss})
+            except ConfigError as exc:
+                raise ConfigError("model", f"the model's loss: {exc.message}") from None
+        trainer.reset(initial_model=doc)
+        self.config = trainer.config
+        self.pending_steps = 0
+        self.dirty = True
+        self.rate_window.clear()
+        self._broadcast_config(changed)
+        # The reset event (with the initial-loss check) follows from process_commands.
 
     def _cmd_gradcheck(self, conn: Connection | None, points: int) -> None:
         """Backprop against centred differences on the first ``points`` training points,

@@ -9,13 +9,17 @@ messages and the close never interleave). The protocol is in docs/protocol.md.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import logging
+from typing import Annotated, Any
 from urllib.parse import urlsplit
 
-from fastapi import APIRouter, WebSocket
+from fastapi import APIRouter, Body, HTTPException, WebSocket
+from fastapi.responses import JSONResponse
 from starlette.websockets import WebSocketDisconnect
 
+from server.deps import RegistryDep
 from server.live.connection import (
     CLOSE_POLICY,
     CLOSE_TOO_BIG,
@@ -30,6 +34,8 @@ from server.live.session import LiveSession, dumps
 
 router = APIRouter()
 log = logging.getLogger("server.live")
+
+LOAD_MODEL_TIMEOUT = 30.0  # seconds: the worker applies it between two training slices
 
 
 def _error(
@@ -201,3 +207,34 @@ async def _receive(registry: SessionRegistry, live: LiveSession, conn: Connectio
             # Stop at the end of the running chunk, before the worker even reads the queue.
             live.running = False
         live.submit(conn, parsed, activity=conn.role == "owner")
+
+
+@router.post(
+    "/sessions/{session_id}/model",
+    responses={
+        404: {"description": "no live session with this id"},
+        422: {"description": "the document is refused; detail[].field is `model`"},
+    },
+)
+def load_session_model(
+    session_id: str,
+    model: Annotated[dict[str, Any], Body(description="a model document (GET /train's `model`)")],
+    registry: RegistryDep,
+) -> JSONResponse:
+    """Load a model document into a live session: its shape, activations, features,
+    normalisation, loss and weights, at step 0 with a fresh optimiser.
+
+    The websocket's ``load_model`` does the same for documents under the message size cap;
+    this takes any size the network limits allow. The session id is the authority (only
+    the owner's ``hello`` carries it, never the watch token). Every connection of the
+    session gets ``config``, the ``reset`` event and new frames; the answer is the new
+    config.
+    """
+    live = registry.get(session_id) if registry is not None else None
+    if live is None:
+        raise HTTPException(404, "unknown session id")
+    try:
+        config = live.request_load_model(model).result(timeout=LOAD_MODEL_TIMEOUT)
+    except concurrent.futures.TimeoutError:
+        raise HTTPException(503, "the session did not answer in time; try again") from None
+    return JSONResponse({"config": config})

@@ -110,7 +110,7 @@ def _build(body: TrainRequest, settings: Settings, config: TrainConfig | None = 
                 "grid.resolution",
                 f"grid.resolution must be in {lo}..{hi}, got {body.grid.resolution}",
             )
-    return Trainer(config, body.initial_model)
+    return Trainer(config, body.initial_model, limits=_limits(settings))
 
 
 def _work(trainer: Trainer, steps: int, settings: Settings) -> float:

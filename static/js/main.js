@@ -407,83 +407,40 @@ async function uploadCsv(file) {
   notify(t('msg.csv_loaded', { n: result.points.length, name: file.name }), 'info', 4000);
 }
 
-function waitFor(pred, timeout = 5000) {
-  return new Promise((resolve, reject) => {
-    const t0 = performance.now();
-    const tick = () => {
-      if (pred()) resolve();
-      else if (performance.now() - t0 > timeout) reject(new Error('timeout'));
-      else setTimeout(tick, 50);
-    };
-    tick();
-  });
-}
-
-/** Every (parameter, index, value) of a model document, in the engine's naming. */
-export function weightEdits(doc) {
-  const edits = [];
-  doc.layers.forEach((layer, l) => {
-    layer.weights.forEach((row, i) => row.forEach((v, j) => edits.push([`dense${l}.W`, [i, j], v])));
-    layer.bias.forEach((v, j) => edits.push([`dense${l}.b`, [j], v]));
-    (layer.alpha || []).forEach((v, j) => edits.push([`dense${l}.alpha`, [j], v]));
-  });
-  return edits;
-}
-
-const MAX_IMPORT_WEIGHTS = 3000;
-const IMPORT_RATE = 60; // messages per second, under the server's rate limit
-
 /**
- * Load a model document into the live session. The protocol has no "load model" message,
- * so the page reshapes the network with `configure`, then writes every weight with
- * `set_weight`, paced under the server's message rate limit.
+ * Load a model document into the live session with POST /sessions/{id}/model (any size the
+ * network limits allow): the server reshapes the network, loads the weights and the
+ * document's normalisation, and tells every connection (config, reset event, new frames).
  */
 async function importModel(file) {
   let doc;
   try {
     doc = JSON.parse(await file.text());
-    if (!doc || !Array.isArray(doc.layers) || !doc.layers.length) throw new Error('no "layers"');
-    for (const l of doc.layers) if (!Array.isArray(l.weights) || !Array.isArray(l.bias)) throw new Error('a layer lacks weights or bias');
+    if (!doc || typeof doc !== 'object' || Array.isArray(doc)) throw new Error('not a JSON object');
   } catch (e) {
     notify(t('msg.model_bad', { message: e.message }), 'error', 10000);
     return;
   }
-  const edits = weightEdits(doc);
-  if (edits.length > MAX_IMPORT_WEIGHTS) {
-    notify(t('msg.model_too_big', { n: edits.length, max: MAX_IMPORT_WEIGHTS }), 'error', 10000);
-    return;
-  }
-  const have = app.data?.classes || app.config.dataset?.classes;
-  if (doc.classes && have && doc.classes !== have) {
-    notify(t('msg.model_classes', { k: doc.classes, have }), 'error', 10000);
-    return;
-  }
-  const hidden = doc.layers.slice(0, -1).map((l) => l.bias.length);
-  const network = { hidden_layers: hidden };
-  if (hidden.length) network.activation = doc.layers.slice(0, -1).map((l) => l.activation || 'tanh');
-  if (doc.features) network.features = doc.features;
-  if ('normalization' in doc) network.normalize = doc.normalization != null;
-  const partial = { network };
-  if (doc.loss) partial.loss = doc.loss;
-  if (app.running) send({ type: 'pause' });
-  send({ type: 'configure', config: partial });
+  const id = app.socket.sessionId;
+  if (!id || app.role !== 'owner') return;
+  let message;
   try {
-    await waitFor(() => satisfied(partial, app.config));
-  } catch {
-    return; // the server said why in an error message
-  }
-  const note = notify(t('msg.model_importing', { n: 0, total: edits.length }), 'info', 0);
-  for (let i = 0; i < edits.length; i++) {
-    const [parameter, index, value] = edits[i];
-    app.socket.send({ type: 'set_weight', parameter, index, value });
-    if (i % 20 === 19) {
-      note.firstChild.textContent = t('msg.model_importing', { n: i + 1, total: edits.length });
-      await new Promise((r) => setTimeout(r, (20 / IMPORT_RATE) * 1000));
+    const r = await fetch(`/sessions/${encodeURIComponent(id)}/model`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify(doc),
+    });
+    if (r.ok) {
+      app.weightsWanted = true;
+      notify(t('msg.model_imported'), 'info', 4000);
+      return;
     }
+    const body = await r.json().catch(() => ({}));
+    message = (Array.isArray(body.detail) ? body.detail[0]?.msg : body.detail) || `HTTP ${r.status}`;
+  } catch (e) {
+    message = e.message;
   }
-  note.remove();
-  app.weightsWanted = true;
-  notify(t('msg.model_imported'), 'info', 4000);
+  notify(t('msg.model_bad', { message }), 'error', 12000);
 }
 
 // ---------------------------------------------------------------- points on the canvas

@@ -11,6 +11,7 @@ import json
 import re
 from pathlib import Path
 
+import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
@@ -336,6 +337,34 @@ def test_export_then_import_model_round_trip(live_server, page: Page, tmp_path) 
         "(w) => JSON.stringify(window.__mlpg.diagram.weights.layers.map((l) => l.weights)) === w",
         arg=json.dumps([layer["weights"] for layer in doc["layers"]], separators=(",", ":")),
     )
+
+
+def test_import_a_large_model_and_refuse_a_wrong_one(live_server, page: Page, tmp_path) -> None:
+    """Any model the limits allow (here 8,800 weights), with its normalisation; a model for
+    another number of classes is refused with the server's reason, the session untouched."""
+    body = {
+        "dataset": {"name": "circle", "n_points": 100},
+        "network": {"hidden_layers": [64, 64, 64], "activation": "relu", "normalize": True},
+        "steps": 5,
+    }
+    big = httpx.post(live_server.url + "/train", json=body, timeout=60).json()["model"]
+    body["dataset"] = {"name": "gaussian", "n_points": 90, "classes": 3}
+    three = httpx.post(live_server.url + "/train", json=body, timeout=60).json()["model"]
+    open_app(page, live_server.url, "#data=circle&k=2&h=4&feat=x1,x2")
+    (tmp_path / "big.json").write_text(json.dumps(big))
+    (tmp_path / "three.json").write_text(json.dumps(three))
+    page.get_by_test_id("model-input").set_input_files(str(tmp_path / "big.json"))
+    expect(page.get_by_test_id("message-info").last).to_contain_text("Model imported")
+    page.wait_for_function("() => window.__mlpg.config.network.hidden_layers.join() === '64,64,64'")
+    expect(page.locator("[data-testid=unit-node]")).to_have_count(64 * 3)
+    page.evaluate("window.__mlpg.socket.send({type: 'get_model'})")
+    page.wait_for_function(
+        "(w) => JSON.stringify(window.__mlpg.diagram.weights.layers[3].bias) === w",
+        arg=json.dumps(big["layers"][3]["bias"], separators=(",", ":")),
+    )
+    page.get_by_test_id("model-input").set_input_files(str(tmp_path / "three.json"))
+    expect(page.get_by_test_id("message-error").last).to_contain_text("3 outputs")
+    assert page.evaluate("window.__mlpg.config.network.hidden_layers.join()") == "64,64,64"
 
 
 def test_divergence_and_language_messages(live_server, page: Page) -> None:

@@ -34,6 +34,8 @@ MUTATING = [
     {"type": "set_data", "points": [[0, 0], [1, 1]], "labels": [0, 1]},
     {"type": "set_weight", "parameter": "dense0.W", "index": [0, 0], "value": 9.0},
     {"type": "subscribe", "fps": 1},
+    {"type": "gradcheck", "points": 4},
+    {"type": "load_model", "model": {"layers": []}},
 ]
 
 

@@ -1,0 +1,170 @@
+"""Loading a model document into a live session: the websocket's ``load_model`` and REST
+``POST /sessions/{id}/model`` (docs/protocol.md). A refused document leaves the session as
+it was; an accepted one reshapes the network, keeps the document's normalisation and
+weights, and every connection hears about it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+from live_helpers import open_session, recv, send, until
+
+from server.app import create_app
+
+pytestmark = pytest.mark.timeout(60)
+
+TRAIN = {
+    "dataset": {"name": "circle", "n_points": 120, "seed": 3},
+    "network": {
+        "hidden_layers": [5],
+        "activation": "relu",
+        "features": ["x1", "x2", "x1_squared"],
+        "normalize": True,
+    },
+    "steps": 200,
+}
+
+
+@pytest.fixture
+def client():
+    with TestClient(create_app()) as c:
+        yield c
+
+
+def trained_document(client: TestClient, **changes: Any) -> dict:
+    r = client.post("/train", json={**TRAIN, **changes})
+    assert r.status_code == 200, r.text
+    return r.json()["model"]
+
+
+def get_model(ws) -> dict:
+    send(ws, "get_model")
+    return until(ws, "model")["model"]
+
+
+def assert_same_weights(a: dict, b: dict) -> None:
+    assert len(a["layers"]) == len(b["layers"])
+    for la, lb in zip(a["layers"], b["layers"], strict=True):
+        np.testing.assert_allclose(la["weights"], lb["weights"])
+        np.testing.assert_allclose(la["bias"], lb["bias"])
+
+
+def test_load_model_message_reshapes_and_loads_the_weights(client):
+    doc = trained_document(client)
+    with client.websocket_connect("/ws") as ws:
+        open_session(ws)
+        send(ws, "load_model", model=doc)
+        config = until(ws, "config")
+        assert "network" in config["changed"]
+        net = config["config"]["network"]
+        assert net["hidden_layers"] == [5] and net["activation"] == ["relu"]
+        assert net["features"] == ["x1", "x2", "x1_squared"] and net["normalize"] is True
+        reset = until(ws, "event", event="reset")
+        assert reset["step"] == 0
+        now = get_model(ws)
+        assert_same_weights(now, doc)
+        # The document's normalisation, not one refitted to the session's data.
+        assert now["normalization"] == doc["normalization"]
+
+
+@pytest.mark.parametrize(
+    ("mangle", "words"),
+    [
+        (lambda d: {**d, "layers": []}, "layers"),
+        (lambda d: {**d, "features": ["x1", "x2", "cos_x1"]}, "cos_x1"),
+        (
+            lambda d: {**d, "classes": 3, "layers": [d["layers"][0], _outputs(d["layers"][1], 3)]},
+            "3 outputs",
+        ),
+    ],
+    ids=["no-layers", "unknown-feature", "three-classes"],
+)
+def test_a_refused_document_leaves_the_session_as_it_was(client, mangle, words):
+    doc = mangle(trained_document(client))
+    with client.websocket_connect("/ws") as ws:
+        open_session(ws)
+        before = get_model(ws)
+        send(ws, "load_model", model=doc)
+        err = until(ws, "error")
+        assert err["field"] == "model" and words in err["message"], err
+        assert_same_weights(get_model(ws), before)
+        send(ws, "step", steps=3)  # and it still trains
+        assert until(ws, "metrics", step=3)["step"] == 3
+
+
+def _outputs(layer: dict, k: int) -> dict:
+    """The output layer widened to k classes."""
+    w = np.asarray(layer["weights"])
+    return {**layer, "weights": np.tile(w[:, :1], (1, k)).tolist(), "bias": [0.0] * k}
+
+
+def test_a_document_over_the_unit_limit_is_refused(client):
+    doc = trained_document(client)
+    hidden, out = doc["layers"]
+    n_in = len(hidden["weights"])
+    big = {**hidden, "weights": [[0.01] * 300] * n_in, "bias": [0.0] * 300}
+    big.pop("alpha", None)
+    wide = {**doc, "layers": [big, {**out, "weights": [[0.01] * 2] * 300}]}
+    with client.websocket_connect("/ws") as ws:
+        open_session(ws)
+        send(ws, "load_model", model=wide)
+        err = until(ws, "error")
+        assert err["field"] == "model" and "300 units" in err["message"]
+
+
+def test_load_model_needs_a_model_object(client):
+    with client.websocket_connect("/ws") as ws:
+        open_session(ws)
+        send(ws, "load_model", model=[1, 2])
+        err = until(ws, "error")
+        assert (err["code"], err["field"]) == ("invalid_message", "model")
+
+
+def test_rest_load_reaches_owner_and_watchers(client):
+    doc = trained_document(client)
+    with client.websocket_connect("/ws") as ws:
+        hello, _ = open_session(ws)
+        sid = hello["session_id"]
+        with client.websocket_connect(f"/ws/watch/{hello['watch_token']}") as watcher:
+            assert recv(watcher)["type"] == "hello"
+            until(watcher, "data")
+            r = client.post(f"/sessions/{sid}/model", json=doc)
+            assert r.status_code == 200, r.text
+            assert r.json()["config"]["network"]["hidden_layers"] == [5]
+            assert until(watcher, "config")["config"]["network"]["hidden_layers"] == [5]
+            until(watcher, "event", event="reset")
+        until(ws, "event", event="reset")
+        assert_same_weights(get_model(ws), doc)
+
+
+def test_rest_load_errors(client):
+    doc = trained_document(client)
+    r = client.post("/sessions/no-such-session/model", json=doc)
+    assert r.status_code == 404
+    with client.websocket_connect("/ws") as ws:
+        hello, _ = open_session(ws)
+        sid = hello["session_id"]
+        before = get_model(ws)
+        r = client.post(f"/sessions/{sid}/model", json={**doc, "layers": "nope"})
+        assert r.status_code == 422
+        assert r.json()["detail"][0]["field"] == "model"
+        # Nothing reached the connections, and the session is untouched.
+        assert_same_weights(get_model(ws), before)
+        # The watch token is not the session id.
+        r = client.post(f"/sessions/{hello['watch_token']}/model", json=doc)
+        assert r.status_code == 404
+
+
+def test_rest_train_refuses_an_initial_model_over_the_limits(client):
+    doc = trained_document(client)
+    hidden, out = doc["layers"]
+    n_in = len(hidden["weights"])
+    big = {**hidden, "weights": [[0.01] * 300] * n_in, "bias": [0.0] * 300}
+    wide = {**doc, "layers": [big, {**out, "weights": [[0.01] * 2] * 300}]}
+    r = client.post("/train", json={**TRAIN, "steps": 1, "initial_model": wide})
+    assert r.status_code == 422
+    assert r.json()["detail"][0]["field"] == "initial_model"
+    assert "300 units" in r.json()["detail"][0]["msg"]
