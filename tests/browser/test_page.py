@@ -239,6 +239,55 @@ def test_copied_url_restores_every_setting(live_server, new_page) -> None:
     expect(second.get_by_test_id("feature-x1_x2")).to_have_attribute("aria-pressed", "true")
 
 
+def test_tablet_touch_large_type_and_keyboard(live_server, browser, page_errors) -> None:
+    """A tablet (touch, 1024x768, no mouse): taps add and erase points, nothing overflows
+    sideways; large type grows the text; the keyboard's r resets."""
+    context = browser.new_context(
+        viewport={"width": 1024, "height": 768}, has_touch=True, device_scale_factor=2
+    )
+    try:
+        page = context.new_page()
+        page.on("pageerror", lambda e: page_errors.append(str(e)))
+        open_app(page, live_server.url, "#data=circle&k=2")
+        page.wait_for_function("() => window.__mlpg.data")
+        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+        n = page.evaluate("window.__mlpg.data.points.length")
+        canvas = page.get_by_test_id("points-canvas")
+
+        def tap_plot() -> None:
+            """Tap near the top middle of the plot (scrolled into view: the palette may not
+            be on the same screen)."""
+            canvas.scroll_into_view_if_needed()
+            box = canvas.bounding_box()
+            assert box["width"] == pytest.approx(box["height"], abs=2)  # square, like its domain
+            assert box["y"] >= 0 and box["y"] + box["height"] <= 768  # all of it on the screen
+            page.touchscreen.tap(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.05)
+
+        page.get_by_test_id("class-1").tap()
+        tap_plot()
+        page.wait_for_function(f"() => window.__mlpg.data.points.length === {n + 1}")
+        assert page.evaluate("window.__mlpg.data.labels.at(-1)") == 1
+        # No right button on glass: the eraser swatch turns a tap into a removal.
+        page.get_by_test_id("eraser").tap()
+        tap_plot()
+        page.wait_for_function(f"() => window.__mlpg.data.points.length === {n}")
+        # Large type, for the back row.
+        size = "() => parseFloat(getComputedStyle(document.querySelector('[data-testid=step-counter]')).fontSize)"
+        before = page.evaluate(size)
+        page.get_by_test_id("large-type").tap()
+        page.wait_for_function(f"{size[6:]} > {before} * 1.2".join(["() => ", ""]))
+        # r resets: the step counter goes back to 0.
+        page.get_by_test_id("step").tap()
+        page.wait_for_function(
+            "() => +document.querySelector('[data-testid=step-counter]').textContent >= 1"
+        )
+        page.locator("body").press("r")
+        expect(page.get_by_test_id("step-counter")).to_have_text("0")
+        assert page_errors == []
+    finally:
+        context.close()
+
+
 def test_csv_upload_bad_line_shows_line_number(live_server, page: Page) -> None:
     open_app(page, live_server.url)
     csv = "x1,x2,label\n0.5,1.0,0\n-1,2,1\n3,oops,1\n"
