@@ -6,21 +6,18 @@ clean. The servers come from tests/conftest.py (`live_server`, `server_factory`)
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
+# Debian's chromium and its flags, shared with the benchmarks (bench/ is scripts, not a package).
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
+from _common import CHROMIUM
+from _common import CHROMIUM_ARGS as ARGS
+
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 
 
