@@ -245,13 +245,19 @@ def _subscribe(obj: dict, settings: Settings) -> dict:
         args["grid_resolution"] = _int(
             obj, "grid_resolution", settings.min_grid_resolution, settings.max_live_grid_resolution
         )
-    if "fps" in obj:
-        fps = _number(obj["fps"], "fps")
-        if not 1 <= fps <= settings.max_fps:
+    for name in ("fps", "neuron_fps"):
+        if name not in obj or (name == "neuron_fps" and obj[name] is None):
+            continue
+        rate = _number(obj[name], name)
+        if not 1 <= rate <= settings.max_fps:
             raise ProtocolError(
-                "invalid_value", f"fps must be between 1 and {settings.max_fps}, got {fps:g}", "fps"
+                "invalid_value",
+                f"{name} must be between 1 and {settings.max_fps}, got {rate:g}",
+                name,
             )
-        args["fps"] = fps
+        args[name] = rate
+    if obj.get("neuron_fps", 0) is None:
+        args["neuron_fps"] = None  # unit grids with every frame again
     if "neurons" in obj:
         args["neurons"] = _bool(obj, "neurons")
     if "neuron_resolution" in obj:

@@ -85,6 +85,36 @@ MC_WORK_BUDGET = 2e8  # multiply-adds of one frame's MC-dropout passes (~40 ms)
 MC_MIN_RESOLUTION = 16  # a big net's MC grid is coarser, never below this
 
 
+class Throttle:
+    """A rate-limited extra of the frames (unit grids, stats, transform).
+
+    It goes out at most once per ``interval`` seconds, and only when the model changed
+    since it last went out. One skipped by the rate although the model changed is *owed*:
+    the session stays dirty until a frame carries it, so a paused session never keeps a
+    stale picture after a quick edit. The model's state is (generation, step): training
+    steps and commands both change it.
+    """
+
+    def __init__(self) -> None:
+        self.next = 0.0
+        self.sent_for: tuple[int, int] | None = None
+
+    def poll(self, now: float, state: tuple[int, int], interval: float) -> str:
+        """ "send" (and count it sent), "owed" or "skip" (nothing new to show)."""
+        if self.sent_for == state:
+            return "skip"
+        if now < self.next:
+            return "owed"
+        self.next = now + interval
+        self.sent_for = state
+        return "send"
+
+    def reset(self) -> None:
+        """Due at once (a new subscription, or a frame that carried it was dropped)."""
+        self.next = 0.0
+        self.sent_for = None
+
+
 @dataclass(frozen=True)
 class Subscription:
     """What a session streams; replaced as a whole so the worker reads it atomically."""
@@ -93,6 +123,7 @@ class Subscription:
     fps: float = 30.0
     neurons: bool = False
     neuron_resolution: int = 24
+    neuron_fps: float | None = None  # unit grids a second; None: with every frame
     stats: bool = False
     uncertainty: bool = False
     transform: dict | None = None  # {"layer": i, "units": [a, b], "mesh": n}
@@ -164,10 +195,9 @@ class LiveSession:
         # Worker-thread state.
         self.dirty = True  # the model changed since the last frame
         self.next_frame = 0.0
-        self.next_stats = 0.0
-        self.next_transform = 0.0
-        self.stats_sent_for: tuple[int, int] | None = None  # (generation, step) last sent
-        self.transform_sent_for: tuple[int, int] | None = None
+        self.units_throttle = Throttle()
+        self.stats_throttle = Throttle()
+        self.transform_throttle = Throttle()
         self.seconds_per_step = 0.0  # running estimate, 0 = unknown
         self.speed_base = (now, 0)  # (time, step) from which a numeric speed is counted
         self.rate_window: deque[tuple[float, int]] = deque(maxlen=64)
@@ -443,36 +473,32 @@ class LiveSession:
         if self.next_frame - now > period:
             self.next_frame = now + period
         self.dirty = False
-        # Stats and transform are rate-limited. One skipped although the model changed
-        # since it was last sent is owed: the session stays dirty so a later frame carries
-        # it (a paused session would otherwise keep a stale histogram or mesh after a
-        # quick edit). Training steps and commands both change (generation, step).
+        # Unit grids, stats and transform are rate-limited extras (see Throttle).
         state = (self.generation, self.trainer.step)
-        owed = False
-        stats = None
-        if sub.stats and self.stats_sent_for != state:
-            if now >= self.next_stats:
-                self.next_stats = now + STATS_INTERVAL
-                self.stats_sent_for = state
-                stats = dumps(self.stats())
-            else:
-                owed = True
+        polls = {}
+        if sub.neurons:
+            polls["units"] = self.units_throttle.poll(
+                now, state, 1.0 / sub.neuron_fps if sub.neuron_fps else 0.0
+            )
+        if sub.stats:
+            polls["stats"] = self.stats_throttle.poll(now, state, STATS_INTERVAL)
+        if sub.transform is not None:
+            polls["transform"] = self.transform_throttle.poll(now, state, TRANSFORM_INTERVAL)
+        owed = "owed" in polls.values()
+        units = polls.get("units") == "send"
+        stats = dumps(self.stats()) if polls.get("stats") == "send" else None
         transform = None
-        if sub.transform is not None and self.transform_sent_for != state:
-            if now >= self.next_transform:
-                self.next_transform = now + TRANSFORM_INTERVAL
-                self.transform_sent_for = state
-                msg = self.transform_message(sub.transform)
-                transform = dumps(msg) if msg is not None else None
-            else:
-                owed = True
+        if polls.get("transform") == "send":
+            msg = self.transform_message(sub.transform)
+            transform = dumps(msg) if msg is not None else None
         passes, mc_resolution = self._mc_plan(sub)
-        separate = sub.neurons and sub.neuron_resolution != sub.grid_resolution
+        separate = units and sub.neuron_resolution != sub.grid_resolution
         job = FrameJob(
             session=self,
             generation=self.generation,
             step=self.trainer.step,
             subscription=sub,
+            units=units,
             model=self._replica(),
             grid_inputs=self._inputs(sub.grid_resolution),
             unit_inputs=self._inputs(sub.neuron_resolution) if separate else None,
@@ -740,8 +766,8 @@ class LiveSession:
                 )
         self.subscription = replace(self.subscription, **fields)
         self.next_frame = 0.0
-        self.next_stats = 0.0
-        self.next_transform = 0.0
+        for throttle in (self.units_throttle, self.stats_throttle, self.transform_throttle):
+            throttle.reset()
         self.dirty = True
 
     def _cmd__data(self, conn: Connection | None) -> None:
@@ -819,6 +845,7 @@ class FrameJob:
     step: int
     subscription: Subscription
     model: Any
+    units: bool  # unit grids (kind 2) go out with this frame
     grid_inputs: np.ndarray
     unit_inputs: np.ndarray | None
     metrics: str
@@ -850,7 +877,7 @@ class FrameJob:
                 X = np.concatenate([X, self.unit_inputs])
             with np.errstate(all="ignore"):  # huge weights just before a divergence
                 proba, hidden = self.model.predict_proba_and_hidden(
-                    X, dtype=np.float32, hidden=sub.neurons
+                    X, dtype=np.float32, hidden=self.units
                 )
                 mean = std = None
                 if self.mc_passes:
@@ -872,7 +899,7 @@ class FrameJob:
                         std = np.zeros((n, 1))
                     spread = frames.encode_uncertainty_frame(self.step, sub.grid_resolution, std)
                     out.append((None, spread, "uncertainty"))
-                if sub.neurons:
+                if self.units:
                     units = [h[n:] for h in hidden] if self.unit_inputs is not None else hidden
                     grids = frames.encode_units_frame(self.step, sub.neuron_resolution, units)
                     out.append((None, grids, "units"))
@@ -885,12 +912,13 @@ class FrameJob:
                 session._deliver(session, out)
             else:  # a command changed things meanwhile: send a fresh frame instead
                 session.next_frame = 0.0
-                if self.stats is not None:
-                    session.next_stats = 0.0
-                    session.stats_sent_for = None
-                if self.transform is not None:
-                    session.next_transform = 0.0
-                    session.transform_sent_for = None
+                for sent, throttle in (
+                    (self.units, session.units_throttle),
+                    (self.stats is not None, session.stats_throttle),
+                    (self.transform is not None, session.transform_throttle),
+                ):
+                    if sent:
+                        throttle.reset()
                 session.dirty = True
         finally:
             session.frame_pending = False

@@ -100,6 +100,8 @@ function subscribe() {
     fps: 30,
     neurons: true,
     neuron_resolution: app.neuronRes || 24,
+    // Thumbnails need ~12 pictures a second; a hovered unit shown full size gets them all.
+    neuron_fps: app.neuronRes === 64 ? 30 : 12,
     stats: false,
     ...(app.instruments ? app.instruments.subscription() : {}),
   });
