@@ -42,6 +42,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.include_router(training.router)
     app.include_router(live.router)
+    app.include_router(live.rest)
     _install_error_handlers(app)
     if settings.cors_origins:
         # Closed by default (same origin only); an operator lists the origins it trusts.

@@ -36,6 +36,9 @@ class Settings(BaseSettings):
     work_parameter_offset: int = 2000
     max_gradcheck_points: int = 256
     max_race_optimizers: int = 6
+    #: A REST body, in bytes: the largest legal one (a 200,000-point /predict, a model
+    #: document of 10 layers of 256 units) is under half of this.
+    max_body_bytes: int = 32 * 1024 * 1024
 
     # Live sessions
     max_sessions: int = 64

@@ -195,9 +195,8 @@ class LiveSession:
         # Worker-thread state.
         self.dirty = True  # the model changed since the last frame
         self.next_frame = 0.0
-        self.units_throttle = Throttle()
-        self.stats_throttle = Throttle()
-        self.transform_throttle = Throttle()
+        self.throttles = {"units": Throttle(), "stats": Throttle(), "transform": Throttle()}
+        self.waiting_for_owed = False  # next_frame was pushed to an owed extra's due time
         self.seconds_per_step = 0.0  # running estimate, 0 = unknown
         self.speed_base = (now, 0)  # (time, step) from which a numeric speed is counted
         self.rate_window: deque[tuple[float, int]] = deque(maxlen=64)
@@ -477,13 +476,13 @@ class LiveSession:
         state = (self.generation, self.trainer.step)
         polls = {}
         if sub.neurons:
-            polls["units"] = self.units_throttle.poll(
+            polls["units"] = self.throttles["units"].poll(
                 now, state, 1.0 / sub.neuron_fps if sub.neuron_fps else 0.0
             )
         if sub.stats:
-            polls["stats"] = self.stats_throttle.poll(now, state, STATS_INTERVAL)
+            polls["stats"] = self.throttles["stats"].poll(now, state, STATS_INTERVAL)
         if sub.transform is not None:
-            polls["transform"] = self.transform_throttle.poll(now, state, TRANSFORM_INTERVAL)
+            polls["transform"] = self.throttles["transform"].poll(now, state, TRANSFORM_INTERVAL)
         owed = "owed" in polls.values()
         units = polls.get("units") == "send"
         stats = dumps(self.stats()) if polls.get("stats") == "send" else None
@@ -513,6 +512,12 @@ class LiveSession:
         self.frame_pending = True
         if owed:
             self.dirty = True
+            if not self.running and not self.pending_steps:
+                # Paused: the next frame can wait for the first owed extra to be due
+                # (otherwise the same picture would go out at every tick until then).
+                due = [t.next for name, t in self.throttles.items() if polls.get(name) == "owed"]
+                self.next_frame = max(self.next_frame, min(due))
+                self.waiting_for_owed = True
         if self.submit_frame is None:
             job.run()
         else:
@@ -607,6 +612,9 @@ class LiveSession:
             conn, msg = self.commands.popleft()
             did = True
             self.generation += 1
+            if self.waiting_for_owed:  # an edit is shown at the next tick, not held back
+                self.waiting_for_owed = False
+                self.next_frame = 0.0
             resets = self.trainer.resets
             try:
                 self._apply(conn, msg)
@@ -766,7 +774,7 @@ class LiveSession:
                 )
         self.subscription = replace(self.subscription, **fields)
         self.next_frame = 0.0
-        for throttle in (self.units_throttle, self.stats_throttle, self.transform_throttle):
+        for throttle in self.throttles.values():
             throttle.reset()
         self.dirty = True
 
@@ -788,6 +796,8 @@ class LiveSession:
         the seed: step 0, fresh optimiser). The document is checked in full first, so a
         refused one leaves the session as it was. ``done`` (REST) gets the new config or
         the error instead of the connections."""
+        if done is not None and not done.set_running_or_notify_cancel():
+            return  # the REST caller gave up (and was told so): do not load behind its back
         try:
             self._load_model(model)
         except Exception as exc:
@@ -912,12 +922,13 @@ class FrameJob:
                 session._deliver(session, out)
             else:  # a command changed things meanwhile: send a fresh frame instead
                 session.next_frame = 0.0
-                for sent, throttle in (
-                    (self.units, session.units_throttle),
-                    (self.stats is not None, session.stats_throttle),
-                    (self.transform is not None, session.transform_throttle),
-                ):
-                    if sent:
+                sent = {
+                    "units": self.units,
+                    "stats": self.stats is not None,
+                    "transform": self.transform is not None,
+                }
+                for name, throttle in session.throttles.items():
+                    if sent[name]:
                         throttle.reset()
                 session.dirty = True
         finally:

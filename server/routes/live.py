@@ -12,6 +12,7 @@ import asyncio
 import concurrent.futures
 import contextlib
 import logging
+import time
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
@@ -31,8 +32,10 @@ from server.live.connection import (
 from server.live.messages import READ_ONLY_TYPES, ProtocolError, parse_message
 from server.live.registry import SessionRegistry
 from server.live.session import LiveSession, dumps
+from server.routes.training import OffLoopJSONRoute
 
 router = APIRouter()
+rest = APIRouter(route_class=OffLoopJSONRoute)  # the REST side of live sessions
 log = logging.getLogger("server.live")
 
 LOAD_MODEL_TIMEOUT = 30.0  # seconds: the worker applies it between two training slices
@@ -209,7 +212,7 @@ async def _receive(registry: SessionRegistry, live: LiveSession, conn: Connectio
         live.submit(conn, parsed, activity=conn.role == "owner")
 
 
-@router.post(
+@rest.post(
     "/sessions/{session_id}/model",
     responses={
         404: {"description": "no live session with this id"},
@@ -233,8 +236,14 @@ def load_session_model(
     live = registry.get(session_id) if registry is not None else None
     if live is None:
         raise HTTPException(404, "unknown session id")
-    try:
-        config = live.request_load_model(model).result(timeout=LOAD_MODEL_TIMEOUT)
-    except concurrent.futures.TimeoutError:
-        raise HTTPException(503, "the session did not answer in time; try again") from None
-    return JSONResponse({"config": config})
+    done = live.request_load_model(model)
+    deadline = time.monotonic() + LOAD_MODEL_TIMEOUT
+    while True:
+        try:
+            return JSONResponse({"config": done.result(timeout=0.2)})
+        except concurrent.futures.TimeoutError:
+            # A cancelled request is skipped by the worker, so a retry never loads twice.
+            if live.closed and done.cancel():
+                raise HTTPException(404, "the session ended") from None
+            if time.monotonic() > deadline and done.cancel():
+                raise HTTPException(503, "the session did not answer in time") from None

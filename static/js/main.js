@@ -263,6 +263,7 @@ function onError(e) {
 }
 
 function onHello(msg) {
+  app.networkDraft = null; // a (re)connection starts from the server's config
   if (msg.resumed !== undefined) msg._resumed = !!msg.resumed;
   app.role = msg.role || (msg.session_id ? 'owner' : 'watcher');
   app.watchToken = msg.watch_token || app.watchToken;
@@ -425,6 +426,7 @@ async function importModel(file) {
   }
   const id = app.socket.sessionId;
   if (!id || app.role !== 'owner') return;
+  app.networkDraft = null; // the document's network replaces whatever was on its way
   let message;
   try {
     const r = await fetch(`/sessions/${encodeURIComponent(id)}/model`, {
@@ -471,7 +473,7 @@ function setUi(name, value) {
   if (name === 'logScale') { app.lossChart.setLog(value); $('log-scale').checked = !!value; }
   if (name === 'gridResolution') subscribe();
   if (name === 'large') {
-    document.body.classList.toggle('large', !!value);
+    document.documentElement.classList.toggle('large', !!value);
     $('btn-large').setAttribute('aria-pressed', String(!!value));
     requestAnimationFrame(relayout);
   }
@@ -571,7 +573,7 @@ async function start() {
   app.options = await loadOptions();
   app.controls.build(app.options, app.ui);
   app.instruments.build(app.options);
-  if (app.ui.large) document.body.classList.add('large');
+  if (app.ui.large) document.documentElement.classList.add('large');
   $('btn-large').setAttribute('aria-pressed', String(!!app.ui.large));
   $('log-scale').checked = !!app.ui.logScale;
   app.boundary.setShowValidation(app.ui.showValidation);
@@ -623,10 +625,13 @@ async function start() {
  */
 function draftNetwork() {
   const d = app.networkDraft;
-  return d ? d.network : app.config.network;
+  // An edit unanswered for 2 s was lost (rate limit, reconnect): trust the server again.
+  if (d && performance.now() - d.at > DRAFT_TTL) app.networkDraft = null;
+  return app.networkDraft ? app.networkDraft.network : app.config.network;
 }
 
 const DRAFTED = ['hidden_layers', 'activation', 'features']; // edits that build on the last one
+const DRAFT_TTL = 2000; // ms
 
 /** Record a network edit on its way to the server (see draftNetwork). */
 function draftEdit(network) {
@@ -641,7 +646,7 @@ function settleDraft(config) {
   const d = app.networkDraft;
   if (!d) return;
   const same = (k) => JSON.stringify(config.network?.[k]) === JSON.stringify(d.network[k]);
-  if (DRAFTED.every(same) || performance.now() - d.at > 2000) app.networkDraft = null;
+  if (DRAFTED.every(same) || performance.now() - d.at > DRAFT_TTL) app.networkDraft = null;
 }
 
 function editLayers(fn) {

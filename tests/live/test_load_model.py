@@ -5,6 +5,7 @@ weights, and every connection hears about it."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import numpy as np
@@ -13,6 +14,7 @@ from fastapi.testclient import TestClient
 from live_helpers import open_session, recv, send, until
 
 from server.app import create_app
+from server.config import Settings
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -168,3 +170,40 @@ def test_rest_train_refuses_an_initial_model_over_the_limits(client):
     assert r.status_code == 422
     assert r.json()["detail"][0]["field"] == "initial_model"
     assert "300 units" in r.json()["detail"][0]["msg"]
+
+
+def test_rest_load_on_a_session_that_ends_meanwhile_is_404_at_once(monkeypatch):
+    """The owner leaves between the lookup and the worker's turn: the request is told at
+    once (not after a 30 s timeout), and the load is cancelled, never applied later."""
+    app = create_app(Settings(session_grace_seconds=0))
+    with TestClient(app) as client:
+        doc = trained_document(client)
+        registry = app.state.registry
+        with client.websocket_connect("/ws") as ws:
+            hello, _ = open_session(ws)
+            sid = hello["session_id"]
+            live = registry.get(sid)
+        deadline = time.monotonic() + 10
+        while registry.get(sid) is not None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert live is not None and live.closed
+        monkeypatch.setattr(registry, "get", lambda _id: live)  # looked up just before
+        t0 = time.monotonic()
+        r = client.post(f"/sessions/{sid}/model", json=doc)
+        assert r.status_code == 404 and "ended" in r.json()["detail"]
+        assert time.monotonic() - t0 < 5
+        ((_, message),) = live.commands
+        assert message.args["done"].cancelled()
+
+
+def test_rest_bodies_over_the_cap_are_refused_before_parsing():
+    app = create_app(Settings(max_body_bytes=2000))
+    with TestClient(app) as client:
+        points = [[0.5, 0.5]] * 200  # about 2.4 KB of JSON
+        r = client.post("/predict", json={"model": {"layers": []}, "points": points})
+        assert r.status_code == 422
+        detail = r.json()["detail"][0]
+        assert detail["field"] == "body" and "2000" in detail["msg"]
+        r = client.post("/sessions/anything/model", json={"layers": [[0.0] * 600]})
+        assert r.status_code == 422 and r.json()["detail"][0]["field"] == "body"
+        assert client.get("/healthz").status_code == 200
