@@ -10,7 +10,7 @@ import re
 
 from playwright.sync_api import Page, expect
 
-from tests.browser.test_page import grid_signature, open_app
+from tests.browser.test_page import grid_signature, open_app, wait_grid_changed
 
 CANVAS_SIGNATURE = """(testid) => {
   const c = document.querySelector(`[data-testid=${testid}]`);
@@ -128,8 +128,7 @@ def test_edit_weight_while_paused_repaints_boundary(live_server, page: Page, pag
     page.wait_for_function(
         "() => window.__mlpg.diagram.weights.layers[0].weights[0][1] === 6", timeout=10_000
     )
-    page.wait_for_timeout(300)
-    assert grid_signature(page) != before
+    wait_grid_changed(page, before)
     assert page.get_by_test_id("step-counter").text_content() == "0"  # still paused
     assert page_errors == []
 

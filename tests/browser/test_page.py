@@ -42,20 +42,30 @@ def wait_steps_above(page: Page, n: int, timeout: float = 20_000) -> None:
     )
 
 
+GRID_SIGNATURE = """() => {
+  const c = document.querySelector('[data-testid=boundary]');
+  const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+  const rows = [];
+  for (let y = 0; y < c.height; y++) {
+    let s = 0;
+    for (let x = 0; x < c.width * 4; x++) s += d[y * c.width * 4 + x];
+    rows.push(s);
+  }
+  return rows;
+}"""
+
+
 def grid_signature(page: Page) -> list[int]:
     """The decision canvas's pixels, summed per row (enough to see any repaint)."""
-    return page.evaluate(
-        """() => {
-        const c = document.querySelector('[data-testid=boundary]');
-        const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
-        const rows = [];
-        for (let y = 0; y < c.height; y++) {
-          let s = 0;
-          for (let x = 0; x < c.width * 4; x++) s += d[y * c.width * 4 + x];
-          rows.push(s);
-        }
-        return rows;
-    }"""
+    return page.evaluate(GRID_SIGNATURE)
+
+
+def wait_grid_changed(page: Page, before: list[int], timeout: float = 15_000) -> None:
+    """Until the decision canvas differs from ``before`` (a repaint arrived)."""
+    page.wait_for_function(
+        f"(before) => JSON.stringify(({GRID_SIGNATURE})()) !== JSON.stringify(before)",
+        arg=before,
+        timeout=timeout,
     )
 
 
@@ -76,7 +86,10 @@ def test_loads_clean_with_favicon(live_server, page: Page, page_errors) -> None:
     assert page.locator("[data-testid=unit-node]").count() == sum(
         page.evaluate("window.__mlpg.config.network.hidden_layers")
     )
-    page.wait_for_timeout(300)
+    for _ in range(100):  # the favicon request may still be on its way (up to 10 s)
+        if favicon:
+            break
+        page.wait_for_timeout(100)
     assert favicon and all(s == 200 for s in favicon)
     assert page_errors == []
 
@@ -96,8 +109,7 @@ def test_play_trains_circle(live_server, page: Page, page_errors) -> None:
     wait_steps_above(page, 2000, timeout=40_000)
     page.keyboard.press(" ")  # space pauses
     expect(page.get_by_test_id("play")).to_have_attribute("aria-pressed", "false")
-    page.wait_for_timeout(300)
-    assert grid_signature(page) != before
+    wait_grid_changed(page, before)
     assert train_loss(page) < first_loss * 0.7
     assert page_errors == []
 
