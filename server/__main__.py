@@ -11,6 +11,11 @@ import uvicorn
 
 from server.config import Settings
 
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+#: What a browser on this machine puts in ``Host`` (IPv6 is left out: Starlette's host
+#: check cannot parse "[::1]:8000", and the default bind is IPv4 anyway).
+LOOPBACK_NAMES = ["127.0.0.1", "localhost"]
+
 
 def main(argv: list[str] | None = None) -> None:
     """Start the server; loopback only unless ``--host`` says otherwise."""
@@ -33,6 +38,8 @@ def main(argv: list[str] | None = None) -> None:
     if args.open:
         threading.Timer(1.0, webbrowser.open, args=(url,)).start()
     settings = Settings(host=args.host, port=args.port)
+    if not settings.allowed_hosts and args.host in LOOPBACK:
+        settings = Settings(host=args.host, port=args.port, allowed_hosts=LOOPBACK_NAMES)
     app = create_app(settings)
     # The app's own loggers (session start/end lines) next to uvicorn's, in the same shape.
     logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(name)s %(message)s")

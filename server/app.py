@@ -54,6 +54,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_methods=["GET", "POST"],
             allow_headers=["content-type"],
         )
+    if settings.allowed_hosts:
+        # Added last, so outermost: another host name is a 400 before anything else runs.
+        from starlette.middleware.trustedhost import TrustedHostMiddleware
+
+        app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(settings.allowed_hosts))
     app.mount("/", StaticFiles(directory=STATIC_DIR, html=True), name="static")
     return app
 

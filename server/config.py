@@ -56,7 +56,11 @@ class Settings(BaseSettings):
 
     # CORS: closed unless origins are listed.
     cors_origins: list[str] = []
+    #: Host names the server answers to (the ``Host`` header, port aside); empty: any.
+    #: ``mlp-playground`` bound to loopback defaults to the loopback names, so a web page
+    #: whose name was rebound to 127.0.0.1 (DNS rebinding) cannot reach it.
+    allowed_hosts: list[str] = []
 
     def limits(self) -> dict[str, float | int]:
         """The caps a client needs to know, as published in ``/api/options`` and ``hello``."""
-        return self.model_dump(exclude={"host", "port", "cors_origins"})
+        return self.model_dump(exclude={"host", "port", "cors_origins", "allowed_hosts"})

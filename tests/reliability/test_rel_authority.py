@@ -270,3 +270,34 @@ def test_websocket_from_own_origin_listed_origin_or_a_script_is_served():
         for headers in ({"Origin": "http://testserver"}, {"Origin": "http://school.example"}, {}):
             with client.websocket_connect("/ws", headers=headers) as ws:
                 assert json.loads(ws.receive_text())["type"] == "hello"
+
+
+def _status_line(port: int, request: str) -> str:
+    with socket.create_connection(("127.0.0.1", port), timeout=20) as s:
+        s.sendall(request.encode())
+        return s.recv(4096).decode(errors="replace").split("\r\n", 1)[0]
+
+
+def test_a_rebound_host_name_is_refused_on_loopback(live_server):
+    """DNS rebinding: a page at evil.example:PORT whose name now resolves to 127.0.0.1 sends
+    ``Host: evil.example:PORT`` (and a matching Origin); the loopback server refuses it,
+    over REST and on the websocket handshake, and still serves its own names."""
+    port = int(live_server.url.rsplit(":", 1)[1])
+    for host, status in ((f"evil.example:{port}", 400), (f"localhost:{port}", 200)):
+        r = httpx.get(live_server.url + "/api/options", headers={"Host": host}, timeout=20)
+        assert r.status_code == status, host
+    upgrade = (
+        "GET /ws HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    )
+    assert " 400 " in _status_line(port, upgrade.format(host=f"evil.example:{port}"))
+    assert " 101 " in _status_line(port, upgrade.format(host=f"127.0.0.1:{port}"))
+
+
+def test_host_names_are_checked_only_when_bound_to_loopback(monkeypatch):
+    captured = {}
+    monkeypatch.setattr("uvicorn.run", lambda app, **kw: captured.update(app=app, **kw))
+    cli_main([])
+    assert captured["app"].state.settings.allowed_hosts == ["127.0.0.1", "localhost"]
+    cli_main(["--host", "0.0.0.0"])  # a classroom server: reached by its LAN name or address
+    assert captured["app"].state.settings.allowed_hosts == []
