@@ -100,8 +100,9 @@ function subscribe() {
     fps: 30,
     neurons: true,
     neuron_resolution: app.neuronRes || 24,
-    // Thumbnails need ~12 pictures a second; a hovered unit shown full size gets them all.
-    neuron_fps: app.neuronRes === 64 ? 30 : 12,
+    // Thumbnails need ~12 pictures a second; a hovered unit shown full size gets 15 (the
+    // 64x64 grids of every unit go to the session's watchers too: keep them affordable).
+    neuron_fps: app.neuronRes === 64 ? 15 : 12,
     stats: false,
     ...(app.instruments ? app.instruments.subscription() : {}),
   });

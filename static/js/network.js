@@ -354,11 +354,7 @@ export class NetworkDiagram {
   linkHover(e) {
     const p = e.target.closest && e.target.closest('path.link');
     if (!p || p.dataset.w == null) { this.cb.tooltip(null); return; }
-    const l = +p.dataset.layer;
-    const i = +p.dataset.i;
-    const j = +p.dataset.j;
-    const from = l === 0 ? featureLabel(this.spec.features[i]) : `h${l}.${i + 1}`;
-    const to = l === this.spec.hidden.length ? `out ${j}` : `h${l + 1}.${j + 1}`;
+    const { from, to } = this.linkEnds(+p.dataset.layer, +p.dataset.i, +p.dataset.j);
     this.cb.tooltip(this.cb.label('diagram.weight', { from, to, w: (+p.dataset.w).toPrecision(3) }), e.clientX, e.clientY);
   }
 }

@@ -221,3 +221,36 @@ def test_initial_loss_mismatch_is_flagged_with_a_reason(live_server, page: Page)
     # Xavier brings it back to ln 2.
     page.get_by_test_id("init").select_option("xavier")
     expect(page.get_by_test_id("initial-loss-flag")).to_have_text("✓")
+
+
+def test_hover_a_unit_shows_it_full_size_and_a_link_its_weight(live_server, page: Page) -> None:
+    open_app(page, live_server.url, "#data=circle&h=3&act=tanh&feat=x1,x2")
+    page.wait_for_function(
+        "() => window.__mlpg.boundary.framesPainted > 0 && window.__mlpg.diagram.weights"
+    )
+    decision = grid_signature(page)
+    page.locator("[data-testid=unit-node]").nth(1).hover()
+    expect(page.get_by_test_id("tooltip")).to_have_text("layer 1, unit 2")
+    # The main canvas shows that unit's output, sharpened to 64x64 by the finer unit grids
+    # the page asks for while a unit is hovered.
+    page.wait_for_function(
+        "() => window.__mlpg.boundary.neuron && window.__mlpg.boundary.neuron.width === 64"
+    )
+    wait_grid_changed(page, decision)
+    page.mouse.move(5, 5)  # away: the decision boundary again (paused: the same picture)
+    page.wait_for_function("() => !window.__mlpg.boundary.neuron")
+    assert grid_signature(page) == decision
+    expect(page.get_by_test_id("tooltip")).to_be_hidden()
+    # A link: its weight, as the model has it.
+    x, y = page.evaluate(
+        """() => {
+        const p = document.querySelector(
+          "[data-testid=diagram] path.link[data-layer='0'][data-i='0'][data-j='1']");
+        const pt = p.getPointAtLength(p.getTotalLength() * 0.2);
+        const m = p.getScreenCTM();
+        return [pt.x * m.a + pt.y * m.c + m.e, pt.x * m.b + pt.y * m.d + m.f];
+    }"""
+    )
+    page.mouse.move(x, y)
+    w = page.evaluate("window.__mlpg.diagram.weights.layers[0].weights[0][1].toPrecision(3)")
+    expect(page.get_by_test_id("tooltip")).to_have_text(f"weight x₁ → h1.2: {w}")
