@@ -28,6 +28,21 @@ def open_instrument(page: Page, name: str) -> None:
     expect(details).to_have_attribute("open", "")
 
 
+def link_point(page: Page, layer: int, i: int, j: int) -> tuple[float, float]:
+    """Screen point a fifth of the way along the diagram's link i -> j of a layer (clear of
+    the crossings near the middle)."""
+    return page.evaluate(
+        """([l, i, j]) => {
+        const p = document.querySelector(
+          `[data-testid=diagram] path.link[data-layer='${l}'][data-i='${i}'][data-j='${j}']`);
+        const pt = p.getPointAtLength(p.getTotalLength() * 0.2);
+        const m = p.getScreenCTM();
+        return [pt.x * m.a + pt.y * m.c + m.e, pt.x * m.b + pt.y * m.d + m.f];
+    }""",
+        [layer, i, j],
+    )
+
+
 def test_initial_loss_check_shows_ln2_on_circle(live_server, page: Page, page_errors) -> None:
     open_app(page, live_server.url, "#data=circle&k=2&h=4,2&init=xavier")
     expect(page.get_by_test_id("initial-loss-expected")).to_have_text("ln 2 ≈ 0.693")
@@ -110,16 +125,8 @@ def test_edit_weight_while_paused_repaints_boundary(live_server, page: Page, pag
     )
     expect(page.get_by_test_id("play")).to_have_attribute("aria-pressed", "false")
     before = grid_signature(page)
-    # Click on the link input 1 -> unit 2, a fifth of the way along (clear of crossings).
-    x, y = page.evaluate(
-        """() => {
-        const p = document.querySelector(
-          "[data-testid=diagram] path.link[data-layer='0'][data-i='0'][data-j='1']");
-        const pt = p.getPointAtLength(p.getTotalLength() * 0.2);
-        const m = p.getScreenCTM();
-        return [pt.x * m.a + pt.y * m.c + m.e, pt.x * m.b + pt.y * m.d + m.f];
-    }"""
-    )
+    # Click on the link input 1 -> unit 2.
+    x, y = link_point(page, 0, 0, 1)
     page.mouse.click(x, y)
     expect(page.get_by_test_id("weight-editor")).to_be_visible()
     page.get_by_test_id("weight-input").fill("6")
@@ -242,15 +249,7 @@ def test_hover_a_unit_shows_it_full_size_and_a_link_its_weight(live_server, page
     assert grid_signature(page) == decision
     expect(page.get_by_test_id("tooltip")).to_be_hidden()
     # A link: its weight, as the model has it.
-    x, y = page.evaluate(
-        """() => {
-        const p = document.querySelector(
-          "[data-testid=diagram] path.link[data-layer='0'][data-i='0'][data-j='1']");
-        const pt = p.getPointAtLength(p.getTotalLength() * 0.2);
-        const m = p.getScreenCTM();
-        return [pt.x * m.a + pt.y * m.c + m.e, pt.x * m.b + pt.y * m.d + m.f];
-    }"""
-    )
+    x, y = link_point(page, 0, 0, 1)
     page.mouse.move(x, y)
     w = page.evaluate("window.__mlpg.diagram.weights.layers[0].weights[0][1].toPrecision(3)")
     expect(page.get_by_test_id("tooltip")).to_have_text(f"weight x₁ → h1.2: {w}")
