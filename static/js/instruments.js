@@ -5,7 +5,7 @@
 // main.js only forwards messages and frames.
 
 import { getPath } from './state.js';
-import { el, fmt } from './dom.js';
+import { el, fmt, pixelCanvas } from './dom.js';
 import { classCss } from './colors.js';
 import { StatsPanel } from './stats.js';
 import { RacePanel } from './race.js';
@@ -293,16 +293,8 @@ export class Instruments {
   /** A kind-3 frame: the MC-dropout spread, one byte a cell, scaled up under the points. */
   onUncertainty(frame) {
     const { width: w, height: h, body } = frame;
-    let off = this.uOff;
-    if (!off || off.width !== w || off.height !== h) {
-      off = document.createElement('canvas');
-      off.width = w;
-      off.height = h;
-      off._ctx = off.getContext('2d');
-      off._img = off._ctx.createImageData(w, h);
-      off._px = new Uint32Array(off._img.data.buffer);
-      this.uOff = off;
-    }
+    const off = pixelCanvas(this.uOff, w, h);
+    this.uOff = off;
     const px = off._px;
     const lut = this.uLut;
     for (let i = 0; i < w * h; i++) px[i] = lut[body[i]];

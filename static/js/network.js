@@ -6,6 +6,7 @@
 // The DOM is rebuilt only when the architecture changes; weights and thumbnails update in place.
 
 import { divergingLUT, classCss, weightColor } from './colors.js';
+import { pixelCanvas } from './dom.js';
 
 const FEATURE_LABELS = {
   x1: 'x₁', x2: 'x₂', x1_squared: 'x₁²', x2_squared: 'x₂²', x1_x2: 'x₁x₂',
@@ -261,16 +262,8 @@ export class NetworkDiagram {
   }
 
   paintThumb(slot, { plane, width, height, min, max }) {
-    let sc = this.scratch;
-    if (!sc || sc.width !== width || sc.height !== height) {
-      sc = document.createElement('canvas');
-      sc.width = width;
-      sc.height = height;
-      sc._ctx = sc.getContext('2d');
-      sc._img = sc._ctx.createImageData(width, height);
-      sc._px = new Uint32Array(sc._img.data.buffer);
-      this.scratch = sc;
-    }
+    const sc = pixelCanvas(this.scratch, width, height);
+    this.scratch = sc;
     const px = sc._px;
     const scale = Math.max(Math.abs(min), Math.abs(max)) || 1;
     const span = max - min;
