@@ -103,13 +103,17 @@ def _outputs(layer: dict, k: int) -> dict:
     return {**layer, "weights": np.tile(w[:, :1], (1, k)).tolist(), "bias": [0.0] * k}
 
 
-def test_a_document_over_the_unit_limit_is_refused(client):
-    doc = trained_document(client)
+def widened(doc: dict, units: int) -> dict:
+    """The one-hidden-layer document with that layer widened to ``units`` units."""
     hidden, out = doc["layers"]
-    n_in = len(hidden["weights"])
-    big = {**hidden, "weights": [[0.01] * 300] * n_in, "bias": [0.0] * 300}
-    big.pop("alpha", None)
-    wide = {**doc, "layers": [big, {**out, "weights": [[0.01] * 2] * 300}]}
+    n_in, n_out = len(hidden["weights"]), len(out["bias"])
+    big = {"activation": hidden["activation"], "weights": [[0.01] * units] * n_in}
+    big["bias"] = [0.0] * units
+    return {**doc, "layers": [big, {**out, "weights": [[0.01] * n_out] * units}]}
+
+
+def test_a_document_over_the_unit_limit_is_refused(client):
+    wide = widened(trained_document(client), 300)
     with client.websocket_connect("/ws") as ws:
         open_session(ws)
         send(ws, "load_model", model=wide)
@@ -161,11 +165,7 @@ def test_rest_load_errors(client):
 
 
 def test_rest_train_refuses_an_initial_model_over_the_limits(client):
-    doc = trained_document(client)
-    hidden, out = doc["layers"]
-    n_in = len(hidden["weights"])
-    big = {**hidden, "weights": [[0.01] * 300] * n_in, "bias": [0.0] * 300}
-    wide = {**doc, "layers": [big, {**out, "weights": [[0.01] * 2] * 300}]}
+    wide = widened(trained_document(client), 300)
     r = client.post("/train", json={**TRAIN, "steps": 1, "initial_model": wide})
     assert r.status_code == 422
     assert r.json()["detail"][0]["field"] == "initial_model"
