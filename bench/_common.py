@@ -39,14 +39,14 @@ def start_server(
     timeout: float = 30.0,
     capture: bool = False,
 ) -> tuple[subprocess.Popen, str]:
-    """``python -m server`` on a loopback port, once /healthz answers: (process, http URL).
+    """``python -m mlp_playground`` on a loopback port, once /healthz answers: (process, http URL).
 
     ``capture`` keeps its output on a pipe (to look for tracebacks), else it is discarded.
     """
     port = port or free_port()
     out = subprocess.PIPE if capture else subprocess.DEVNULL
     proc = subprocess.Popen(
-        [sys.executable, "-m", "server", "--port", str(port)],
+        [sys.executable, "-m", "mlp_playground", "--port", str(port)],
         cwd=ROOT,
         env={**os.environ, **(env or {})},
         stdout=out,

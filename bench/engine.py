@@ -27,7 +27,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from server.nn import MLP, gradient_check, make_optimizer
+from mlp_playground.nn import MLP, gradient_check, make_optimizer
 
 NETS = [("2-8-8-2 tanh", [8, 8], "tanh"), ("2-64-64-64-2 relu", [64, 64, 64], "relu")]
 LR = {"sgd": 0.1, "adam": 0.01}

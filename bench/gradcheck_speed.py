@@ -13,7 +13,7 @@ import time
 from fastapi.testclient import TestClient
 from threadpoolctl import threadpool_info
 
-from server.app import create_app
+from mlp_playground.app import create_app
 
 BIG = {"hidden_layers": [256] * 10, "activation": "tanh"}
 

@@ -4,5 +4,17 @@ from pathlib import Path
 
 __version__ = "0.1.0"
 
-#: The page's files; served at "/" by the app.
-STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
+
+def _static_dir() -> Path:
+    """The page's files, served at "/".
+
+    An installed wheel carries them inside the package (``mlp_playground/static``); a
+    checkout (and an editable install, which maps the package to ``server/``) keeps them in
+    the repository's top-level ``static/`` beside ``server/``.
+    """
+    here = Path(__file__).resolve().parent
+    inside = here / "static"
+    return inside if (inside / "index.html").is_file() else here.parent / "static"
+
+
+STATIC_DIR = _static_dir()

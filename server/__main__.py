@@ -9,7 +9,7 @@ import webbrowser
 
 import uvicorn
 
-from server.config import Settings
+from mlp_playground.config import Settings
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 #: What a browser on this machine puts in ``Host`` (IPv6 is left out: Starlette's host
@@ -30,7 +30,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--open", action="store_true", help="open the page in a browser")
     args = parser.parse_args(argv)
 
-    from server.app import create_app
+    from mlp_playground.app import create_app
 
     shown_host = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host
     url = f"http://{shown_host}:{args.port}"

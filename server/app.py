@@ -15,8 +15,8 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from server import STATIC_DIR, __version__
-from server.config import Settings
+from mlp_playground import STATIC_DIR, __version__
+from mlp_playground.config import Settings
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -25,7 +25,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        from server.live.registry import SessionRegistry
+        from mlp_playground.live.registry import SessionRegistry
 
         registry = SessionRegistry(settings)
         app.state.registry = registry
@@ -38,7 +38,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="MLP Playground", version=__version__, lifespan=lifespan)
     app.state.settings = settings
 
-    from server.routes import live, training
+    from mlp_playground.routes import live, training
 
     app.include_router(training.router)
     app.include_router(live.router)
@@ -91,7 +91,7 @@ def _error(field: str, msg: str, kind: str = "value_error") -> dict[str, Any]:
 
 
 def _install_error_handlers(app: FastAPI) -> None:
-    from server.training import ConfigError
+    from mlp_playground.training import ConfigError
 
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
         detail = [
@@ -111,7 +111,7 @@ def _install_error_handlers(app: FastAPI) -> None:
     async def value_error(request: Request, exc: ValueError) -> JSONResponse:
         # A bad value caught below the validation layer (e.g. by the engine): still the
         # client's input, so a 422 rather than a 500; logged so a real bug is visible.
-        logging.getLogger("server.rest").warning("%s %s: %s", request.method, request.url, exc)
+        logging.getLogger("mlp_playground.rest").warning("%s %s: %s", request.method, request.url, exc)
         return JSONResponse({"detail": [_error("body", str(exc))]}, status_code=422)
 
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:

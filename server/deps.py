@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
-from server.config import Settings
+from mlp_playground.config import Settings
 
 
 def get_settings(request: Request) -> Settings:

@@ -3,7 +3,7 @@
 These models check shapes and types and reject non-finite numbers (JSON's ``NaN`` and
 ``Infinity`` literals, which Python's json module accepts); the meaning of values (names,
 ranges, limits, labels below the class count) is checked once, in
-``server.training.TrainConfig``, so that REST and the live websocket say the same thing.
+``mlp_playground.training.TrainConfig``, so that REST and the live websocket say the same thing.
 Request models forbid unknown fields so that a typo ("lr") is a 422, not a silent default.
 """
 
@@ -13,14 +13,14 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from server.datasets import DATASETS
-from server.features import FEATURES
-from server.nn.activations import ACTIVATIONS
-from server.nn.initializers import INITIALIZERS
-from server.nn.losses import LOSSES
-from server.nn.optimizers import OPTIMIZERS
-from server.nn.regularization import REGULARIZATIONS
-from server.training import TrainConfig
+from mlp_playground.datasets import DATASETS
+from mlp_playground.features import FEATURES
+from mlp_playground.nn.activations import ACTIVATIONS
+from mlp_playground.nn.initializers import INITIALIZERS
+from mlp_playground.nn.losses import LOSSES
+from mlp_playground.nn.optimizers import OPTIMIZERS
+from mlp_playground.nn.regularization import REGULARIZATIONS
+from mlp_playground.training import TrainConfig
 
 Finite = Annotated[float, Field(allow_inf_nan=False)]
 Point = Annotated[list[Finite], Field(min_length=2, max_length=2)]

@@ -7,7 +7,7 @@ owns the model, the optimiser, the data and the run's one ``numpy.random.Generat
 (seeded from ``config.seed``: the same seed gives the same split, weights, batches, dropout
 masks and so the same trajectory, bit for bit).
 
-``TrainConfig`` and its checks live in ``server.training_config`` (re-exported here).
+``TrainConfig`` and its checks live in ``mlp_playground.training_config`` (re-exported here).
 
 The per-step path is deliberately bare: an epoch's shuffled copy of the training set is
 gathered once per epoch, a mini-batch is two slices (views), and a step is one
@@ -26,14 +26,14 @@ from typing import Any
 
 import numpy as np
 
-from server.datasets import DOMAIN, data_domain, generate, stratified_split
-from server.features import FEATURES, Normalization, check_features, expand
-from server.grid import grid_points
-from server.nn.gradcheck import DEFAULT_TOLERANCE, gradient_check
-from server.nn.model import MLP
-from server.nn.optimizers import make_optimizer
-from server.nn.serialization import model_from_document, model_to_document
-from server.training_config import (
+from mlp_playground.datasets import DOMAIN, data_domain, generate, stratified_split
+from mlp_playground.features import FEATURES, Normalization, check_features, expand
+from mlp_playground.grid import grid_points
+from mlp_playground.nn.gradcheck import DEFAULT_TOLERANCE, gradient_check
+from mlp_playground.nn.model import MLP
+from mlp_playground.nn.optimizers import make_optimizer
+from mlp_playground.nn.serialization import model_from_document, model_to_document
+from mlp_playground.training_config import (
     DEFAULT_CONFIG,
     DEFAULT_LIMITS,
     ConfigError,

@@ -1,6 +1,6 @@
 """The training configuration: the ``/train`` body as plain, validated Python values.
 
-Split from ``server.training`` (which re-exports everything here) so that the loop and the
+Split from ``mlp_playground.training`` (which re-exports everything here) so that the loop and the
 rules about values each fit in a sitting. One validator serves REST and the live websocket:
 ``ConfigError(field, message)`` names the dotted field so REST can answer 422 with it and
 the websocket can fill its ``field``. No pydantic here (see docs/internals.md).
@@ -17,13 +17,13 @@ from typing import Any
 
 import numpy as np
 
-from server.datasets import DATASETS
-from server.features import FEATURES
-from server.nn.activations import ACTIVATIONS
-from server.nn.initializers import INITIALIZERS
-from server.nn.losses import LOSSES
-from server.nn.optimizers import OPTIMIZERS, make_optimizer
-from server.nn.regularization import REGULARIZATIONS
+from mlp_playground.datasets import DATASETS
+from mlp_playground.features import FEATURES
+from mlp_playground.nn.activations import ACTIVATIONS
+from mlp_playground.nn.initializers import INITIALIZERS
+from mlp_playground.nn.losses import LOSSES
+from mlp_playground.nn.optimizers import OPTIMIZERS, make_optimizer
+from mlp_playground.nn.regularization import REGULARIZATIONS
 
 # --------------------------------------------------------------------------- errors, limits
 

@@ -14,8 +14,8 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from server.app import create_app
-from server.config import Settings
+from mlp_playground.app import create_app
+from mlp_playground.config import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -38,7 +38,7 @@ def free_port() -> int:
 
 
 class ServerProcess:
-    """A real ``python -m server`` process on loopback; restartable on the same port."""
+    """A real ``python -m mlp_playground`` process on loopback; restartable on the same port."""
 
     def __init__(self, port: int, env: dict[str, str] | None = None) -> None:
         self.port = port
@@ -49,7 +49,7 @@ class ServerProcess:
 
     def start(self, timeout: float = 20.0) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "server", "--port", str(self.port)],
+            [sys.executable, "-m", "mlp_playground", "--port", str(self.port)],
             cwd=ROOT,
             env=self.env,
             stdout=subprocess.PIPE,

@@ -7,8 +7,8 @@ import copy
 import numpy as np
 import pytest
 
-from server.nn.model import MLP
-from server.nn.serialization import model_to_document
+from mlp_playground.nn.model import MLP
+from mlp_playground.nn.serialization import model_to_document
 
 ROW_KEYS = {"parameter", "index", "analytic", "numerical", "relative_error"}
 SMALL = {

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from server.config import Settings
+from mlp_playground.config import Settings
 
 LIMITS = dict(
     max_points_train=400,
@@ -103,7 +103,7 @@ def test_work_cap_counts_every_race_run(client):
 def test_options_defaults_respect_lowered_limits():
     from fastapi.testclient import TestClient
 
-    from server.app import create_app
+    from mlp_playground.app import create_app
 
     with TestClient(create_app(Settings(max_points_train=100))) as c:
         defaults = c.get("/api/options").json()["defaults"]

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from server.datasets import DATASETS
-from server.features import FEATURES
-from server.nn.optimizers import OPTIMIZERS
+from mlp_playground.datasets import DATASETS
+from mlp_playground.features import FEATURES
+from mlp_playground.nn.optimizers import OPTIMIZERS
 
 
 def test_options_list_every_choice(client, settings):

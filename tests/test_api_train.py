@@ -12,10 +12,10 @@ import httpx
 import numpy as np
 import pytest
 
-from server.features import expand
-from server.grid import grid_points
-from server.nn.serialization import model_from_document
-from server.training import Predictor, TrainConfig, Trainer
+from mlp_playground.features import expand
+from mlp_playground.grid import grid_points
+from mlp_playground.nn.serialization import model_from_document
+from mlp_playground.training import Predictor, TrainConfig, Trainer
 
 
 def defaults(client) -> dict:
@@ -207,7 +207,7 @@ def test_hinge_loss_trains(client):
 
 
 def test_large_bodies_parsed_off_the_loop_behave_the_same(client):
-    from server.routes.training import OFF_LOOP_BYTES
+    from mlp_playground.routes.training import OFF_LOOP_BYTES
 
     out = client.post("/train", json={"dataset": {"name": "xor"}, "epochs": 1}).json()
     pts = np.random.default_rng(0).uniform(-6, 6, (3000, 2))
@@ -245,7 +245,7 @@ def test_training_does_not_block_the_server(live_server):
 
 
 def test_predict_a_live_session(client):
-    from server.live.registry import SessionRegistry  # noqa: F401  (the registry exists)
+    from mlp_playground.live.registry import SessionRegistry  # noqa: F401  (the registry exists)
 
     registry = client.app.state.registry
     session = registry.create()

@@ -61,7 +61,7 @@ def test_python_m_server_answers_healthz(server_factory):
 def test_cli_binds_loopback_and_prints_the_url():
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "server", "--port", str(port)],
+        [sys.executable, "-m", "mlp_playground", "--port", str(port)],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -86,7 +86,7 @@ def test_dockerfile_cmd_starts_the_server_outside_docker():
     cmd[cmd.index("--port") + 1] = str(port)  # the container's 8000 may be taken here
     exe = shutil.which(cmd[0])
     if exe is None:  # not installed as a script: run the same entry point
-        cmd = [sys.executable, "-m", "server", *cmd[1:]]
+        cmd = [sys.executable, "-m", "mlp_playground", *cmd[1:]]
     proc = subprocess.Popen(
         cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=dict(os.environ)
     )

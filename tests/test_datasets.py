@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from server.datasets import (
+from mlp_playground.datasets import (
     DATASETS,
     DOMAIN,
     DataError,

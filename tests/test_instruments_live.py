@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-from server.app import create_app
-from server.grid import grid_points
-from server.training import Predictor
+from mlp_playground.app import create_app
+from mlp_playground.grid import grid_points
+from mlp_playground.training import Predictor
 from tests.live.live_helpers import recv, send, until, until_frame
 
 pytestmark = pytest.mark.timeout(30)
@@ -243,9 +243,17 @@ def test_stop_condition_pauses_with_an_event(client):
         assert event["condition"] == "epochs" and event["running"] is False
         assert event["epoch"] == 3 and event["message"]
         send(ws, "get_model")
-        until(ws, "model")
-        metrics = until(ws, "metrics")
-        assert metrics["epoch"] == 3 and metrics["running"] is False
+        # The paused metrics come from the frame thread and the model from the command, so
+        # either may arrive first: wait for both.
+        seen: dict = {}
+        for _ in range(2000):
+            msg = recv(ws)
+            if isinstance(msg, dict) and msg["type"] in ("model", "metrics"):
+                seen[msg["type"]] = msg
+            if "model" in seen and seen.get("metrics", {}).get("running") is False:
+                break
+        assert "model" in seen
+        assert seen["metrics"]["epoch"] == 3 and seen["metrics"]["running"] is False
 
 
 def test_schedule_rate_is_in_metrics(client):

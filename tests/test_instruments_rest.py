@@ -9,9 +9,9 @@ import math
 import numpy as np
 import pytest
 
-from server.nn.model import MLP
-from server.nn.serialization import model_to_document
-from server.training import ConfigError, TrainConfig, Trainer
+from mlp_playground.nn.model import MLP
+from mlp_playground.nn.serialization import model_to_document
+from mlp_playground.training import ConfigError, TrainConfig, Trainer
 
 DEEP_TANH = {"hidden_layers": [64] * 10, "activation": "tanh"}
 

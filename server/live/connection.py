@@ -21,7 +21,7 @@ from collections import deque
 
 from starlette.websockets import WebSocket
 
-log = logging.getLogger("server.live")
+log = logging.getLogger("mlp_playground.live")
 
 #: Slot names: the pictures, then the numbers of that step (produced in this order).
 SLOTS = ("frame", "units", "metrics", "stats")

@@ -30,9 +30,9 @@ Kind 4 (regression): ``channels`` = 1, one byte a cell: ``round(255 * (clip(y, -
 / 2)`` with ``y`` the network's output.
 
 Cells are row-major, first row at the top (largest x2), first column at the left (smallest
-x1): the order of ``server.grid.grid_points``. Encoding works on float32 or float64 arrays
+x1): the order of ``mlp_playground.grid.grid_points``. Encoding works on float32 or float64 arrays
 (nothing is learned here, so the grid pass may run in float32); the cell arithmetic is
-``server.grid``'s, shared with REST ``/train``'s grid.
+``mlp_playground.grid``'s, shared with REST ``/train``'s grid.
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from server.grid import probabilities_to_frame_cells, quantize_units
+from mlp_playground.grid import probabilities_to_frame_cells, quantize_units
 
 MAGIC = b"MLPG"
 VERSION = 1

@@ -15,7 +15,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from server.config import Settings
+from mlp_playground.config import Settings
 
 #: Messages a watcher may send: they read the session and change nothing.
 READ_ONLY_TYPES = frozenset({"get_model"})

@@ -17,12 +17,12 @@ import sys
 import time
 from typing import Any
 
-from server.config import Settings
-from server.live.connection import CLOSE_GOING_AWAY, CLOSE_NORMAL, Connection
-from server.live.scheduler import Scheduler
-from server.live.session import LiveSession, Output
+from mlp_playground.config import Settings
+from mlp_playground.live.connection import CLOSE_GOING_AWAY, CLOSE_NORMAL, Connection
+from mlp_playground.live.scheduler import Scheduler
+from mlp_playground.live.session import LiveSession, Output
 
-log = logging.getLogger("server.live")
+log = logging.getLogger("mlp_playground.live")
 
 REAP_INTERVAL = 0.25
 SWITCH_INTERVAL = 0.001

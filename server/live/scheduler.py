@@ -40,9 +40,9 @@ import time
 
 import numpy as np
 
-from server.live.session import LiveSession
+from mlp_playground.live.session import LiveSession
 
-log = logging.getLogger("server.live")
+log = logging.getLogger("mlp_playground.live")
 
 MAX_SLICE = 0.008
 MIN_SLICE = 0.0005

@@ -24,12 +24,12 @@ from typing import Any
 
 import numpy as np
 
-from server.config import Settings
-from server.grid import grid_points
-from server.live import frames
-from server.live.connection import READY, Connection
-from server.live.messages import ClientMessage, ProtocolError
-from server.training import (
+from mlp_playground.config import Settings
+from mlp_playground.grid import grid_points
+from mlp_playground.live import frames
+from mlp_playground.live.connection import READY, Connection
+from mlp_playground.live.messages import ClientMessage, ProtocolError
+from mlp_playground.training import (
     ConfigError,
     Predictor,
     TrainConfig,
@@ -38,7 +38,7 @@ from server.training import (
     mc_predict,
 )
 
-log = logging.getLogger("server.live")
+log = logging.getLogger("mlp_playground.live")
 
 #: The page's starting point (TensorFlow Playground's): a small net on the circle data.
 LIVE_DEFAULTS: dict[str, Any] = {
@@ -363,7 +363,6 @@ class LiveSession:
         """Worker: a ``config.stop`` condition was met at an epoch's end: pause and say which."""
         self.running = False
         self.pending_steps = 0
-        self.dirty = True
         stop = self.config.stop
         what = {
             "epochs": f"{self.trainer.epoch} epochs done",
@@ -382,6 +381,7 @@ class LiveSession:
                 "running": False,
             },
         )
+        self.dirty = True  # after the event, so the paused metrics follow it
 
     def reset_message(self) -> dict[str, Any]:
         """Worker: the ``reset`` event with the initial-loss check (docs/instruments.md)."""

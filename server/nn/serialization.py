@@ -7,7 +7,7 @@ starts with the path of the offending field (``layers[1].weights: expected 8 row
 
 Feature names are checked against ``FEATURE_NAMES`` (the fixed list of DESIGN.md section 5)
 unless the caller passes its own ``known_features``; ``server/nn`` does not import
-``server.features`` to keep imports pointing one way.
+``mlp_playground.features`` to keep imports pointing one way.
 """
 
 from __future__ import annotations

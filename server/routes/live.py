@@ -20,8 +20,8 @@ from fastapi import APIRouter, Body, HTTPException, WebSocket
 from fastapi.responses import JSONResponse
 from starlette.websockets import WebSocketDisconnect
 
-from server.deps import RegistryDep
-from server.live.connection import (
+from mlp_playground.deps import RegistryDep
+from mlp_playground.live.connection import (
     CLOSE_POLICY,
     CLOSE_TOO_BIG,
     CLOSE_TRY_AGAIN,
@@ -29,14 +29,14 @@ from server.live.connection import (
     Connection,
     RateLimiter,
 )
-from server.live.messages import READ_ONLY_TYPES, ProtocolError, parse_message
-from server.live.registry import SessionRegistry
-from server.live.session import LiveSession, dumps
-from server.routes.training import OffLoopJSONRoute
+from mlp_playground.live.messages import READ_ONLY_TYPES, ProtocolError, parse_message
+from mlp_playground.live.registry import SessionRegistry
+from mlp_playground.live.session import LiveSession, dumps
+from mlp_playground.routes.training import OffLoopJSONRoute
 
 router = APIRouter()
 rest = APIRouter(route_class=OffLoopJSONRoute)  # the REST side of live sessions
-log = logging.getLogger("server.live")
+log = logging.getLogger("mlp_playground.live")
 
 LOAD_MODEL_TIMEOUT = 30.0  # seconds: the worker applies it between two training slices
 

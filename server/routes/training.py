@@ -23,16 +23,16 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 
-from server.config import Settings
-from server.datasets import DATASETS
-from server.deps import RegistryDep, SettingsDep
-from server.features import FEATURES
-from server.nn.activations import ACTIVATIONS
-from server.nn.initializers import INITIALIZERS
-from server.nn.losses import LOSSES
-from server.nn.optimizers import OPTIMIZERS
-from server.nn.regularization import REGULARIZATIONS
-from server.schemas import (
+from mlp_playground.config import Settings
+from mlp_playground.datasets import DATASETS
+from mlp_playground.deps import RegistryDep, SettingsDep
+from mlp_playground.features import FEATURES
+from mlp_playground.nn.activations import ACTIVATIONS
+from mlp_playground.nn.initializers import INITIALIZERS
+from mlp_playground.nn.losses import LOSSES
+from mlp_playground.nn.optimizers import OPTIMIZERS
+from mlp_playground.nn.regularization import REGULARIZATIONS
+from mlp_playground.schemas import (
     DATA_EXAMPLE,
     TRAIN_EXAMPLE,
     ErrorResponse,
@@ -45,7 +45,7 @@ from server.schemas import (
     TrainRequest,
     TrainResponse,
 )
-from server.training import (
+from mlp_playground.training import (
     ConfigError,
     Predictor,
     TrainConfig,
@@ -55,7 +55,7 @@ from server.training import (
     check_points,
     mc_predict,
 )
-from server.training_config import MAX_MC_PASSES, PREDICTION_MODES, SCHEDULES
+from mlp_playground.training_config import MAX_MC_PASSES, PREDICTION_MODES, SCHEDULES
 
 OFF_LOOP_BYTES = 65_536
 """JSON bodies larger than this are parsed in the threadpool."""

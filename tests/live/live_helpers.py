@@ -7,7 +7,7 @@ from typing import Any
 
 from starlette.websockets import WebSocketDisconnect
 
-from server.live import frames
+from mlp_playground.live import frames
 
 
 def recv(ws) -> dict[str, Any] | frames.DecodedFrame:

@@ -5,7 +5,7 @@ import struct
 import numpy as np
 import pytest
 
-from server.live import frames
+from mlp_playground.live import frames
 
 
 def test_header_layout_byte_by_byte():

@@ -13,8 +13,8 @@ import pytest
 from fastapi.testclient import TestClient
 from live_helpers import open_session, recv, send, until
 
-from server.app import create_app
-from server.config import Settings
+from mlp_playground.app import create_app
+from mlp_playground.config import Settings
 
 pytestmark = pytest.mark.timeout(60)
 

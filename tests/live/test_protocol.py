@@ -9,9 +9,9 @@ from fastapi.testclient import TestClient
 from live_helpers import open_session, recv, send, until, until_frame
 from starlette.websockets import WebSocketDisconnect
 
-from server.app import create_app
-from server.config import Settings
-from server.live import frames
+from mlp_playground.app import create_app
+from mlp_playground.config import Settings
+from mlp_playground.live import frames
 
 pytestmark = pytest.mark.timeout(20)
 
@@ -599,7 +599,7 @@ def test_too_many_watchers(make_client):
 def test_clean_shutdown_stops_the_worker_and_logs_sessions(caplog):
     import logging
 
-    caplog.set_level(logging.INFO, logger="server.live")
+    caplog.set_level(logging.INFO, logger="mlp_playground.live")
     client = TestClient(create_app(Settings()))
     with client:
         registry = client.app.state.registry
@@ -611,7 +611,7 @@ def test_clean_shutdown_stops_the_worker_and_logs_sessions(caplog):
         assert thread.is_alive()
     assert not thread.is_alive()
     assert len(registry) == 0
-    lines = [r.getMessage() for r in caplog.records if r.name == "server.live"]
+    lines = [r.getMessage() for r in caplog.records if r.name == "mlp_playground.live"]
     sid = hello["session_id"]
     assert any(line.startswith(f"live session start id={sid}") for line in lines)
     assert any(f"live session end id={sid} reason=shutdown" in line for line in lines)

@@ -10,7 +10,7 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
-from server.live import frames
+from mlp_playground.live import frames
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -8,8 +8,8 @@ import pytest
 from fastapi.testclient import TestClient
 from live_helpers import open_session, recv, send, until, until_frame
 
-from server.app import create_app
-from server.live import frames
+from mlp_playground.app import create_app
+from mlp_playground.live import frames
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -1,10 +1,10 @@
-"""Small datasets and helpers shared by the engine tests (made here, no server.datasets)."""
+"""Small datasets and helpers shared by the engine tests (made here, no mlp_playground.datasets)."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from server.nn import MLP, make_optimizer
+from mlp_playground.nn import MLP, make_optimizer
 
 
 def xor(n: int = 200, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -74,7 +74,7 @@ def kink_free_case(
     regularised weight is at least 1e-3 away from its kink. Biases and PReLU slopes are
     drawn at random so that they are exercised too.
     """
-    from server.nn import activations as act
+    from mlp_playground.nn import activations as act
 
     k = 1 if loss == "mse" else 3
     for attempt in range(200):

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from nn_data import kink_free_case
 
-from server.nn import ACTIVATIONS, LOSSES, MLP, REGULARIZATIONS, gradient_check
-from server.nn.gradcheck import relative_error
+from mlp_playground.nn import ACTIVATIONS, LOSSES, MLP, REGULARIZATIONS, gradient_check
+from mlp_playground.nn.gradcheck import relative_error
 
 CASES = list(itertools.product(ACTIVATIONS, LOSSES, REGULARIZATIONS))
 
@@ -90,7 +90,7 @@ def test_sampling_rows_and_table_format():
 
 def test_gradient_check_detects_a_wrong_gradient(monkeypatch):
     """The check must be able to fail: break tanh's derivative and watch it say so."""
-    from server.nn import activations
+    from mlp_playground.nn import activations
 
     def wrong(da, a, aux, alpha=None, galpha=None):
         return da  # as if tanh' were 1

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from nn_data import circles, spiral, train, xor
 
-from server.nn import ACTIVATIONS, INITIALIZERS, MLP, make_optimizer
-from server.nn import activations as act
-from server.nn.losses import cross_entropy, hinge, mse, softmax
+from mlp_playground.nn import ACTIVATIONS, INITIALIZERS, MLP, make_optimizer
+from mlp_playground.nn import activations as act
+from mlp_playground.nn.losses import cross_entropy, hinge, mse, softmax
 
 
 # ---------------------------------------------------------------- losses

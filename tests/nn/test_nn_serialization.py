@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 
-from server.nn import MLP, ModelDocumentError, model_from_document, model_to_document
+from mlp_playground.nn import MLP, ModelDocumentError, model_from_document, model_to_document
 
 
 def model_and_doc():

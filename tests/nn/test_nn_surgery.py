@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from server.nn import MLP, gradient_check, make_optimizer
+from mlp_playground.nn import MLP, gradient_check, make_optimizer
 
 X = np.random.default_rng(0).normal(size=(12, 2)) * 1.5
 Y = np.arange(12) % 3

@@ -15,9 +15,9 @@ from fastapi.testclient import TestClient
 from rel_helpers import ROOT, closed_with, owner, recv_json, run, send, until
 from websockets.asyncio.client import connect
 
-from server.__main__ import main as cli_main
-from server.app import create_app
-from server.config import Settings
+from mlp_playground.__main__ import main as cli_main
+from mlp_playground.app import create_app
+from mlp_playground.config import Settings
 
 pytestmark = pytest.mark.timeout(120)
 MUTATING = [

@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from server.nn import (
+from mlp_playground.nn import (
     ACTIVATIONS,
     INITIALIZERS,
     MLP,

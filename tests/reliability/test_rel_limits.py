@@ -12,7 +12,7 @@ import pytest
 from rel_helpers import ROOT, closed_with, owner, recv_json, run, send, step_advances, until
 from websockets.asyncio.client import connect
 
-from server.config import Settings
+from mlp_playground.config import Settings
 
 pytestmark = pytest.mark.timeout(120)
 

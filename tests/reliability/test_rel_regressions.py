@@ -6,9 +6,9 @@ import copy
 
 import numpy as np
 
-from server.live.session import LIVE_DEFAULTS
-from server.nn import MLP
-from server.training import TrainConfig, Trainer
+from mlp_playground.live.session import LIVE_DEFAULTS
+from mlp_playground.nn import MLP
+from mlp_playground.training import TrainConfig, Trainer
 
 
 def test_points_added_mid_epoch_join_the_next_epoch_without_an_empty_batch():
@@ -38,9 +38,9 @@ def test_layer_stats_of_a_runaway_net_have_empty_histograms_not_an_exception():
 def test_a_failing_training_slice_pauses_the_session_and_says_so():
     import json
 
-    from server.config import Settings
-    from server.live.scheduler import Scheduler
-    from server.live.session import LiveSession
+    from mlp_playground.config import Settings
+    from mlp_playground.live.scheduler import Scheduler
+    from mlp_playground.live.session import LiveSession
 
     sent: list = []
     session = LiveSession("id", "token", Settings(), lambda s, out: sent.extend(out), lambda: None)

@@ -23,8 +23,8 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 
-from server.app import create_app
-from server.config import Settings
+from mlp_playground.app import create_app
+from mlp_playground.config import Settings
 
 LONG = os.environ.get("MLPG_FUZZ_LONG") == "1"
 EXAMPLES = 300 if LONG else int(os.environ.get("MLPG_FUZZ_EXAMPLES", "25"))
