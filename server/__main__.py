@@ -1,26 +1,30 @@
-"""Command line: ``mlp-playground [--host 127.0.0.1] [--port 8000] [--open]``."""
+"""Command line: ``mlp-playground`` (or ``python -m mlp_playground``) starts the server."""
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import threading
 import webbrowser
 
 import uvicorn
 
+from mlp_playground import __version__
 from mlp_playground.config import Settings
+from mlp_playground.public import WILDCARD_HOSTS, public_url
 
-LOOPBACK = ("127.0.0.1", "localhost", "::1")
-#: What a browser on this machine puts in ``Host`` (IPv6 is left out: Starlette's host
-#: check cannot parse "[::1]:8000", and the default bind is IPv4 anyway).
-LOOPBACK_NAMES = ["127.0.0.1", "localhost"]
+DESCRIPTION = (
+    "Start the MLP Playground server and serve the page. It listens on 127.0.0.1 (this "
+    "machine only) unless --host says otherwise; every limit is an MLPG_* environment "
+    "variable (see the README)."
+)
+LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
 
 
-def main(argv: list[str] | None = None) -> None:
-    """Start the server; loopback only unless ``--host`` says otherwise."""
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
     defaults = Settings()
-    parser = argparse.ArgumentParser(prog="mlp-playground", description=__doc__)
+    parser = argparse.ArgumentParser(prog="mlp-playground", description=DESCRIPTION)
     parser.add_argument(
         "--host", default=defaults.host, help="address to bind (default %(default)s)"
     )
@@ -28,30 +32,50 @@ def main(argv: list[str] | None = None) -> None:
         "--port", type=int, default=defaults.port, help="port (default %(default)s)"
     )
     parser.add_argument("--open", action="store_true", help="open the page in a browser")
-    args = parser.parse_args(argv)
+    parser.add_argument(
+        "--log-level", choices=LOG_LEVELS, default="info", help="log detail (default %(default)s)"
+    )
+    parser.add_argument(
+        "--reload", action="store_true", help="development: restart when a source file changes"
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    return parser.parse_args(argv)
 
-    from mlp_playground.app import create_app
 
-    shown_host = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host
-    url = f"http://{shown_host}:{args.port}"
+def main(argv: list[str] | None = None) -> None:
+    """Start the server; loopback only unless ``--host`` says otherwise."""
+    args = parse_args(argv)
+    settings = Settings(host=args.host, port=args.port)
+    local = "127.0.0.1" if args.host in WILDCARD_HOSTS else args.host
+    url = f"http://{local}:{args.port}"
+    shared = public_url(settings)
     print(f"MLP Playground on {url}", flush=True)
+    if shared and shared != url:
+        print(f"Others on the network open {shared}", flush=True)
     if args.open:
         threading.Timer(1.0, webbrowser.open, args=(url,)).start()
-    settings = Settings(host=args.host, port=args.port)
-    if not settings.allowed_hosts and args.host in LOOPBACK:
-        settings = Settings(host=args.host, port=args.port, allowed_hosts=LOOPBACK_NAMES)
-    app = create_app(settings)
     # The app's own loggers (session start/end lines) next to uvicorn's, in the same shape.
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(name)s %(message)s")
-    uvicorn.run(
-        app,
-        host=args.host,
-        port=args.port,
-        log_level="info",
-        timeout_graceful_shutdown=5,
-        # Refuse oversized websocket messages (close 1009) before they are read into memory.
-        ws_max_size=settings.max_message_bytes,
+    logging.basicConfig(
+        level=args.log_level.upper(), format="%(levelname)s:     %(name)s %(message)s"
     )
+    options = {
+        "host": args.host,
+        "port": args.port,
+        "log_level": args.log_level,
+        "timeout_graceful_shutdown": 5,
+        # Refuse oversized websocket messages (close 1009) before they are read into memory;
+        # the live route checks the size as well, for servers started another way.
+        "ws_max_size": settings.max_message_bytes,
+    }
+    if args.reload:
+        # The reloader imports the app by name in a fresh process: it reads the bind
+        # address from the environment like any other setting.
+        os.environ.update(MLPG_HOST=args.host, MLPG_PORT=str(args.port))
+        uvicorn.run("mlp_playground.app:create_app", factory=True, reload=True, **options)
+    else:
+        from mlp_playground.app import create_app
+
+        uvicorn.run(create_app(settings), **options)
 
 
 if __name__ == "__main__":

@@ -18,10 +18,20 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from mlp_playground import STATIC_DIR, __version__
 from mlp_playground.config import Settings
 
+#: What a browser on this machine puts in ``Host`` (IPv6 is left out: Starlette's host
+#: check cannot parse "[::1]:8000", and the default bind is IPv4 anyway).
+LOOPBACK_NAMES = ["127.0.0.1", "localhost"]
+
 
 def create_app(settings: Settings | None = None) -> FastAPI:
-    """Build the application. Tests build one per test with their own settings."""
-    settings = settings or Settings()
+    """Build the application with every protection on, however it is served.
+
+    ``mlp-playground``, ``uvicorn mlp_playground.app:create_app --factory`` and the tests all
+    get the same app: bound to loopback it answers only to the loopback names (DNS
+    rebinding), websocket messages are capped by the live route itself, REST bodies by
+    ``max_body_bytes``. Tests build one per test with their own settings.
+    """
+    settings = _with_host_check(settings or Settings())
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -35,14 +45,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             await registry.close()
 
-    app = FastAPI(title="MLP Playground", version=__version__, lifespan=lifespan)
+    app = FastAPI(
+        title="MLP Playground",
+        version=__version__,
+        lifespan=lifespan,
+        docs_url=None,  # served below from vendored files, not a CDN
+        redoc_url=None,
+    )
     app.state.settings = settings
 
-    from mlp_playground.routes import live, training
+    from mlp_playground.routes import docs, live, training
 
     app.include_router(training.router)
     app.include_router(live.router)
     app.include_router(live.rest)
+    app.include_router(docs.router)
     _install_error_handlers(app)
     if settings.cors_origins:
         # Closed by default (same origin only); an operator lists the origins it trusts.
@@ -61,6 +78,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(settings.allowed_hosts))
     app.mount("/", StaticFiles(directory=STATIC_DIR, html=True), name="static")
     return app
+
+
+def _with_host_check(settings: Settings) -> Settings:
+    """Loopback-bound settings without an explicit host list answer to the loopback names.
+
+    A server bound to another address (a classroom on 0.0.0.0) cannot know every name it
+    is reached by, so it checks none unless ``MLPG_ALLOWED_HOSTS`` lists them.
+    """
+    from mlp_playground.public import LOOPBACK_HOSTS
+
+    if settings.allowed_hosts or settings.host not in LOOPBACK_HOSTS:
+        return settings
+    return settings.model_copy(update={"allowed_hosts": LOOPBACK_NAMES})
 
 
 # --------------------------------------------------------------------------- REST errors
@@ -111,7 +141,9 @@ def _install_error_handlers(app: FastAPI) -> None:
     async def value_error(request: Request, exc: ValueError) -> JSONResponse:
         # A bad value caught below the validation layer (e.g. by the engine): still the
         # client's input, so a 422 rather than a 500; logged so a real bug is visible.
-        logging.getLogger("mlp_playground.rest").warning("%s %s: %s", request.method, request.url, exc)
+        logging.getLogger("mlp_playground.rest").warning(
+            "%s %s: %s", request.method, request.url, exc
+        )
         return JSONResponse({"detail": [_error("body", str(exc))]}, status_code=422)
 
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:

@@ -60,7 +60,10 @@ class Settings(BaseSettings):
     #: ``mlp-playground`` bound to loopback defaults to the loopback names, so a web page
     #: whose name was rebound to 127.0.0.1 (DNS rebinding) cannot reach it.
     allowed_hosts: list[str] = []
+    #: The base URL others should use for share and join links (a reverse proxy's name, say);
+    #: empty: derived from the bind address (``mlp_playground.public.public_url``).
+    public_url: str = ""
 
     def limits(self) -> dict[str, float | int]:
         """The caps a client needs to know, as published in ``/api/options`` and ``hello``."""
-        return self.model_dump(exclude={"host", "port", "cors_origins", "allowed_hosts"})
+        return self.model_dump(exclude={"host", "port", "cors_origins", "allowed_hosts", "public_url"})

@@ -19,6 +19,10 @@ from mlp_playground.config import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 
+# Bound to loopback, the app answers only to the loopback names; Starlette's TestClient
+# sends ``Host: testserver``, so the tests' apps (and servers) accept that name as well.
+os.environ.setdefault("MLPG_ALLOWED_HOSTS", '["127.0.0.1", "localhost", "testserver"]')
+
 
 @pytest.fixture
 def settings() -> Settings:
@@ -40,7 +44,14 @@ def free_port() -> int:
 class ServerProcess:
     """A real ``python -m mlp_playground`` process on loopback; restartable on the same port."""
 
-    def __init__(self, port: int, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        port: int,
+        env: dict[str, str] | None = None,
+        python: str = sys.executable,
+        cwd: Path = ROOT,
+    ) -> None:
+        self.python, self.cwd = python, cwd
         self.port = port
         self.url = f"http://127.0.0.1:{port}"
         self.ws_url = f"ws://127.0.0.1:{port}"
@@ -49,8 +60,8 @@ class ServerProcess:
 
     def start(self, timeout: float = 20.0) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "mlp_playground", "--port", str(self.port)],
-            cwd=ROOT,
+            [self.python, "-m", "mlp_playground", "--port", str(self.port)],
+            cwd=self.cwd,
             env=self.env,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,

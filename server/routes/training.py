@@ -32,6 +32,7 @@ from mlp_playground.nn.initializers import INITIALIZERS
 from mlp_playground.nn.losses import LOSSES
 from mlp_playground.nn.optimizers import OPTIMIZERS
 from mlp_playground.nn.regularization import REGULARIZATIONS
+from mlp_playground.public import page_options
 from mlp_playground.schemas import (
     DATA_EXAMPLE,
     TRAIN_EXAMPLE,
@@ -269,6 +270,7 @@ def _options(settings: Settings) -> dict[str, Any]:
         "max_mc_passes": MAX_MC_PASSES,
         "defaults": defaults,
         "limits": limits,
+        **page_options(settings),
     }
 
 
