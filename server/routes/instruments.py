@@ -1,0 +1,137 @@
+"""REST routes that read a model without training it: ``/predict`` and ``/gradcheck``."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated, Any
+
+import numpy as np
+from fastapi import APIRouter, Body
+from fastapi.responses import JSONResponse
+
+from mlp_playground.deps import RegistryDep, SettingsDep
+from mlp_playground.routes.body_limit import OffLoopJSONRoute
+from mlp_playground.routes.runs import ERRORS, build_trainer
+from mlp_playground.schemas import (
+    GradcheckRequest,
+    GradcheckResponse,
+    PredictRequest,
+    PredictResponse,
+)
+from mlp_playground.training import (
+    ConfigError,
+    Predictor,
+    Trainer,
+    check_int,
+    check_number,
+    check_points,
+    mc_predict,
+)
+from mlp_playground.training_config import MAX_MC_PASSES
+
+router = APIRouter(route_class=OffLoopJSONRoute)
+
+GRADCHECK_SAMPLES_PER_PARAMETER = 12
+"""Entries checked per parameter tensor: every entry of a small net, a sample of a big one."""
+MAX_PREDICT_DROPOUT = 0.9
+
+
+PREDICT_EXAMPLES = {
+    "model": {
+        "summary": "A one-layer model on (x1, x2): class 1 where x1 > 0",
+        "value": {
+            "model": {
+                "format": "mlp-playground.model/1",
+                "features": ["x1", "x2"],
+                "normalization": {"mean": [0.0, 0.0], "std": [1.0, 1.0]},
+                "classes": 2,
+                "loss": "cross_entropy",
+                "layers": [
+                    {
+                        "weights": [[-1.0, 1.0], [0.0, 0.0]],
+                        "bias": [0.0, 0.0],
+                        "activation": "linear",
+                    }
+                ],
+            },
+            "points": [[-1.0, 0.5], [2.0, -1.0]],
+        },
+    }
+}
+
+
+@router.post("/predict", response_model=PredictResponse, responses=ERRORS)
+def predict(
+    body: Annotated[PredictRequest, Body(openapi_examples=PREDICT_EXAMPLES)],
+    settings: SettingsDep,
+    registry: RegistryDep,
+) -> JSONResponse:
+    """Class probabilities of a model document, or of a live session's current model."""
+    if (body.model is None) == (body.session is None):
+        raise ConfigError("model", "give either model (a model document) or session, not both")
+    points = check_points("points", body.points, settings.max_points_predict)
+    passes = dropout = None
+    if body.mc_passes is not None:
+        passes = check_int("mc_passes", body.mc_passes, 1, MAX_MC_PASSES)
+    if body.dropout is not None:
+        dropout = check_number("dropout", body.dropout, 0.0, MAX_PREDICT_DROPOUT)
+        if passes is None:
+            raise ConfigError("mc_passes", "dropout needs mc_passes (the number of MC passes)")
+    if body.model is not None:
+        predictor = Predictor.from_document(body.model)
+    else:
+        trainer = registry.get_trainer(body.session) if registry is not None else None
+        if trainer is None:
+            raise ConfigError("session", f"unknown session {body.session!r}")
+        predictor = _session_predictor(trainer)
+    regression = predictor.loss == "mse"
+    out: dict[str, Any] = {}
+    with np.errstate(all="ignore"):
+        if passes is None:
+            proba = predictor.predict_proba(points)
+            values = predictor.scores(points)[:, 0] if regression else None
+        else:
+            model = predictor.model  # a private copy: its dropout and RNG are ours to set
+            if dropout is not None:
+                model.dropout = dropout
+            model.rng = np.random.default_rng(0)  # the same request, the same answer
+            mean, std = mc_predict(model, predictor.inputs(points), passes, regression)
+            if regression:
+                proba, values = model.predict_proba(predictor.inputs(points)), mean[:, 0]
+            else:
+                proba, values = mean, None
+            out["std"] = std
+    if not np.isfinite(proba).all() or (values is not None and not np.isfinite(values).all()):
+        raise ConfigError(
+            "model", "the model's outputs overflow for these points (weights too large)"
+        )
+    out = {
+        "probabilities": proba.tolist(),
+        "labels": proba.argmax(axis=1).tolist(),
+        **{k: np.nan_to_num(v).tolist() for k, v in out.items()},
+    }
+    if values is not None:
+        out["values"] = values.tolist()
+    return JSONResponse(out)
+
+
+def _session_predictor(trainer: Trainer) -> Predictor:
+    """A private copy of a live model. The session's worker thread may be reshaping it at
+    this moment (a copy taken mid-surgery can fail), so try a few times."""
+    for _ in range(10):
+        try:
+            return trainer.predictor()
+        except (ValueError, KeyError, IndexError):
+            time.sleep(0.01)
+    raise ConfigError("session", "the session's model is changing; try again")
+
+
+@router.post("/gradcheck", response_model=GradcheckResponse, responses=ERRORS)
+def gradcheck(body: GradcheckRequest, settings: SettingsDep) -> JSONResponse:
+    """Centred-difference gradient check of the (initial or given) model on a batch."""
+    if not 1 <= body.points <= settings.max_gradcheck_points:
+        raise ConfigError(
+            "points", f"points must be in 1..{settings.max_gradcheck_points}, got {body.points}"
+        )
+    trainer = build_trainer(body, settings)
+    return JSONResponse(trainer.gradient_check(body.points, GRADCHECK_SAMPLES_PER_PARAMETER))
