@@ -1,28 +1,38 @@
-# MLP Playground: docker build -t mlp-playground . && docker run -p 8000:8000 mlp-playground
-FROM python:3.11-slim
-
+# MLP Playground: docker build -t mlp-playground . && docker run -p 127.0.0.1:8000:8000 mlp-playground
+FROM python:3.11-slim AS base
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
-
-WORKDIR /app
-
 # Dependencies in their own layer: it is rebuilt only when pyproject.toml changes, not on
 # every code edit. The list is read from pyproject.toml so it cannot drift.
-COPY pyproject.toml ./
-RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" > /tmp/requirements.txt \
+COPY pyproject.toml /tmp/pyproject.toml
+RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('/tmp/pyproject.toml', 'rb'))['project']['dependencies']))" > /tmp/requirements.txt \
     && pip install -r /tmp/requirements.txt \
-    && rm /tmp/requirements.txt
+    && rm /tmp/requirements.txt /tmp/pyproject.toml
 
-# The application. An editable install keeps server/ next to static/, which the app serves.
-COPY README.md ./
+# Build stage: the wheel, exactly what `pip install .` installs (the page's files inside it).
+FROM base AS build
+WORKDIR /src
+COPY pyproject.toml README.md LICENSE ./
 COPY server ./server
 COPY static ./static
-RUN pip install --no-deps -e . \
-    && useradd --create-home --uid 10001 playground
+RUN pip wheel --no-deps --wheel-dir /wheels .
 
-USER playground
+# Run stage: the installed wheel, no source checkout.
+FROM base
+ENV MLPG_DATABASE_URL=sqlite:////data/mlp-playground.db
+COPY --from=build /wheels /wheels
+RUN pip install --no-deps /wheels/*.whl \
+    && rm -rf /wheels \
+    && useradd --create-home --uid 10001 playground \
+    && mkdir /data \
+    && chown 10001 /data
+
+# Saved runs and session snapshots outlive the container when /data is a volume.
+VOLUME /data
+WORKDIR /home/playground
+USER 10001
 EXPOSE 8000
 
 HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \

