@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 
 from mlp_playground.deps import RegistryDep, SettingsDep
 from mlp_playground.routes.body_limit import OffLoopJSONRoute
-from mlp_playground.routes.runs import ERRORS, build_trainer
+from mlp_playground.routes.training_run import ERRORS, build_trainer
 from mlp_playground.schemas import (
     GradcheckRequest,
     GradcheckResponse,

@@ -22,7 +22,7 @@ from fastapi.responses import JSONResponse
 from mlp_playground.deps import SettingsDep
 from mlp_playground.routes import instruments, options
 from mlp_playground.routes.body_limit import OFF_LOOP_BYTES, OffLoopJSONRoute
-from mlp_playground.routes.runs import (
+from mlp_playground.routes.training_run import (
     ERRORS,
     Run,
     build_trainer,
