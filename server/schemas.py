@@ -9,7 +9,7 @@ Request models forbid unknown fields so that a typo ("lr") is a 422, not a silen
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -31,13 +31,22 @@ def _one_of(names: list[str]) -> Any:
     return Annotated[str, Field(json_schema_extra={"enum": list(names)})]
 
 
-Activation = _one_of(ACTIVATIONS)
-DatasetName = _one_of(list(DATASETS))
-Feature = _one_of(FEATURES)
-Initializer = _one_of(INITIALIZERS)
-Loss = _one_of(LOSSES)
-OptimizerName = _one_of(list(OPTIMIZERS))
-Regularization = _one_of(REGULARIZATIONS)
+if TYPE_CHECKING:  # a type checker sees plain names; pydantic sees the documented enums
+    Activation = str
+    DatasetName = str
+    Feature = str
+    Initializer = str
+    Loss = str
+    OptimizerName = str
+    Regularization = str
+else:
+    Activation = _one_of(ACTIVATIONS)
+    DatasetName = _one_of(list(DATASETS))
+    Feature = _one_of(FEATURES)
+    Initializer = _one_of(INITIALIZERS)
+    Loss = _one_of(LOSSES)
+    OptimizerName = _one_of(list(OPTIMIZERS))
+    Regularization = _one_of(REGULARIZATIONS)
 
 _STRICT = ConfigDict(extra="forbid")
 
@@ -46,11 +55,11 @@ class DatasetSpec(BaseModel):
     """A generated dataset (``GET /api/options`` lists names and class ranges)."""
 
     model_config = _STRICT
-    name: DatasetName = Field("circle", description="a generated dataset")
-    n_points: int = Field(400, description="number of points (train + validation)")
-    noise: Finite = Field(0.1, description="0 (clean) .. 1 (very noisy)")
-    classes: int | None = Field(None, description="number of classes; null = the default")
-    seed: int = Field(0, description="seed of the data (the run's seed is separate)")
+    name: DatasetName = Field(default="circle", description="a generated dataset")
+    n_points: int = Field(default=400, description="number of points (train + validation)")
+    noise: Finite = Field(default=0.1, description="0 (clean) .. 1 (very noisy)")
+    classes: int | None = Field(default=None, description="number of classes; null = the default")
+    seed: int = Field(default=0, description="seed of the data (the run's seed is separate)")
 
 
 class DataSpec(BaseModel):
@@ -59,24 +68,24 @@ class DataSpec(BaseModel):
     model_config = _STRICT
     points: list[Point]
     labels: list[Finite]
-    classes: int | None = Field(None, description="K; default: the largest label + 1")
+    classes: int | None = Field(default=None, description="K; default: the largest label + 1")
 
 
 class NetworkSpec(BaseModel):
     model_config = _STRICT
     hidden_layers: list[int] = Field(default_factory=lambda: [8, 8])
     activation: Activation | list[Activation] = Field(
-        "tanh", description="one name for every hidden layer, or one per hidden layer"
+        default="tanh", description="one name for every hidden layer, or one per hidden layer"
     )
     init: Initializer = "xavier"
-    dropout: Finite = Field(0.0, description="probability of dropping a hidden unit")
+    dropout: Finite = Field(default=0.0, description="probability of dropping a hidden unit")
     features: list[Feature] = Field(default_factory=lambda: ["x1", "x2"])
     normalize: bool = True
 
 
 class RegularizationSpec(BaseModel):
     model_config = _STRICT
-    kind: Regularization = Field("none", description="weights only, never biases")
+    kind: Regularization = Field(default="none", description="weights only, never biases")
     strength: Finite = 0.0
 
 
@@ -100,19 +109,19 @@ class ScheduleSpec(BaseModel):
     kind: Annotated[str, Field(json_schema_extra={"enum": ["constant", "step", "cosine"]})] = (
         "constant"
     )
-    step_size: int = Field(1000, description="step: lr x gamma every step_size updates")
-    gamma: Finite = Field(0.5, description="step: the decay factor, 0 < gamma <= 1")
-    total_steps: int = Field(5000, description="cosine: updates from base to min rate")
-    min_learning_rate: Finite = Field(0.0, description="cosine: the final rate")
+    step_size: int = Field(default=1000, description="step: lr x gamma every step_size updates")
+    gamma: Finite = Field(default=0.5, description="step: the decay factor, 0 < gamma <= 1")
+    total_steps: int = Field(default=5000, description="cosine: updates from base to min rate")
+    min_learning_rate: Finite = Field(default=0.0, description="cosine: the final rate")
 
 
 class StopSpec(BaseModel):
     """Stop conditions, checked at the end of every epoch; null = not used."""
 
     model_config = _STRICT
-    validation_loss: Finite | None = Field(None, description="stop once it is <= this")
-    validation_accuracy: Finite | None = Field(None, description="stop once it is >= this")
-    epochs: int | None = Field(None, description="stop after this many epochs")
+    validation_loss: Finite | None = Field(default=None, description="stop once it is <= this")
+    validation_accuracy: Finite | None = Field(default=None, description="stop once it is >= this")
+    epochs: int | None = Field(default=None, description="stop after this many epochs")
 
 
 class PredictionSpec(BaseModel):
@@ -122,12 +131,12 @@ class PredictionSpec(BaseModel):
     mode: Annotated[str, Field(json_schema_extra={"enum": ["deterministic", "mc_dropout"]})] = (
         "deterministic"
     )
-    passes: int = Field(20, description="mc_dropout: stochastic passes, 1..100")
+    passes: int = Field(default=20, description="mc_dropout: stochastic passes, 1..100")
 
 
 class GridSpec(BaseModel):
     model_config = _STRICT
-    resolution: int = Field(100, description="R: the grid has R x R cells")
+    resolution: int = Field(default=100, description="R: the grid has R x R cells")
 
 
 TRAIN_EXAMPLE: dict[str, Any] = {
@@ -161,24 +170,28 @@ class TrainRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [TRAIN_EXAMPLE]})
     dataset: DatasetSpec | None = None
     data: DataSpec | None = None
-    validation_split: Finite = Field(0.3, description="fraction held out, 0..0.9")
-    network: NetworkSpec = Field(default_factory=NetworkSpec)
-    loss: Loss = Field("cross_entropy", description="mse for the regression datasets")
-    regularization: RegularizationSpec = Field(default_factory=RegularizationSpec)
+    validation_split: Finite = Field(default=0.3, description="fraction held out, 0..0.9")
+    network: NetworkSpec = Field(default_factory=lambda: NetworkSpec())
+    loss: Loss = Field(default="cross_entropy", description="mse for the regression datasets")
+    regularization: RegularizationSpec = Field(default_factory=lambda: RegularizationSpec())
     optimizer: OptimizerSpec = Field(default_factory=lambda: OptimizerSpec(learning_rate=0.01))
     batch_size: int = 10
     epochs: int = 50
-    steps: int | None = Field(None, description="optimiser updates; overrides epochs")
+    steps: int | None = Field(default=None, description="optimiser updates; overrides epochs")
     shuffle: bool = True
-    seed: int = Field(0, description="seed of the split, initial weights, batches, dropout")
+    seed: int = Field(default=0, description="seed of the split, initial weights, batches, dropout")
     initial_model: dict[str, Any] | None = Field(
-        None, description="a model document to start from (warm start)"
+        default=None, description="a model document to start from (warm start)"
     )
-    grid: GridSpec | None = Field(None, description='{"resolution": R} adds the decision grid')
-    schedule: ScheduleSpec = Field(default_factory=ScheduleSpec)
-    stop: StopSpec = Field(default_factory=StopSpec)
-    prediction: PredictionSpec = Field(default_factory=PredictionSpec)
-    stats: bool = Field(False, description="add layer_stats (per hidden layer, after training)")
+    grid: GridSpec | None = Field(
+        default=None, description='{"resolution": R} adds the decision grid'
+    )
+    schedule: ScheduleSpec = Field(default_factory=lambda: ScheduleSpec())
+    stop: StopSpec = Field(default_factory=lambda: StopSpec())
+    prediction: PredictionSpec = Field(default_factory=lambda: PredictionSpec())
+    stats: bool = Field(
+        default=False, description="add layer_stats (per hidden layer, after training)"
+    )
 
     def config_dict(self) -> dict[str, Any]:
         """The fields the client set, as plain values for ``TrainConfig.from_dict``."""
@@ -212,7 +225,7 @@ class GradcheckRequest(TrainRequest):
             ]
         },
     )
-    points: int = Field(32, description="batch size of the check")
+    points: int = Field(default=32, description="batch size of the check")
 
 
 class RaceRequest(TrainRequest):
@@ -246,9 +259,11 @@ class PredictRequest(BaseModel):
     session: str | None = None
     points: list[Point] = Field(min_length=1)
     mc_passes: int | None = Field(
-        None, description="K (1..100): probabilities are the mean of K MC-dropout passes"
+        default=None, description="K (1..100): probabilities are the mean of K MC-dropout passes"
     )
-    dropout: Finite | None = Field(None, description="dropout rate of the MC passes, 0..0.9")
+    dropout: Finite | None = Field(
+        default=None, description="dropout rate of the MC passes, 0..0.9"
+    )
 
 
 # --------------------------------------------------------------------------- responses
@@ -278,11 +293,13 @@ class TrainMetrics(BaseModel):
         description="ln K for cross_entropy (K - 1 for hinge) at a small random init"
     )
     initial_loss_ok: bool | None = Field(
-        None, description="initial loss within 10% of the expected one (null: no expectation)"
+        default=None,
+        description="initial loss within 10% of the expected one (null: no expectation)",
     )
-    learning_rate: float | None = Field(None, description="the scheduled rate at the end")
+    learning_rate: float | None = Field(default=None, description="the scheduled rate at the end")
     stopped: str | None = Field(
-        None, description="the stop condition met (validation_loss, validation_accuracy, epochs)"
+        default=None,
+        description="the stop condition met (validation_loss, validation_accuracy, epochs)",
     )
     steps: int
     epochs: float = Field(description="epochs completed (fractional when mid-epoch)")
@@ -296,9 +313,9 @@ class GridOut(BaseModel):
     probabilities: list[list[float]] = Field(
         description="R*R rows of K probabilities, row-major, first row at the top (largest x2)"
     )
-    values: list[float] | None = Field(None, description="regression: R*R raw outputs")
+    values: list[float] | None = Field(default=None, description="regression: R*R raw outputs")
     std: list[list[float]] | None = Field(
-        None, description="prediction mode mc_dropout: R*R rows of standard deviations"
+        default=None, description="prediction mode mc_dropout: R*R rows of standard deviations"
     )
 
 
@@ -325,9 +342,12 @@ class TrainResponse(BaseModel):
 class PredictResponse(BaseModel):
     probabilities: list[list[float]]
     labels: list[int]
-    values: list[float] | None = Field(None, description="raw outputs of an mse (regression) model")
+    values: list[float] | None = Field(
+        default=None, description="raw outputs of an mse (regression) model"
+    )
     std: list[list[float]] | None = Field(
-        None, description="with mc_passes: standard deviation of each probability over passes"
+        default=None,
+        description="with mc_passes: standard deviation of each probability over passes",
     )
 
 

@@ -13,6 +13,7 @@ which is what bounds the speed of a small net (see DESIGN.md section 3, "Speed")
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from typing import Any, Literal, overload
 
 import numpy as np
 
@@ -61,7 +62,7 @@ class ParamDict(dict):
     def _refuse(self, *args, **kw):
         raise TypeError("parameters are added or removed only by the model's shape surgery")
 
-    __delitem__ = pop = popitem = clear = setdefault = _refuse  # type: ignore[assignment]
+    __delitem__ = pop = popitem = clear = setdefault = _refuse
 
 
 class Dense:
@@ -75,6 +76,19 @@ class Dense:
         "W", "a", "activation", "alpha", "aux", "b", "bwd", "fwd", "gW", "galpha", "gb",
         "index", "mask", "x",
     )  # fmt: skip
+
+    W: np.ndarray
+    b: np.ndarray
+    gW: np.ndarray
+    gb: np.ndarray
+    alpha: np.ndarray | None  # PReLU slopes (and their gradient below); None otherwise
+    galpha: np.ndarray | None
+    # What forward keeps for backward; Any because they are None until the first forward
+    # (typing them Optional would put a check on every use in the hot path).
+    x: Any
+    a: Any
+    aux: Any
+    mask: np.ndarray | None
 
     def __init__(self, index: int, activation: str, params: ParamDict, grads: ParamDict):
         self.index = index
@@ -94,6 +108,11 @@ class Dense:
         self.x, self.a, self.mask = x, a, mask
         return a if mask is None else a * mask
 
+    @overload
+    def backward(self, dout: np.ndarray, need_dx: Literal[True] = ...) -> np.ndarray: ...
+    @overload
+    def backward(self, dout: np.ndarray, need_dx: Literal[False]) -> None: ...
+
     def backward(self, dout: np.ndarray, need_dx: bool = True) -> np.ndarray | None:
         """Fill ``gW``, ``gb`` (and ``galpha``) from d loss / d out; return d loss / d x.
 
@@ -103,7 +122,8 @@ class Dense:
             dout *= self.mask
         dz = self.bwd(dout, self.a, self.aux, self.alpha, self.galpha)
         np.dot(self.x.T, dz, out=self.gW)
-        np.add.reduce(dz, 0, None, self.gb)
+        # Positional arguments: the cheapest call (numpy's stubs only type the keywords).
+        np.add.reduce(dz, 0, None, self.gb)  # type: ignore[call-overload]
         return dz.dot(self.W.T) if need_dx else None
 
     def evaluate(self, x: np.ndarray, out: np.ndarray, W: np.ndarray, b: np.ndarray):

@@ -98,7 +98,8 @@ class Optimizer:
 
     def reset(self) -> None:
         """Forget all state (as if the optimiser had just been created)."""
-        self._layout = None  # layout of the flat state, when in flat mode
+        self._layout: tuple[tuple[str, tuple[int, ...], int, int], ...] | None = None
+        # ^ layout of the flat state, when in flat mode
         self._flat: dict[str, np.ndarray] = {}
         self._state: dict[str, dict[str, np.ndarray]] = {}  # name -> slot -> array (views)
         self._steps: dict[str, int] = {}
@@ -155,15 +156,17 @@ class Optimizer:
                     self._adopt_layout(layout)
                 self._layout = layout
             steps = self._steps
+            scratch = self._scratch
+            assert scratch is not None  # set with the layout
             if self.name != "adam":
-                self._update(params.flat, grads.flat, self._flat, 0, self._scratch)
+                self._update(params.flat, grads.flat, self._flat, 0, scratch)
                 return
             ts = set(steps.values())
             if len(ts) == 1:
                 t = ts.pop() + 1
                 for k in steps:
                     steps[k] = t
-                self._update(params.flat, grads.flat, self._flat, t, self._scratch)
+                self._update(params.flat, grads.flat, self._flat, t, scratch)
                 return
             # Adam after shape surgery: parameters are at different step counts.
             for name, _shape, start, stop in layout:
@@ -173,7 +176,7 @@ class Optimizer:
                     grads.flat[start:stop],
                     {s: a[start:stop] for s, a in self._flat.items()},
                     t,
-                    self._scratch[start:stop],
+                    scratch[start:stop],
                 )
             return
         if self._layout is not None:  # leaving flat mode: keep the named views' values
