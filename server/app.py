@@ -154,7 +154,9 @@ def _install_error_handlers(app: FastAPI) -> None:
             return JSONResponse({"detail": [_error("body", msg, "json_invalid")]}, 422)
         return await http_exception_handler(request, exc)
 
-    app.add_exception_handler(StarletteHTTPException, http_error)
-    app.add_exception_handler(RequestValidationError, validation_error)
-    app.add_exception_handler(ConfigError, config_error)
-    app.add_exception_handler(ValueError, value_error)
+    # The decorator form: Starlette's add_exception_handler is typed for handlers of any
+    # Exception, which a handler of one exception class is not.
+    app.exception_handler(StarletteHTTPException)(http_error)
+    app.exception_handler(RequestValidationError)(validation_error)
+    app.exception_handler(ConfigError)(config_error)
+    app.exception_handler(ValueError)(value_error)
