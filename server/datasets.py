@@ -1,4 +1,4 @@
-"""2D datasets: generators, user data (CSV), the train/validation split and the grid domain.
+"""2D datasets: generators, the train/validation split and the grid domain.
 
 Every generator draws its points over the teaching domain ``DOMAIN`` = [-6, 6]^2 from one
 ``numpy.random.Generator`` seeded by ``seed``, so the same arguments always give the same
@@ -14,19 +14,32 @@ drawn first and the noise last, so changing only ``noise`` moves the same points
 from the same clean positions.
 
 Two regression datasets from TensorFlow Playground (``plane``, ``multi_gaussian``) return
-float targets in [-1, 1]; ``DATASETS[name].regression`` tells them apart.
+float targets in [-1, 1]; ``DATASETS[name].regression`` tells them apart. User data as CSV
+(``parse_csv``, ``to_csv``, ``DataError``) lives in ``mlp_playground.csv_data`` and is
+re-exported here.
 """
 
 from __future__ import annotations
 
-import io
-import math
 import numbers
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+
+from mlp_playground.csv_data import DataError, parse_csv, to_csv
+
+__all__ = [
+    "DATASETS",
+    "DOMAIN",
+    "DataError",
+    "DatasetInfo",
+    "data_domain",
+    "generate",
+    "parse_csv",
+    "stratified_split",
+    "to_csv",
+]
 
 DOMAIN: tuple[float, float, float, float] = (-6.0, 6.0, -6.0, 6.0)
 """(x1_min, x1_max, x2_min, x2_max) of the generated data and of the default grid."""
@@ -57,15 +70,6 @@ class DatasetInfo:
     def clamp_classes(self, classes: int) -> int:
         """The nearest valid class count, for a live session switching datasets."""
         return min(max(int(classes), self.classes_min), self.classes_max)
-
-
-class DataError(ValueError):
-    """Bad user data, with the 1-based line it was found on (``None`` for the whole text)."""
-
-    def __init__(self, line: int | None, message: str) -> None:
-        self.line = line
-        self.message = message
-        super().__init__(f"line {line}: {message}" if line is not None else message)
 
 
 # --------------------------------------------------------------------------- generators
@@ -312,97 +316,6 @@ def generate(
     np.clip(X, -_LIMIT, _LIMIT, out=X)
     order = rng.permutation(n)
     return np.ascontiguousarray(X[order], dtype=np.float64), y[order].astype(np.int64)
-
-
-# --------------------------------------------------------------------------- user data
-
-_SPLIT = re.compile(r"\s*[,;\t]\s*|\s+")
-
-
-def _parse_number(field: str, what: str, line: int) -> float:
-    try:
-        value = float(field)
-    except ValueError:
-        raise DataError(line, f"{what} {field!r} is not a number") from None
-    if not math.isfinite(value):
-        raise DataError(line, f"{what} {field!r} is not a finite number")
-    return value
-
-
-def _parse_label(field: str, line: int) -> int:
-    try:
-        value = int(field)
-    except ValueError:
-        try:
-            as_float = float(field)
-        except ValueError:
-            as_float = math.nan
-        # Accept "2.0" (what many tools export) but not "2.5".
-        if not (math.isfinite(as_float) and as_float.is_integer()):
-            raise DataError(line, f"label {field!r} is not an integer") from None
-        value = int(as_float)
-    if value < 0:
-        raise DataError(line, f"label {value} is negative; labels are 0, 1, 2, ...")
-    return value
-
-
-def _is_number(field: str) -> bool:
-    try:
-        float(field)
-    except ValueError:
-        return False
-    return True
-
-
-def parse_csv(text: str, max_rows: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Parse ``x1,x2,label`` lines into ``X`` (N, 2) float64 and ``y`` (N,) int64.
-
-    A header is optional: the first non-blank line is taken as one when its first two fields
-    are not numbers. Blank lines and spaces around fields are ignored; commas, semicolons,
-    tabs or plain spaces separate fields; a UTF-8 byte-order mark is dropped. Any problem
-    raises ``DataError(line, message)`` with the 1-based line number, so a user can fix the
-    file: wrong column count, a non-numeric or non-finite coordinate, a label that is not a
-    non-negative integer, no data rows, or more than ``max_rows`` rows.
-    """
-    if text.startswith("\ufeff"):
-        text = text[1:]
-    xs: list[tuple[float, float]] = []
-    labels: list[int] = []
-    seen_content = False
-    for number, raw in enumerate(text.splitlines(), start=1):
-        line = raw.strip()
-        if not line:
-            continue
-        fields = [f.strip().strip("\"'") for f in _SPLIT.split(line)]
-        first = not seen_content
-        seen_content = True
-        if first and len(fields) >= 2 and not (_is_number(fields[0]) and _is_number(fields[1])):
-            continue  # header
-        if len(fields) != 3:
-            raise DataError(number, f"expected 3 columns (x1,x2,label), got {len(fields)}")
-        x1 = _parse_number(fields[0], "x1", number)
-        x2 = _parse_number(fields[1], "x2", number)
-        labels.append(_parse_label(fields[2], number))
-        xs.append((x1, x2))
-        if max_rows is not None and len(xs) > max_rows:
-            raise DataError(number, f"too many rows; at most {max_rows} points are allowed")
-    if not xs:
-        raise DataError(None, "no data rows; expected lines of x1,x2,label")
-    return np.array(xs, dtype=np.float64), np.array(labels, dtype=np.int64)
-
-
-def to_csv(X: np.ndarray, y: np.ndarray) -> str:
-    """``x1,x2,label`` text with a header; floats are written so they read back exactly."""
-    X = np.asarray(X, dtype=np.float64)
-    y = np.asarray(y)
-    if X.ndim != 2 or X.shape[1] != 2 or y.shape != (X.shape[0],):
-        raise ValueError(f"expected X (N, 2) and y (N,), got {X.shape} and {y.shape}")
-    out = io.StringIO()
-    out.write("x1,x2,label\n")
-    integer = np.issubdtype(y.dtype, np.integer)
-    for (a, b), label in zip(X.tolist(), y.tolist(), strict=True):
-        out.write(f"{a!r},{b!r},{int(label) if integer else repr(float(label))}\n")
-    return out.getvalue()
 
 
 # --------------------------------------------------------------------------- split, domain

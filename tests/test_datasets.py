@@ -178,10 +178,18 @@ def test_generate_rejects_bad_arguments(kwargs, message):
 
 
 def test_parse_csv_with_header_blank_lines_and_whitespace():
-    text = "x1, x2, label\n\n  1.5 , -2 , 0 \n\n3e-1,4,1\r\n-7.25\t8\t2\n"
+    # One delimiter per file (the first content line's): the tab row of the former mixed
+    # text is checked on its own in test_parse_csv_tab_separated.
+    text = "x1, x2, label\n\n  1.5 , -2 , 0 \n\n3e-1,4,1\r\n-7.25, 8,2\n"
     X, y = parse_csv(text)
     np.testing.assert_array_equal(X, [[1.5, -2.0], [0.3, 4.0], [-7.25, 8.0]])
     assert y.tolist() == [0, 1, 2] and y.dtype == np.int64 and X.dtype == np.float64
+
+
+def test_parse_csv_tab_separated():
+    X, y = parse_csv("x1\tx2\tlabel\r\n-7.25\t8\t2\n")
+    np.testing.assert_array_equal(X, [[-7.25, 8.0]])
+    assert y.tolist() == [2]
 
 
 def test_parse_csv_without_header_and_integral_float_labels():
