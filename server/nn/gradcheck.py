@@ -78,41 +78,62 @@ def gradient_check(
         inputs.append(h.copy())
 
     result = GradCheckResult()
-    params, grads = model.params, model.grads
-    for name, p in params.items():
-        layer_index = int(name[5 : name.index(".")])
-        is_weight = name.endswith(".W")
+    check = _Entries(model, inputs, y, loss, regularization, strength, masks, epsilon)
+    for name, p in model.params.items():
         flat_p = p.reshape(-1)
-        analytic = grads[name].reshape(-1).copy()
         if max_per_parameter is None or max_per_parameter >= flat_p.size:
             picks = np.arange(flat_p.size)
         else:
             picks = np.sort(rng.choice(flat_p.size, size=max_per_parameter, replace=False))
-        h_in = inputs[layer_index]
         for k in picks:
-            w = flat_p[k]
-            flat_p[k] = w + epsilon
-            plus = model.data_loss_from(layer_index, h_in, y, loss, masks)
-            flat_p[k] = w - epsilon
-            minus = model.data_loss_from(layer_index, h_in, y, loss, masks)
-            flat_p[k] = w
-            numerical = (plus - minus) / (2.0 * epsilon)
-            if is_weight and regularization != "none":
-                numerical += (
-                    penalty_of_entry(regularization, strength, w + epsilon)
-                    - penalty_of_entry(regularization, strength, w - epsilon)
-                ) / (2.0 * epsilon)
-            a = float(analytic[k])
-            err = relative_error(a, numerical)
-            result.rows.append(
-                {
-                    "parameter": name,
-                    "index": [int(i) for i in np.unravel_index(k, p.shape)],
-                    "analytic": a,
-                    "numerical": float(numerical),
-                    "relative_error": err,
-                }
+            result.rows.append(check.entry(name, p, int(k)))
+            result.worst_relative_error = max(
+                result.worst_relative_error, result.rows[-1]["relative_error"]
             )
-            result.worst_relative_error = max(result.worst_relative_error, err)
     result.passed = bool(result.worst_relative_error < tolerance)
     return result
+
+
+class _Entries:
+    """Centred differences of one entry at a time, against the analytic gradient that
+    ``model.grads`` holds (only the layers from the entry's own on are re-evaluated)."""
+
+    def __init__(
+        self,
+        model: MLP,
+        inputs: list[np.ndarray],
+        y: np.ndarray,
+        loss: str,
+        regularization: str,
+        strength: float,
+        masks: list[np.ndarray] | None,
+        epsilon: float,
+    ) -> None:
+        self.model, self.inputs, self.y, self.loss = model, inputs, y, loss
+        self.regularization, self.strength = regularization, strength
+        self.masks, self.epsilon = masks, epsilon
+
+    def entry(self, name: str, p: np.ndarray, k: int) -> dict:
+        layer_index = int(name[5 : name.index(".")])
+        flat_p, eps = p.reshape(-1), self.epsilon
+        h_in, data_loss_from = self.inputs[layer_index], self.model.data_loss_from
+        w = flat_p[k]
+        flat_p[k] = w + eps
+        plus = data_loss_from(layer_index, h_in, self.y, self.loss, self.masks)
+        flat_p[k] = w - eps
+        minus = data_loss_from(layer_index, h_in, self.y, self.loss, self.masks)
+        flat_p[k] = w
+        numerical = (plus - minus) / (2.0 * eps)
+        if name.endswith(".W") and self.regularization != "none":
+            reg, strength = self.regularization, self.strength
+            numerical += (
+                penalty_of_entry(reg, strength, w + eps) - penalty_of_entry(reg, strength, w - eps)
+            ) / (2.0 * eps)
+        a = float(self.model.grads[name].reshape(-1)[k])
+        return {
+            "parameter": name,
+            "index": [int(i) for i in np.unravel_index(k, p.shape)],
+            "analytic": a,
+            "numerical": float(numerical),
+            "relative_error": relative_error(a, numerical),
+        }

@@ -127,7 +127,8 @@ def model_from_document(
     """Validate ``doc`` and build the model it describes (float64, weights exact).
 
     ``init``, ``dropout`` and the RNG are not part of the document; they configure what the
-    loaded model does on later shape surgery and training.
+    loaded model does on later shape surgery and training. The checks run top to bottom
+    (fields, features, normalisation, loss and classes, layers): the first problem raises.
     """
     if not isinstance(doc, dict):
         _fail("document", f"expected a JSON object, got {type(doc).__name__}")
@@ -139,9 +140,30 @@ def model_from_document(
         _fail(extra[0], f"unknown field; valid: {', '.join(_TOP_KEYS)}")
     if doc["format"] != FORMAT:
         _fail("format", f"expected {FORMAT!r}, got {doc['format']!r}")
-
     known = FEATURE_NAMES if known_features is None else tuple(known_features)
-    features = doc["features"]
+    features = _features(doc["features"], known)
+    normalization = _normalization(doc["normalization"], len(features))
+    loss, classes = _loss_and_classes(doc["loss"], doc["classes"])
+    layers = doc["layers"]
+    if not isinstance(layers, list) or not layers:
+        _fail("layers", "expected a non-empty list of layers")
+    arrays: dict[str, np.ndarray] = {}
+    hidden: list[int] = []
+    acts: list[str] = []
+    n_in = len(features)
+    for i, layer in enumerate(layers):
+        last = i == len(layers) - 1
+        a, n_in = _layer(layer, i, n_in, classes if last else None, arrays)
+        if not last:
+            hidden.append(n_in)
+            acts.append(a)
+    model = MLP(len(features), hidden, classes, acts or "tanh", init, dropout, rng, seed)
+    for name, value in arrays.items():
+        model.params[name] = value
+    return LoadedModel(model, list(features), normalization, loss, classes)
+
+
+def _features(features: object, known: tuple[str, ...]) -> list[str]:
     if not isinstance(features, list) or not features:
         _fail("features", "expected a non-empty list of feature names")
     for j, f in enumerate(features):
@@ -149,77 +171,67 @@ def model_from_document(
             _fail(f"features[{j}]", f"unknown feature {f!r}; valid: {', '.join(known)}")
     if len(set(features)) != len(features):
         _fail("features", "contains duplicates")
-    n_features = len(features)
+    return features
 
-    norm = doc["normalization"]
-    normalization = None
-    if norm is not None:
-        if not isinstance(norm, dict):
-            _fail("normalization", "expected null or an object with mean and std")
-        for key in ("mean", "std"):
-            if key not in norm:
-                _fail(f"normalization.{key}", "missing")
-        if set(norm) - {"mean", "std"}:
-            _fail("normalization", f"unknown field {sorted(set(norm) - {'mean', 'std'})[0]!r}")
-        mean = _vector(norm["mean"], "normalization.mean", n_features)
-        std = _vector(norm["std"], "normalization.std", n_features)
-        if (std <= 0).any():
-            _fail(f"normalization.std[{int(np.argmax(std <= 0))}]", "must be > 0")
-        normalization = {"mean": mean.tolist(), "std": std.tolist()}
 
-    loss = doc["loss"]
+def _normalization(norm: object, n_features: int) -> dict[str, list[float]] | None:
+    if norm is None:
+        return None
+    if not isinstance(norm, dict):
+        _fail("normalization", "expected null or an object with mean and std")
+    for key in ("mean", "std"):
+        if key not in norm:
+            _fail(f"normalization.{key}", "missing")
+    if set(norm) - {"mean", "std"}:
+        _fail("normalization", f"unknown field {sorted(set(norm) - {'mean', 'std'})[0]!r}")
+    mean = _vector(norm["mean"], "normalization.mean", n_features)
+    std = _vector(norm["std"], "normalization.std", n_features)
+    if (std <= 0).any():
+        _fail(f"normalization.std[{int(np.argmax(std <= 0))}]", "must be > 0")
+    return {"mean": mean.tolist(), "std": std.tolist()}
+
+
+def _loss_and_classes(loss: object, classes: object) -> tuple[str, int]:
     if not isinstance(loss, str) or loss not in LOSSES:
         _fail("loss", f"unknown loss {loss!r}; valid: {', '.join(LOSSES)}")
-    classes = doc["classes"]
     if isinstance(classes, bool) or not isinstance(classes, int):
         _fail("classes", f"expected an integer, got {classes!r}")
     low = 2 if loss in CLASSIFICATION_LOSSES else 1
     if not low <= classes <= MAX_CLASSES:
         _fail("classes", f"expected {low}..{MAX_CLASSES} for loss {loss}, got {classes}")
+    return loss, classes
 
-    layers = doc["layers"]
-    if not isinstance(layers, list) or not layers:
-        _fail("layers", "expected a non-empty list of layers")
-    arrays: dict[str, np.ndarray] = {}
-    hidden: list[int] = []
-    acts: list[str] = []
-    n_in = n_features
-    for i, layer in enumerate(layers):
-        path = f"layers[{i}]"
-        if not isinstance(layer, dict):
-            _fail(path, f"expected an object, got {type(layer).__name__}")
-        for key in ("weights", "bias", "activation"):
-            if key not in layer:
-                _fail(f"{path}.{key}", "missing")
-        extra = sorted(set(layer) - {"weights", "bias", "activation", "alpha"})
-        if extra:
-            _fail(f"{path}.{extra[0]}", "unknown field; valid: weights, bias, activation, alpha")
-        a = layer["activation"]
-        if not isinstance(a, str) or a not in ACTIVATIONS:
-            _fail(
-                f"{path}.activation", f"unknown activation {a!r}; valid: {', '.join(ACTIVATIONS)}"
-            )
-        last = i == len(layers) - 1
-        if last and a != "linear":
-            _fail(f"{path}.activation", f"the output layer must be 'linear', got {a!r}")
-        W = _matrix(layer["weights"], f"{path}.weights", n_in)
-        n_out = W.shape[1]
-        if last and n_out != classes:
-            _fail(f"{path}.weights", f"expected {classes} columns (classes), got {n_out}")
-        arrays[f"dense{i}.W"] = W
-        arrays[f"dense{i}.b"] = _vector(layer["bias"], f"{path}.bias", n_out)
-        if a == "prelu":
-            if "alpha" not in layer:
-                _fail(f"{path}.alpha", "missing (required for prelu)")
-            arrays[f"dense{i}.alpha"] = _vector(layer["alpha"], f"{path}.alpha", n_out)
-        elif "alpha" in layer:
-            _fail(f"{path}.alpha", f"only prelu layers have alpha, this one is {a!r}")
-        if not last:
-            hidden.append(n_out)
-            acts.append(a)
-        n_in = n_out
 
-    model = MLP(n_features, hidden, classes, acts or "tanh", init, dropout, rng, seed)
-    for name, value in arrays.items():
-        model.params[name] = value
-    return LoadedModel(model, list(features), normalization, loss, classes)
+def _layer(
+    layer: object, i: int, n_in: int, classes: int | None, arrays: dict[str, np.ndarray]
+) -> tuple[str, int]:
+    """Check layer ``i`` (the output layer when ``classes`` is given) and put its arrays in
+    ``arrays``; returns its activation and width."""
+    path = f"layers[{i}]"
+    if not isinstance(layer, dict):
+        _fail(path, f"expected an object, got {type(layer).__name__}")
+    for key in ("weights", "bias", "activation"):
+        if key not in layer:
+            _fail(f"{path}.{key}", "missing")
+    extra = sorted(set(layer) - {"weights", "bias", "activation", "alpha"})
+    if extra:
+        _fail(f"{path}.{extra[0]}", "unknown field; valid: weights, bias, activation, alpha")
+    a = layer["activation"]
+    if not isinstance(a, str) or a not in ACTIVATIONS:
+        _fail(f"{path}.activation", f"unknown activation {a!r}; valid: {', '.join(ACTIVATIONS)}")
+    last = classes is not None
+    if last and a != "linear":
+        _fail(f"{path}.activation", f"the output layer must be 'linear', got {a!r}")
+    W = _matrix(layer["weights"], f"{path}.weights", n_in)
+    n_out = W.shape[1]
+    if last and n_out != classes:
+        _fail(f"{path}.weights", f"expected {classes} columns (classes), got {n_out}")
+    arrays[f"dense{i}.W"] = W
+    arrays[f"dense{i}.b"] = _vector(layer["bias"], f"{path}.bias", n_out)
+    if a == "prelu":
+        if "alpha" not in layer:
+            _fail(f"{path}.alpha", "missing (required for prelu)")
+        arrays[f"dense{i}.alpha"] = _vector(layer["alpha"], f"{path}.alpha", n_out)
+    elif "alpha" in layer:
+        _fail(f"{path}.alpha", f"only prelu layers have alpha, this one is {a!r}")
+    return a, n_out
