@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from collections.abc import AsyncIterator
@@ -36,14 +37,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         from mlp_playground.live.registry import SessionRegistry
+        from mlp_playground.store import open_store
 
-        registry = SessionRegistry(settings)
-        app.state.registry = registry
-        await registry.start()
+        # Connecting (and migrating) blocks: off the loop. The store outlives the registry,
+        # which may still write snapshots while it closes.
+        store = await asyncio.to_thread(open_store, settings)
+        app.state.store = store
         try:
-            yield
+            registry = SessionRegistry(settings)
+            app.state.registry = registry
+            await registry.start()
+            try:
+                yield
+            finally:
+                await registry.close()
         finally:
-            await registry.close()
+            await asyncio.to_thread(store.close)
 
     app = FastAPI(
         title="MLP Playground",
@@ -54,9 +63,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
 
-    from mlp_playground.routes import docs, live, training
+    from mlp_playground.routes import docs, live, runs, training
 
     app.include_router(training.router)
+    app.include_router(runs.router)
     app.include_router(live.router)
     app.include_router(live.rest)
     app.include_router(docs.router)

@@ -57,7 +57,7 @@ class Settings(BaseSettings):
     # Saved runs and session snapshots (mlp_playground.store)
     #: An SQLAlchemy URL: ``sqlite:///path/to/file.db``, ``postgresql+psycopg://...``, or
     #: ``memory://`` (nothing survives the process). Empty: an SQLite file in the user data
-    #: directory (``mlp_playground.store.default_database_url``). Never published.
+    #: directory (``mlp_playground.store.default_database_path``). Never published.
     database_url: str = ""
     #: One saved run's canonical JSON, in bytes: a 5,000-point run with an 8-8 net and its
     #: history is about 0.3 MB, so this leaves room for nets of ~350,000 weights while

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
 from mlp_playground.config import Settings
+from mlp_playground.store import Store, open_store
+
+_store_lock = threading.Lock()
 
 
 def get_settings(request: Request) -> Settings:
@@ -19,5 +23,22 @@ def get_registry(request: Request) -> Any:
     return getattr(request.app.state, "registry", None)
 
 
+def get_store(request: Request) -> Store:
+    """The app's store, opened by the lifespan.
+
+    An app served without its lifespan (an ASGI test harness that skips it) opens one here
+    on first use. A plain ``def``, so FastAPI calls it in the threadpool: opening blocks.
+    """
+    state = request.app.state
+    store = getattr(state, "store", None)
+    if store is None:
+        with _store_lock:
+            store = getattr(state, "store", None)
+            if store is None:
+                store = state.store = open_store(state.settings)
+    return store
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 RegistryDep = Annotated[Any, Depends(get_registry)]
+StoreDep = Annotated[Store, Depends(get_store)]

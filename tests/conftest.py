@@ -22,6 +22,9 @@ ROOT = Path(__file__).resolve().parent.parent
 # Bound to loopback, the app answers only to the loopback names; Starlette's TestClient
 # sends ``Host: testserver``, so the tests' apps (and servers) accept that name as well.
 os.environ.setdefault("MLPG_ALLOWED_HOSTS", '["127.0.0.1", "localhost", "testserver"]')
+# The store's default is a file in the user's data directory; no test may write there.
+# Tests that need a database on disk set their own MLPG_DATABASE_URL (a tmp path).
+os.environ.setdefault("MLPG_DATABASE_URL", "memory://")
 
 
 @pytest.fixture

@@ -1,0 +1,43 @@
+"""The current schema (version ``SCHEMA_VERSION``) as SQLAlchemy Core tables, for queries.
+
+The tables are *made* by the ordered steps in ``migrations.py``, never by
+``metadata.create_all``: a fresh database and an old one brought up to date must end up
+identical, and only one path can guarantee that. ``tests/store/test_migrations.py`` checks
+that the migrated columns and indexes are the ones declared here.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Column, Double, Index, Integer, LargeBinary, MetaData, String, Table, Text
+
+SCHEMA_VERSION = 2
+
+metadata = MetaData()
+
+schema_version = Table(
+    "schema_version",
+    metadata,
+    Column("version", Integer, nullable=False),
+)
+
+runs = Table(
+    "runs",
+    metadata,
+    Column("id", String(16), primary_key=True),
+    Column("token_hash", String(64), nullable=False),  # sha256 hex of the delete token
+    Column("client", String(32), nullable=False),  # base.client_key of the saver's address
+    Column("created", Double, nullable=False),  # seconds since the epoch
+    Column("checksum", String(64), nullable=False),  # sha256 hex of the uncompressed JSON
+    Column("body", LargeBinary, nullable=False),  # zlib-compressed canonical JSON
+    Column("size_bytes", Integer),  # v2: len(body), for accounting without reading bodies
+    Index("ix_runs_client_created", "client", "created"),  # v2: the per-minute count
+)
+
+snapshots = Table(
+    "snapshots",
+    metadata,
+    Column("session_id", String(64), primary_key=True),
+    Column("data", LargeBinary, nullable=False),  # opaque: the live layer's encoding
+    Column("meta", Text, nullable=False),  # JSON
+    Column("updated", Double, nullable=False),  # seconds since the epoch
+)
