@@ -1,0 +1,46 @@
+"""Redis key and channel names (DESIGN.md section 10), in one place.
+
+Everything lives under one prefix so that several deployments can share a Redis database
+in tests (each test uses its own prefix) and so that an operator can find (or flush)
+exactly this application's keys.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Keys:
+    """The names for one prefix (``mlpg`` in production)."""
+
+    prefix: str = "mlpg"
+
+    @property
+    def sessions(self) -> str:
+        """Sorted set: session id -> lease expiry (ms, Redis clock); the global session cap."""
+        return f"{self.prefix}:sessions"
+
+    def watchers(self, session_id: str) -> str:
+        """Sorted set: watcher id -> lease expiry; the per-session watcher cap."""
+        return f"{self.prefix}:watchers:{session_id}"
+
+    def session(self, session_id: str) -> str:
+        """Hash ``{process, watch_token}``: where the session lives (TTL, owner-refreshed)."""
+        return f"{self.prefix}:session:{session_id}"
+
+    def watch_token(self, token: str) -> str:
+        """String: watch token -> session id (TTL, owner-refreshed)."""
+        return f"{self.prefix}:watch:{token}"
+
+    def model(self, session_id: str) -> str:
+        """String: the session's model document (JSON), at most ~1 s old while training."""
+        return f"{self.prefix}:model:{session_id}"
+
+    def frames(self, session_id: str) -> str:
+        """Pub/sub channel: the session's stream, each message published once (wire.py)."""
+        return f"{self.prefix}:frames:{session_id}"
+
+    def control(self, process_id: str) -> str:
+        """Pub/sub channel: JSON requests addressed to one process (e.g. a watcher joined)."""
+        return f"{self.prefix}:proc:{process_id}"
