@@ -85,8 +85,9 @@ def gradient_check(
             picks = np.arange(flat_p.size)
         else:
             picks = np.sort(rng.choice(flat_p.size, size=max_per_parameter, replace=False))
+        analytic = model.grads[name].reshape(-1).copy()
         for k in picks:
-            result.rows.append(check.entry(name, p, int(k)))
+            result.rows.append(check.entry(name, p, int(k), float(analytic[k])))
             result.worst_relative_error = max(
                 result.worst_relative_error, result.rows[-1]["relative_error"]
             )
@@ -113,7 +114,8 @@ class _Entries:
         self.regularization, self.strength = regularization, strength
         self.masks, self.epsilon = masks, epsilon
 
-    def entry(self, name: str, p: np.ndarray, k: int) -> dict:
+    def entry(self, name: str, p: np.ndarray, k: int, a: float) -> dict:
+        """Row of entry ``k`` of parameter ``name`` (``p``) whose analytic derivative is ``a``."""
         layer_index = int(name[5 : name.index(".")])
         flat_p, eps = p.reshape(-1), self.epsilon
         h_in, data_loss_from = self.inputs[layer_index], self.model.data_loss_from
@@ -129,7 +131,6 @@ class _Entries:
             numerical += (
                 penalty_of_entry(reg, strength, w + eps) - penalty_of_entry(reg, strength, w - eps)
             ) / (2.0 * eps)
-        a = float(self.model.grads[name].reshape(-1)[k])
         return {
             "parameter": name,
             "index": [int(i) for i in np.unravel_index(k, p.shape)],
