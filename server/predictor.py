@@ -47,9 +47,8 @@ class Predictor:
                 raise ValueError(
                     f"features: {len(features)} names for {loaded.model.n_inputs} inputs"
                 )
-            norm = loaded.normalization
-            if norm is not None and not isinstance(norm, Normalization):
-                norm = Normalization.from_dict(norm, len(features))
+            raw = loaded.normalization
+            norm = None if raw is None else Normalization.from_dict(raw, len(features))
         except ValueError as exc:
             raise ConfigError("model", f"model: {exc}") from None
         return cls(loaded.model, features, norm, loaded.loss)
