@@ -27,6 +27,7 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from mlp_playground.cluster.directory import SessionDirectory, SessionEntry
 from mlp_playground.cluster.errors import SOCKET_TIMEOUT, ClusterUnavailable, guarded
@@ -41,13 +42,19 @@ log = logging.getLogger("mlp_playground.cluster")
 HEARTBEAT = 2.0
 
 
-def connect(url: str) -> Redis:
-    """A client that fails fast: 1 s socket timeouts and no retries (we retry ourselves)."""
+def connect(url: str, retries: int) -> Redis:
+    """A client that fails fast: 1 s socket timeouts, no retry after a timeout.
+
+    ``retries`` (0 or 1) applies to connection errors only: one immediate retry on a fresh
+    connection heals a pooled connection that died with a restarted Redis (redis-py only
+    notices on use), and costs nothing while Redis is down (the retry's connect is
+    refused at once). The subscriber's client has none: a broken stream must be seen.
+    """
     return Redis.from_url(
         url,
         socket_timeout=SOCKET_TIMEOUT,
         socket_connect_timeout=SOCKET_TIMEOUT,
-        retry=Retry(NoBackoff(), 0),
+        retry=Retry(NoBackoff(), retries, supported_errors=(RedisConnectionError,)),
         decode_responses=False,
     )
 
@@ -66,7 +73,8 @@ class Cluster:
         process_id: str | None = None,
     ) -> None:
         self.process_id = process_id or f"{secrets.token_hex(4)}-{os.getpid()}"
-        self.redis = connect(url)
+        self.redis = connect(url, retries=1)
+        self._stream_redis = connect(url, retries=0)  # the pub/sub connection's own pool
         self.keys = Keys(prefix)
         self.heartbeat = heartbeat
         self.lease_ttl = lease_ttl if lease_ttl is not None else 3 * heartbeat
@@ -76,7 +84,9 @@ class Cluster:
         self.directory = SessionDirectory(self.redis, self.keys, self.process_id, self.lease_ttl)
         self.models = ModelWriter(self.redis, self.keys, self.lease_ttl, model_interval)
         self.publisher = Publisher(self.redis, self.keys)
-        self.subscriber = Subscriber(self.redis, self.keys, self.process_id, self._on_control)
+        self.subscriber = Subscriber(
+            self._stream_redis, self.keys, self.process_id, self._on_control
+        )
         self._ids = itertools.count(1)
         self._tasks: list[asyncio.Task[None]] = []
         #: Called on the loop when a watcher elsewhere joins an owned session: publish its
@@ -85,6 +95,7 @@ class Cluster:
         #: Called on the loop when another process took over an owned session: drop it.
         self.on_session_lost: Callable[[str], None] | None = None
         self.heartbeat_ok = False
+        self._closing = False
 
     # --- life cycle ---------------------------------------------------------------------
 
@@ -103,16 +114,27 @@ class Cluster:
                 await asyncio.wait_for(self.subscriber.connected.wait(), 2.0)
 
     async def close(self) -> None:
-        """Stop the tasks, give back what this process holds (best effort), disconnect."""
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        """Stop the tasks, give back what this process holds (best effort), disconnect.
+
+        Cancelled again until they end (within ~3 s): redis-py can lose a cancellation
+        that races one of its timeouts; the stop flags end the loops in that case.
+        """
+        self._closing = True
+        self.subscriber.stopping = self.publisher.stopping = self.models.stopping = True
+        pending = set(self._tasks)
+        for _ in range(15):
+            if not pending:
+                break
+            for task in pending:
+                task.cancel()
+            _, pending = await asyncio.wait(pending, timeout=0.2)
+        if pending:
+            log.warning("cluster tasks still running after close: %s", pending)
         self._tasks = []
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self._give_back(), 2.0)
         await self.redis.aclose()
+        await self._stream_redis.aclose()
 
     async def _give_back(self) -> None:
         for sid in list(self.directory.owned):
@@ -284,7 +306,7 @@ class Cluster:
     # --- heartbeat ----------------------------------------------------------------------
 
     async def _heartbeat_forever(self) -> None:
-        while True:
+        while not self._closing:
             try:
                 await self.refresh()
                 self.heartbeat_ok = True

@@ -94,6 +94,9 @@ class Subscriber:
         self._confirm: dict[bytes, asyncio.Future[None]] = {}
         self._pubsub: PubSub | None = None
         self.connected = asyncio.Event()
+        #: Set by ``Cluster.close`` before cancelling: a cancellation lost inside redis-py
+        #: (it can surface as a timeout) must not leave the loop running.
+        self.stopping = False
         self.interruptions = 0
 
     @property
@@ -162,7 +165,7 @@ class Subscriber:
     async def run(self) -> None:
         """Connect, read, and on failure interrupt every watcher and reconnect (backoff)."""
         backoff = BACKOFF_FIRST
-        while True:
+        while not self.stopping:
             try:
                 await self._connect()
                 backoff = BACKOFF_FIRST
@@ -171,10 +174,13 @@ class Subscriber:
                 await self._abandon("shutting down", notify=False)
                 raise
             except Exception as exc:  # Redis errors, a dead connection, a bug: reconnect
+                if self.stopping:  # a cancellation turned into a timeout by the race
+                    break  # between asyncio's timeouts and cancel (seen on 3.11)
                 log.warning("cluster stream subscriber: %s", exc or type(exc).__name__)
             await self._abandon("stream interrupted: Redis unavailable", notify=True)
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, BACKOFF_MAX)
+        await self._abandon("shutting down", notify=False)
 
     async def _connect(self) -> None:
         ps = self.redis.pubsub()
@@ -209,7 +215,7 @@ class Subscriber:
         ps = self._pubsub
         assert ps is not None
         last_rx = last_ping = time.monotonic()
-        while True:
+        while not self.stopping:
             msg = await ps.get_message(timeout=PING_INTERVAL)
             now = time.monotonic()
             if msg is not None:

@@ -40,6 +40,7 @@ class ModelWriter:
         self._wake = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self.writes = 0
+        self.stopping = False  # see Subscriber.stopping
 
     def offer(self, session_id: str, document: str | bytes) -> None:
         """Store the newest document (JSON text or UTF-8 bytes). Any thread; never blocks."""
@@ -85,7 +86,7 @@ class ModelWriter:
         """The writer task (started by ``Cluster.start``)."""
         self._loop = asyncio.get_running_loop()
         wait: float | None = None
-        while True:
+        while not self.stopping:
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), wait)
             self._wake.clear()

@@ -58,6 +58,7 @@ class Publisher:
         self._epoch: dict[str, int] = {}
         self._wake = asyncio.Event()
         self._down_until = 0.0
+        self.stopping = False  # see Subscriber.stopping
         self.published = 0
         self.dropped = 0
 
@@ -126,7 +127,7 @@ class Publisher:
 
     async def run(self) -> None:
         """The publisher task (started by ``Cluster.start``)."""
-        while True:
+        while not self.stopping:
             await self._wake.wait()
             self._wake.clear()
             batch = self._drain()

@@ -7,11 +7,13 @@ The server is killable and restartable on the same port, for the outage tests.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Coroutine
 from typing import Any, TypeVar
@@ -96,10 +98,24 @@ class RedisServer:
 
 
 def run(coro: Coroutine[Any, Any, T], timeout: float = 60.0) -> T:
-    """Run one async scenario with an overall deadline (a hang fails, never blocks CI)."""
+    """Run one async scenario with an overall deadline (a hang fails, never blocks CI).
+
+    On a hang the stacks of every task are printed, and the test fails even if the
+    scenario swallows the cancellation.
+    """
 
     async def bounded() -> T:
-        return await asyncio.wait_for(coro, timeout)
+        task = asyncio.ensure_future(coro)
+        done, _ = await asyncio.wait({task}, timeout=timeout)
+        if not done:
+            for t in asyncio.all_tasks():
+                print(f"--- task {t.get_name()}", file=sys.stderr)
+                t.print_stack(limit=12, file=sys.stderr)
+            task.cancel()
+            with contextlib.suppress(BaseException):
+                await asyncio.wait_for(task, 5)
+            raise AssertionError(f"scenario still running after {timeout} s")
+        return task.result()
 
     return asyncio.run(bounded())
 
@@ -116,4 +132,5 @@ async def until(predicate: Any, timeout: float = 5.0, interval: float = 0.02) ->
 def frame(i: int, size: int = 10_000) -> bytes:
     """A recognisable binary frame: the MLPG magic, the index, then filler."""
     head = b"MLPG" + i.to_bytes(4, "little")
-    return head + bytes((i + k) % 251 for k in range(size - len(head)))
+    body = bytes(range(i % 251, i % 251 + 5)) * (size // 5 + 1)
+    return head + body[: size - len(head)]
