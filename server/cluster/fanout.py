@@ -98,6 +98,7 @@ class Subscriber:
         #: (it can surface as a timeout) must not leave the loop running.
         self.stopping = False
         self.interruptions = 0
+        self.messages = 0  # channel messages received (each fanned out to its watchers)
 
     @property
     def channels(self) -> int:
@@ -254,6 +255,7 @@ class Subscriber:
         except ValueError:
             log.warning("malformed message on %r ignored", channel)
             return
+        self.messages += 1
         if m.target is not None:
             one = local.get(m.target)
             targets = [one] if one is not None else []
