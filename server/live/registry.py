@@ -19,8 +19,9 @@ from typing import Any
 
 from mlp_playground.config import Settings
 from mlp_playground.live.connection import CLOSE_GOING_AWAY, CLOSE_NORMAL, Connection
+from mlp_playground.live.outgoing import Output
 from mlp_playground.live.scheduler import Scheduler
-from mlp_playground.live.session import LiveSession, Output
+from mlp_playground.live.session import LiveSession
 
 log = logging.getLogger("mlp_playground.live")
 
@@ -127,8 +128,7 @@ class SessionRegistry:
         session.owner = conn
         session.orphaned_at = None
         session.last_activity = time.monotonic()
-        session.dirty = True
-        session.next_frame = 0.0
+        session.want_frame(at_once=True)
         self.scheduler.wake()
 
     def detach(self, session: LiveSession, conn: Connection) -> None:

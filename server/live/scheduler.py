@@ -95,10 +95,10 @@ class Scheduler:
             try:
                 job.run()
             except Exception:
-                log.exception("session %s: frame failed", job.session.id)
+                log.exception("session %s: frame failed", job.session_id)
 
     def add(self, session: LiveSession) -> None:
-        session.submit_frame = self._frames.put
+        session.frames.submit = self._frames.put
         with self._lock:
             self._sessions.append(session)
         self._wake.set()
@@ -142,19 +142,7 @@ class Scheduler:
                 session.run_slice(budget)
             except Exception:
                 log.exception("session %s: training slice failed; paused", session.id)
-                session.running = False
-                session.pending_steps = 0
-                # Tell its clients: without this the page shows "playing" with no progress.
-                session._send(
-                    None,
-                    {
-                        "type": "event",
-                        "event": "paused",
-                        "step": session.trainer.step,
-                        "running": False,
-                        "message": "training failed on the server; paused",
-                    },
-                )
+                session.slice_failed()
         t2 = time.perf_counter()
         c["steps"] += t2 - t1
         now = time.monotonic()
@@ -165,7 +153,7 @@ class Scheduler:
                         s.maybe_emit(now)
                 except Exception:
                     log.exception("session %s: frame failed", s.id)
-                    s.dirty = False
+                    s.frames.dirty = False
         t3 = time.perf_counter()
         c["frames"] += t3 - t2
         if active:
@@ -178,10 +166,7 @@ class Scheduler:
         wait = IDLE_WAIT
         now = time.monotonic()
         for s in sessions:
-            if s.running and s.speed != "max":
-                wait = min(wait, s.next_step_time() - now)
-            if s.dirty and not s.frame_pending:
-                wait = min(wait, s.next_frame - now)
+            wait = min(wait, s.seconds_until_due(now))
         if wait > 0:
             self._wake.wait(wait)
             c["idle"] += time.perf_counter() - t3

@@ -29,9 +29,15 @@ from mlp_playground.live.connection import (
     Connection,
     RateLimiter,
 )
-from mlp_playground.live.messages import READ_ONLY_TYPES, ProtocolError, parse_message
+from mlp_playground.live.messages import (
+    READ_ONLY_TYPES,
+    ClientMessage,
+    ProtocolError,
+    parse_message,
+)
+from mlp_playground.live.outgoing import dumps
 from mlp_playground.live.registry import SessionRegistry
-from mlp_playground.live.session import LiveSession, dumps
+from mlp_playground.live.session import LiveSession
 from mlp_playground.routes.training import OffLoopJSONRoute
 
 router = APIRouter()
@@ -60,7 +66,9 @@ def origin_allowed(origin: str | None, host: str | None, allowed: list[str]) -> 
         return True
     if "*" in allowed or origin in allowed:
         return True
-    return bool(host) and urlsplit(origin).netloc.lower() == host.lower()
+    if not host:
+        return False
+    return urlsplit(origin).netloc.lower() == host.lower()
 
 
 async def _refuse_foreign_origin(websocket: WebSocket, registry: SessionRegistry) -> bool:
@@ -128,18 +136,13 @@ async def watcher_socket(websocket: WebSocket, token: str) -> None:
     live.watchers.add(conn)
     conn.push(live.hello("watcher"))
     live.submit(conn, _DATA, activity=False)
-    live.dirty = True
+    live.want_frame()
     await _serve(registry, live, conn)
 
 
-class _SendData:
-    """A pseudo-command: the worker answers it with the session's ``data`` message."""
-
-    type = "_data"
-    args: dict = {}  # noqa: RUF012
-
-
-_DATA = _SendData()
+#: A pseudo-command: the worker answers it with the session's ``data`` message (and the
+#: ``reset`` event, then a frame), in order with the commands queued before it.
+_DATA = ClientMessage("_data")
 
 
 async def _serve(registry: SessionRegistry, live: LiveSession, conn: Connection) -> None:
