@@ -3,6 +3,7 @@
 // and the axes with ticks on a third canvas around the plot.
 
 import { decisionLUT, divergingLUT, classCss } from './colors.js';
+import { formatNumber } from './i18n.js';
 
 export class Boundary {
   constructor({ grid, points, axes, plot }) {
@@ -267,5 +268,5 @@ export function niceTicks(lo, hi, count) {
 }
 
 function fmtTick(v) {
-  return Number.isInteger(v) ? String(v) : (+v.toFixed(2)).toString();
+  return formatNumber(v, { maximumFractionDigits: 2 });
 }

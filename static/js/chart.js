@@ -54,7 +54,9 @@ class Series {
 export class Chart {
   /**
    * @param {HTMLElement} host  element to fill with a canvas and a hover readout
-   * @param {object} opts {series: [{name, color, dashed}], format(y), yMin, yMax, log}
+   * @param {object} opts {series: [{name, color, dashed}], format(y), tick(y), xTick(x), yMin,
+   *   yMax, log}: format prints a value in the readout, tick an axis label (the page's
+   *   language decides both)
    */
   constructor(host, opts) {
     this.host = host;
@@ -75,6 +77,10 @@ export class Chart {
   }
 
   /** Read the canvas size and the host's font and colour (call after a resize). */
+  xTick(x) {
+    return this.opts.xTick ? this.opts.xTick(x) : String(Math.round(x));
+  }
+
   measure() {
     const r = this.canvas.getBoundingClientRect();
     const cs = getComputedStyle(this.host);
@@ -176,26 +182,7 @@ export class Chart {
     const X = (x) => pad.l + ((x - b.xmin) / (b.xmax - b.xmin)) * pw;
     const Y = (y) => pad.t + (1 - (this.ty(y) - b.ymin) / (b.ymax - b.ymin)) * ph;
     this.drawFrame(ctx, pad, pw, ph, style.color);
-    // y ticks at round values (powers of ten on a log scale), with light grid lines.
-    ctx.fillStyle = style.color;
-    ctx.textAlign = 'right';
-    ctx.textBaseline = 'middle';
-    const ticks = this.log
-      ? niceTicks(Math.floor(b.ymin), Math.ceil(b.ymax), 4).filter((v) => Number.isInteger(v) && v >= b.ymin - 1e-9 && v <= b.ymax + 1e-9)
-      : niceTicks(b.ymin, b.ymax, 4);
-    for (const yv of ticks) {
-      const y = pad.t + (1 - (yv - b.ymin) / (b.ymax - b.ymin)) * ph;
-      ctx.globalAlpha = 0.12;
-      ctx.strokeStyle = style.color;
-      ctx.beginPath(); ctx.moveTo(pad.l, y); ctx.lineTo(pad.l + pw, y); ctx.stroke();
-      ctx.globalAlpha = 1;
-      ctx.fillText(this.opts.tick(this.log ? 10 ** yv : yv), pad.l - 4 * dpr, y);
-    }
-    ctx.textAlign = 'left';
-    ctx.textBaseline = 'top';
-    ctx.fillText(String(Math.round(b.xmin)), pad.l, pad.t + ph + 2 * dpr);
-    ctx.textAlign = 'right';
-    ctx.fillText(String(Math.round(b.xmax)), pad.l + pw, pad.t + ph + 2 * dpr);
+    this.drawTicks(ctx, b, style.color);
     ctx.lineWidth = 2 * dpr;
     ctx.lineJoin = 'round';
     for (const s of this.series) {
@@ -218,6 +205,30 @@ export class Chart {
       ctx.beginPath(); ctx.moveTo(x, pad.t); ctx.lineTo(x, pad.t + ph); ctx.stroke();
       this.updateReadout();
     }
+  }
+
+  /** y ticks at round values (powers of ten on a log scale) with light grid lines; x ends. */
+  drawTicks(ctx, b, color) {
+    const { pad, pw, ph, dpr } = this.layout;
+    ctx.fillStyle = color;
+    ctx.textAlign = 'right';
+    ctx.textBaseline = 'middle';
+    const ticks = this.log
+      ? niceTicks(Math.floor(b.ymin), Math.ceil(b.ymax), 4).filter((v) => Number.isInteger(v) && v >= b.ymin - 1e-9 && v <= b.ymax + 1e-9)
+      : niceTicks(b.ymin, b.ymax, 4);
+    for (const yv of ticks) {
+      const y = pad.t + (1 - (yv - b.ymin) / (b.ymax - b.ymin)) * ph;
+      ctx.globalAlpha = 0.12;
+      ctx.strokeStyle = color;
+      ctx.beginPath(); ctx.moveTo(pad.l, y); ctx.lineTo(pad.l + pw, y); ctx.stroke();
+      ctx.globalAlpha = 1;
+      ctx.fillText(this.opts.tick(this.log ? 10 ** yv : yv), pad.l - 4 * dpr, y);
+    }
+    ctx.textAlign = 'left';
+    ctx.textBaseline = 'top';
+    ctx.fillText(this.xTick(b.xmin), pad.l, pad.t + ph + 2 * dpr);
+    ctx.textAlign = 'right';
+    ctx.fillText(this.xTick(b.xmax), pad.l + pw, pad.t + ph + 2 * dpr);
   }
 
   drawFrame(ctx, pad, pw, ph, color) {
@@ -249,6 +260,6 @@ export class Chart {
       shownX = shownX ?? s.xs[best];
       parts.push(`<span style="color:${s.color}">■</span> ${s.name} ${this.opts.format(s.ys[best])}`);
     }
-    this.readout.innerHTML = shownX == null ? '' : `${this.opts.xLabel ? this.opts.xLabel() : 'step'} ${Math.round(shownX)} · ${parts.join(' · ')}`;
+    this.readout.innerHTML = shownX == null ? '' : `${this.opts.xLabel ? this.opts.xLabel() : 'step'} ${this.xTick(shownX)} · ${parts.join(' · ')}`;
   }
 }

@@ -7,20 +7,36 @@ import { drawSketch } from './sketches.js';
 import { classCss } from './colors.js';
 import { featureLabel } from './network.js';
 import { el } from './dom.js';
+import { fmt, formatInt } from './i18n.js';
 
-export const SPEEDS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 'max'];
-const HPARAM_ORDER = ['learning_rate', 'momentum', 'decay_rate', 'beta1', 'beta2', 'epsilon'];
+// Page-side choices (how a control moves, not what the server accepts): the slider steps, and
+// the grid resolutions offered (those within the server's live limits).
+const N_POINTS_STEP = 10;
+const GRID_CHOICES = [25, 50, 100, 150, 200];
+const SEED_MAX = 2 ** 31 - 1;
 
-function fmtNum(v) {
-  if (v === 'max') return v;
+/** A value as an <input type=number> wants it: JavaScript's own spelling, never localised. */
+function inputNum(v) {
   if (typeof v !== 'number') return String(v);
   if (Number.isInteger(v)) return String(v);
   return String(+v.toPrecision(4));
 }
 
+/** A slider's read-out, the way the page's language prints numbers. */
+function shownNum(v) {
+  if (typeof v !== 'number') return String(v);
+  return Number.isInteger(v) ? formatInt(v) : fmt(v);
+}
+
+/** The widest [min, max] a dataset parameter takes over every generator. */
+function parameterRange(options, name) {
+  const specs = Object.values(options.datasets).map((d) => d.parameters[name]);
+  return [Math.min(...specs.map((p) => p.min)), Math.max(...specs.map((p) => p.max ?? Infinity))];
+}
+
 export class Controls {
   /**
-   * @param {object} hosts {picker, data, view, network, optimizer, palette}
+   * @param {object} hosts {picker, data, view, network, optimizer, speed, palette}
    * @param {object} cb {configure(partial), ui(name, value), t(key, params), selectClass(k),
    *                    network() -> the network config including edits not yet answered}
    */
@@ -33,51 +49,63 @@ export class Controls {
     this.eraser = false;
   }
 
+  /** Every control from GET /api/options: its names, ranges and caps are the server's. */
   build(options, ui) {
     this.options = options;
-    const lim = options.limits || {};
-    const t = this.cb.t;
-    const { picker, data, view, network, optimizer } = this.hosts;
-    picker.textContent = '';
-    data.textContent = '';
-    view.textContent = '';
-    network.textContent = '';
-    optimizer.textContent = '';
+    for (const host of Object.values(this.hosts)) if (host !== this.hosts.palette) host.textContent = '';
     this.fields = [];
+    this.buildPicker(options);
+    this.buildData(options, ui);
+    this.buildNetwork(options);
+    this.buildOptimizer(options);
+    this.buildPalette(2);
+    if (this.config) this.update(this.config);
+  }
 
-    // Dataset picker: one button with a sketch per generator.
+  buildPicker(options) {
     this.pickerButtons = {};
-    for (const [name, info] of Object.entries(options.datasets || {})) {
+    for (const [name, info] of Object.entries(options.datasets)) {
       const c = el('canvas', { width: 72, height: 72 });
       drawSketch(c, name);
       const b = el('button', { class: 'dataset', testid: `dataset-${name}`, title: info.description || name },
         c, el('span', {}, name.replace('_', ' ')));
       b.addEventListener('click', () => this.cb.configure({ dataset: { name } }));
-      picker.append(b);
+      this.hosts.picker.append(b);
       this.pickerButtons[name] = b;
     }
     this.fields.push({ path: 'dataset.name', set: (v) => {
       for (const [n, b] of Object.entries(this.pickerButtons)) b.classList.toggle('selected', n === v);
     } });
+  }
 
-    data.append(
-      this.range('dataset.n_points', 'c.n_points', 20, Math.min(lim.max_live_points || 2000, 2000), 10, 'n-points'),
-      this.range('dataset.noise', 'c.noise', 0, 1, 0.05, 'noise'),
-      this.select('dataset.classes', 'c.classes', [2, 3, 4, 5, 6, 7, 8].filter((k) => k <= (lim.max_classes || 8)), 'classes', Number),
+  buildData(options, ui) {
+    const lim = options.limits;
+    const [nMin, nMax] = parameterRange(options, 'n_points');
+    const [noiseMin, noiseMax] = parameterRange(options, 'noise');
+    const kinds = Object.values(options.datasets).filter((d) => !d.regression);
+    const kMin = Math.min(...kinds.map((d) => d.classes.min));
+    const kMax = Math.min(lim.max_classes, Math.max(...kinds.map((d) => d.classes.max)));
+    const classes = Array.from({ length: kMax - kMin + 1 }, (_, i) => kMin + i);
+    this.hosts.data.append(
+      this.range('dataset.n_points', 'c.n_points', Math.max(nMin, N_POINTS_STEP), Math.min(nMax, lim.max_live_points), N_POINTS_STEP, 'n-points'),
+      this.range('dataset.noise', 'c.noise', noiseMin, noiseMax, 0.05, 'noise'),
+      this.select('dataset.classes', 'c.classes', classes, 'classes', Number),
       this.range('validation_split', 'c.validation_split', 0, 0.9, 0.05, 'validation-split'),
-      this.number('seed', 'c.seed', 0, 2 ** 31 - 1, 1, 'seed', true),
+      this.number('seed', 'c.seed', 0, SEED_MAX, 1, 'seed', true),
     );
-
-    view.append(
+    const grids = GRID_CHOICES.filter((r) => r >= lim.min_grid_resolution && r <= lim.max_live_grid_resolution);
+    this.hosts.view.append(
       this.uiCheck('showValidation', 'c.show_validation', ui.showValidation, 'show-validation'),
       this.uiCheck('discretize', 'c.discretize', ui.discretize, 'discretize'),
-      this.uiSelect('gridResolution', 'c.grid_resolution', [25, 50, 100, 150, 200].filter((r) => r <= (lim.max_live_grid_resolution || 200)), ui.gridResolution, 'grid-resolution'),
+      this.uiSelect('gridResolution', 'c.grid_resolution', grids, ui.gridResolution, 'grid-resolution'),
     );
+  }
 
+  buildNetwork(options) {
     // Features as toggle chips.
     const feats = el('div', { class: 'chips', testid: 'features' });
     this.featureButtons = {};
-    for (const f of options.features || []) {
+    for (const f of options.features) {
       const b = el('button', { class: 'chip', testid: `feature-${f}`, 'aria-pressed': 'false' }, featureLabel(f));
       b.addEventListener('click', () => {
         const cur = new Set(this.cb.network().features || []);
@@ -90,29 +118,28 @@ export class Controls {
     this.fields.push({ path: 'network.features', set: (v) => {
       for (const [f, b] of Object.entries(this.featureButtons)) b.setAttribute('aria-pressed', String(v.includes(f)));
     } });
-    network.append(
+    this.hosts.network.append(
       this.wrap('c.features', feats, true),
       this.check('network.normalize', 'c.normalize', 'normalize'),
-      this.allActivations(options.activations || []),
-      this.select('network.init', 'c.init', options.initializers || [], 'init'),
+      this.allActivations(options.activations),
+      this.select('network.init', 'c.init', options.initializers, 'init'),
       this.range('network.dropout', 'c.dropout', 0, 0.9, 0.05, 'dropout'),
-      this.select('loss', 'c.loss', options.losses || [], 'loss'),
-      this.select('regularization.kind', 'c.regularization', options.regularizations || [], 'regularization'),
+      this.select('loss', 'c.loss', options.losses, 'loss'),
+      this.select('regularization.kind', 'c.regularization', options.regularizations, 'regularization'),
       this.number('regularization.strength', 'c.strength', 0, 10, 'any', 'reg-strength'),
     );
+  }
 
-    // Optimiser: the select, then exactly that optimiser's hyper-parameters.
-    const names = Object.keys(options.optimizers || {});
-    // Only the name: the server fills that optimiser's defaults and keeps the learning rate.
-    const optSel = this.select('optimizer.name', 'c.optimizer', names, 'optimizer');
+  buildOptimizer(options) {
+    // The select, then exactly that optimiser's hyper-parameters. Only the name is sent: the
+    // server fills that optimiser's defaults and keeps the learning rate.
+    const optSel = this.select('optimizer.name', 'c.optimizer', Object.keys(options.optimizers), 'optimizer');
     this.hparamHost = el('div', { class: 'hparams', testid: 'hparams' });
     this.hparamFor = null;
-    optimizer.append(optSel, this.hparamHost,
-      this.number('batch_size', 'c.batch_size', 1, lim.max_batch_size || 10000, 1, 'batch-size', true),
-      this.speed());
+    this.hosts.optimizer.append(optSel, this.hparamHost,
+      this.number('batch_size', 'c.batch_size', 1, options.limits.max_batch_size, 1, 'batch-size', true));
+    this.hosts.speed.append(this.speed(options.speeds, options.default_speed));
     this.fields.push({ path: 'optimizer', set: (v) => this.buildHparams(v) });
-    this.buildPalette(2);
-    if (this.config) this.update(this.config);
   }
 
   wrap(key, input, wide = false) {
@@ -138,9 +165,9 @@ export class Controls {
   range(path, key, min, max, step, testid) {
     const r = el('input', { type: 'range', min, max, step, testid });
     const out = el('output', { class: 'range-value', testid: `${testid}-value` });
-    r.addEventListener('input', () => { out.textContent = fmtNum(+r.value); });
+    r.addEventListener('input', () => { out.textContent = shownNum(+r.value); });
     r.addEventListener('change', () => this.send(path, +r.value));
-    this.fields.push({ path, set: (v) => { r.value = v; out.textContent = fmtNum(v); } });
+    this.fields.push({ path, set: (v) => { r.value = v; out.textContent = shownNum(v); } });
     return this.wrap(key, el('span', { class: 'range' }, r, out));
   }
 
@@ -151,7 +178,7 @@ export class Controls {
       if (Number.isFinite(v)) this.send(path, v);
       else this.update(this.config);
     });
-    this.fields.push({ path, set: (v) => { if (document.activeElement !== n) n.value = fmtNum(v); } });
+    this.fields.push({ path, set: (v) => { if (document.activeElement !== n) n.value = inputNum(v); } });
     return this.wrap(key, n);
   }
 
@@ -198,23 +225,35 @@ export class Controls {
     return this.wrap('c.activation', s);
   }
 
-  speed() {
-    const r = el('input', { type: 'range', min: 0, max: SPEEDS.length - 1, step: 1, testid: 'speed' });
+  /**
+   * The pace: a slider over the server's stops (its last is "max") and a "max" button that
+   * toggles between "max" and the last slower pace chosen (the page's default at first).
+   */
+  speed(stops, defaultSpeed) {
+    const r = el('input', { type: 'range', min: 0, max: stops.length - 1, step: 1, testid: 'speed' });
     const out = el('output', { class: 'range-value', testid: 'speed-value' });
-    const label = (i) => (SPEEDS[i] === 'max' ? this.cb.t('speed.max') : String(SPEEDS[i]));
+    const max = el('button', { class: 'speed-max', testid: 'speed-max', 'aria-pressed': 'false', i18n: 'speed.max_button' }, this.cb.t('speed.max_button'));
+    const label = (i) => (stops[i] === 'max' ? this.cb.t('speed.max') : shownNum(stops[i]));
+    let slower = defaultSpeed;
     r.addEventListener('input', () => { out.textContent = label(+r.value); });
-    r.addEventListener('change', () => this.send('speed', SPEEDS[+r.value]));
+    r.addEventListener('change', () => this.send('speed', stops[+r.value]));
+    max.addEventListener('click', () => this.send('speed', getPath(this.config, 'speed') === 'max' ? slower : 'max'));
     this.fields.push({ path: 'speed', set: (v) => {
-      let i = SPEEDS.indexOf(v);
-      if (i < 0) i = SPEEDS.reduce((b, s, j) => (s !== 'max' && Math.abs(s - v) < Math.abs(SPEEDS[b] - v) ? j : b), 0);
+      if (v !== 'max') slower = v;
+      let i = stops.indexOf(v);
+      if (i < 0) i = stops.reduce((b, s, j) => (s !== 'max' && Math.abs(s - v) < Math.abs(stops[b] - v) ? j : b), 0);
       r.value = i; out.textContent = label(i);
+      max.setAttribute('aria-pressed', String(v === 'max'));
     } });
-    return this.wrap('c.speed', el('span', { class: 'range' }, r, out));
+    const label_ = el('span', { class: 'field-label', i18n: 'c.speed' }, this.cb.t('c.speed'));
+    return el('div', { class: 'speed-box' }, el('label', { class: 'speed-field' }, label_, el('span', { class: 'range' }, r, out)), max);
   }
 
   buildHparams(opt) {
     if (!opt) return;
-    const keys = HPARAM_ORDER.filter((k) => k in opt).concat(Object.keys(opt).filter((k) => k !== 'name' && !HPARAM_ORDER.includes(k)));
+    // In the order the server lists that optimiser's hyper-parameters, then anything else.
+    const order = Object.keys(this.options.optimizers[opt.name] || {});
+    const keys = order.filter((k) => k in opt).concat(Object.keys(opt).filter((k) => k !== 'name' && !order.includes(k)));
     const sig = `${opt.name}:${keys.join(',')}`;
     if (sig !== this.hparamFor) {
       this.hparamFor = sig;
@@ -225,7 +264,7 @@ export class Controls {
         n.addEventListener('change', () => {
           const v = parseFloat(n.value);
           if (Number.isFinite(v)) this.cb.configure({ optimizer: { [k]: v } });
-          else n.value = fmtNum(getPath(this.config, `optimizer.${k}`));
+          else n.value = inputNum(getPath(this.config, `optimizer.${k}`));
         });
         this.hparamInputs[k] = n;
         this.hparamHost.append(this.wrap(`c.${k}`, n));
@@ -233,7 +272,7 @@ export class Controls {
     }
     for (const k of keys) {
       const n = this.hparamInputs[k];
-      if (document.activeElement !== n) n.value = fmtNum(opt[k]);
+      if (document.activeElement !== n) n.value = inputNum(opt[k]);
     }
   }
 

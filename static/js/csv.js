@@ -1,37 +1,99 @@
 // CSV in and out for the data panel. Parsing happens here, with line numbers, so a teacher
-// sees "line 7: ..." before anything is sent to the server.
+// sees "line 7: ..." before anything is sent to the server. The rules are the server's
+// (mlp_playground.datasets.parse_csv), and tests/csv_cases.json holds both parsers to them:
+//  1. lines split on \n or \r\n; blank lines and lines starting with '#' are skipped;
+//  2. the delimiter comes from the first other line: ';' if it has one, else a tab if it has
+//     one, else ',';
+//  3. fields may be double-quoted ("..." with "" for a literal quote), RFC 4180 style; quotes
+//     are removed and surrounding spaces trimmed;
+//  4. with ';' or a tab, a decimal comma is accepted ("0,5" is 0.5); with ',' only inside
+//     quotes;
+//  5. a first line whose fields are not all numbers is a header, and skipped;
+//  6. every row is x1, x2, label (an integer class).
+// A French spreadsheet's export ("0,5;1,2;0") therefore reads as it looks.
+
+const NUMBER = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
+const DECIMAL_COMMA = /^[+-]?\d+,\d+([eE][+-]?\d+)?$/;
+
+/** The delimiter a file uses, from its first line of data (rule 2). */
+function delimiterOf(line) {
+  if (line.includes(';')) return ';';
+  if (line.includes('\t')) return '\t';
+  return ',';
+}
 
 /**
- * Parse "x1,x2,label" lines. A first line that is not numeric is a header. Blank lines and
- * lines starting with # are skipped. Returns {points, labels} or {error: {line, code, params}}.
+ * One line's fields: [{text, quoted}], or null when a quote is left open or text follows a
+ * closing quote (rule 3).
  */
-export function parseCsv(text, maxClasses = 8) {
+export function splitFields(line, delim) {
+  const fields = [];
+  let i = 0;
+  for (;;) {
+    while (line[i] === ' ') i++;
+    if (line[i] === '"') {
+      let text = '';
+      i++;
+      for (;;) {
+        if (i >= line.length) return null; // unclosed quote
+        if (line[i] === '"') {
+          if (line[i + 1] === '"') { text += '"'; i += 2; continue; }
+          i++;
+          break;
+        }
+        text += line[i++];
+      }
+      while (line[i] === ' ') i++;
+      if (i < line.length && line[i] !== delim) return null;
+      fields.push({ text: text.trim(), quoted: true });
+    } else {
+      let j = line.indexOf(delim, i);
+      if (j < 0) j = line.length;
+      fields.push({ text: line.slice(i, j).trim(), quoted: false });
+      i = j;
+    }
+    if (i >= line.length) return fields;
+    i++; // the delimiter
+  }
+}
+
+/** A field's number (rule 4), or null when it is not one. */
+function toNumber(field, delim) {
+  let s = field.text;
+  if ((delim !== ',' || field.quoted) && DECIMAL_COMMA.test(s)) s = s.replace(',', '.');
+  if (!NUMBER.test(s)) return null;
+  const v = Number(s);
+  return Number.isFinite(v) ? v : null;
+}
+
+/**
+ * Parse "x1,x2,label" lines (the rules above). Returns {points, labels} or
+ * {error: {line, code, params}} with the 1-based line number; code is one of "quote",
+ * "fields", "number", "label" (a message key, msg.csv_<code>).
+ */
+export function parseCsv(text, maxClasses) {
   const points = [];
   const labels = [];
-  const lines = String(text).split(/\r\n|\n|\r/);
+  const lines = String(text).replace(/^\ufeff/, '').split(/\r?\n/);
+  let delim = null;
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i].trim();
     if (!line || line.startsWith('#')) continue;
-    const cells = line.split(/[,;\t]/).map((c) => c.trim());
-    if (points.length === 0 && labels.length === 0 && cells.some((c) => c !== '' && !Number.isFinite(Number(c))) && i === firstContentLine(lines)) {
-      continue; // header
-    }
-    const err = (code, params) => ({ error: { line: i + 1, code, params } });
-    if (cells.length !== 3) return err('fields', { n: cells.length });
-    const x1 = Number(cells[0]);
-    const x2 = Number(cells[1]);
-    if (cells[0] === '' || !Number.isFinite(x1)) return err('number', { value: cells[0] });
-    if (cells[1] === '' || !Number.isFinite(x2)) return err('number', { value: cells[1] });
-    const k = Number(cells[2]);
-    if (cells[2] === '' || !Number.isInteger(k) || k < 0 || k >= maxClasses) return err('label', { value: cells[2] });
-    points.push([x1, x2]);
+    const err = (code, params = {}) => ({ error: { line: i + 1, code, params } });
+    const first = delim === null;
+    if (first) delim = delimiterOf(line);
+    const fields = splitFields(line, delim);
+    if (!fields) return err('quote');
+    const numbers = fields.map((f) => toNumber(f, delim));
+    if (first && numbers.some((v) => v === null)) continue; // a header (rule 5)
+    if (fields.length !== 3) return err('fields', { n: fields.length });
+    for (const c of [0, 1]) if (numbers[c] === null) return err('number', { value: fields[c].text });
+    const k = numbers[2];
+    if (k === null || !Number.isInteger(k) || k < 0 || k >= maxClasses) return err('label', { value: fields[2].text });
+    points.push([numbers[0], numbers[1]]);
     labels.push(k);
   }
   return { points, labels };
-}
-
-function firstContentLine(lines) {
-  return lines.findIndex((l) => l.trim() && !l.trim().startsWith('#'));
 }
 
 /** The current data as CSV in the same x1,x2,label form the upload reads. */

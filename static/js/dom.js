@@ -1,5 +1,5 @@
-// Small helpers shared by the page modules: build an element, format a number, an offscreen
-// canvas to write pixels into.
+// Small helpers shared by the page modules: build an element, an offscreen canvas to write
+// pixels into. Numbers are formatted by i18n.js (the language decides how they print).
 
 export function el(tag, attrs = {}, ...children) {
   const e = document.createElement(tag);
@@ -11,15 +11,6 @@ export function el(tag, attrs = {}, ...children) {
   }
   e.append(...children);
   return e;
-}
-
-/** A number for a table or a label: 4 significant digits, exponent when tiny or huge. */
-export function fmt(v, digits = 4) {
-  if (v == null || !Number.isFinite(v)) return '–';
-  if (v === 0) return '0';
-  const a = Math.abs(v);
-  if (a >= 1e4 || a < 1e-3) return v.toExponential(2);
-  return String(+v.toPrecision(digits));
 }
 
 /**

@@ -34,10 +34,9 @@ const STRINGS = {
     'c.batch_size': 'Batch size', 'c.speed': 'Speed (steps/s)', 'c.seed': 'Seed',
     'c.grid_resolution': 'Grid resolution', 'c.layer': 'Layer {n}',
     'c.shuffle': 'Shuffle',
-    'speed.max': 'max',
-    'layers.count': '{n} hidden layers', 'layers.count1': '1 hidden layer',
-    'layers.count0': 'no hidden layer',
-    'diagram.inputs': 'Inputs', 'diagram.output': 'Output', 'diagram.units': '{n} units',
+    'speed.max': 'max', 'speed.max_button': 'Max',
+    'layers.count': { zero: 'no hidden layer', one: '{n} hidden layer', other: '{n} hidden layers' },
+    'diagram.inputs': 'Inputs', 'diagram.output': 'Output', 'diagram.units': { one: '{n} unit', other: '{n} units' },
     'diagram.weight': 'weight {from} → {to}: {w}', 'diagram.unit': 'layer {l}, unit {u}',
     'chart.loss': 'Loss', 'chart.log': 'log scale', 'chart.accuracy': 'Accuracy',
     'chart.train': 'train', 'chart.validation': 'validation', 'chart.step': 'step',
@@ -50,11 +49,12 @@ const STRINGS = {
     'msg.connected': 'Connected.', 'msg.reconnected': 'Reconnected; session resumed.',
     'msg.new_session': 'Reconnected to a new session; your settings were restored.',
     'msg.csv_line': 'CSV line {line}: {message}',
-    'msg.csv_loaded': 'Loaded {n} points from {name}.',
+    'msg.csv_loaded': { one: 'Loaded {n} point from {name}.', other: 'Loaded {n} points from {name}.' },
     'msg.csv_empty': 'The CSV file has no data rows.',
     'msg.csv_fields': 'expected 3 values x1,x2,label, got {n}',
     'msg.csv_number': '"{value}" is not a number',
-    'msg.csv_label': 'label "{value}" must be an integer from 0 to 7',
+    'msg.csv_quote': 'a quoted field is not closed, or text follows its closing quote',
+    'msg.csv_label': 'label "{value}" must be an integer from 0 to {max}',
     'msg.model_exported': 'Model exported.',
     'msg.model_bad': 'This model could not be imported: {message}',
     'msg.model_imported': 'Model imported.',
@@ -96,10 +96,9 @@ const STRINGS = {
     'c.batch_size': 'Taille du lot', 'c.speed': 'Vitesse (pas/s)', 'c.seed': 'Graine',
     'c.grid_resolution': 'Résolution de la grille', 'c.layer': 'Couche {n}',
     'c.shuffle': 'Mélanger',
-    'speed.max': 'max',
-    'layers.count': '{n} couches cachées', 'layers.count1': '1 couche cachée',
-    'layers.count0': 'aucune couche cachée',
-    'diagram.inputs': 'Entrées', 'diagram.output': 'Sortie', 'diagram.units': '{n} neurones',
+    'speed.max': 'max', 'speed.max_button': 'Max',
+    'layers.count': { zero: 'aucune couche cachée', one: '{n} couche cachée', other: '{n} couches cachées' },
+    'diagram.inputs': 'Entrées', 'diagram.output': 'Sortie', 'diagram.units': { one: '{n} neurone', other: '{n} neurones' },
     'diagram.weight': 'poids {from} → {to} : {w}', 'diagram.unit': 'couche {l}, neurone {u}',
     'chart.loss': 'Perte', 'chart.log': 'échelle log', 'chart.accuracy': 'Précision',
     'chart.train': 'apprentissage', 'chart.validation': 'validation', 'chart.step': 'pas',
@@ -112,11 +111,12 @@ const STRINGS = {
     'msg.connected': 'Connecté.', 'msg.reconnected': 'Reconnecté ; session reprise.',
     'msg.new_session': 'Reconnecté à une nouvelle session ; vos réglages ont été restaurés.',
     'msg.csv_line': 'CSV ligne {line} : {message}',
-    'msg.csv_loaded': '{n} points chargés depuis {name}.',
+    'msg.csv_loaded': { one: '{n} point chargé depuis {name}.', other: '{n} points chargés depuis {name}.' },
     'msg.csv_empty': 'Le fichier CSV ne contient aucune ligne de données.',
     'msg.csv_fields': '3 valeurs attendues x1,x2,classe, {n} trouvées',
     'msg.csv_number': '« {value} » n’est pas un nombre',
-    'msg.csv_label': 'la classe « {value} » doit être un entier de 0 à 7',
+    'msg.csv_quote': 'un champ entre guillemets n’est pas refermé, ou du texte suit le guillemet fermant',
+    'msg.csv_label': 'la classe « {value} » doit être un entier de 0 à {max}',
     'msg.model_exported': 'Modèle exporté.',
     'msg.model_bad': 'Ce modèle n’a pas pu être importé : {message}',
     'msg.model_imported': 'Modèle importé.',
@@ -156,10 +156,91 @@ export function hasKey(key) {
   return key in STRINGS[lang];
 }
 
-/** Translate `key`, replacing `{name}` with params.name. Unknown keys show themselves. */
+/**
+ * Translate `key`, replacing `{name}` with params.name. Unknown keys show themselves. An entry
+ * may be a set of plural forms ({zero, one, other}, Intl.PluralRules categories) chosen by
+ * params.n. Number params are printed the language's way (see formatParam).
+ */
 export function t(key, params = {}) {
-  const s = STRINGS[lang][key] ?? STRINGS.en[key] ?? key;
-  return s.replace(/\{(\w+)\}/g, (m, k) => (k in params ? String(params[k]) : m));
+  let s = STRINGS[lang][key] ?? STRINGS.en[key] ?? key;
+  if (typeof s === 'object') s = pluralForm(s, params.n);
+  return s.replace(/\{(\w+)\}/g, (m, k) => (k in params ? formatParam(params[k]) : m));
+}
+
+function pluralForm(forms, n) {
+  if (typeof n !== 'number') return forms.other;
+  if (n === 0 && forms.zero) return forms.zero;
+  return forms[pluralRules().select(n)] ?? forms.other;
+}
+
+// ---------------------------------------------------------------- numbers
+
+// One formatter per language and style, built on first use (they are costly to make and the
+// counters print ten times a second).
+const formatters = new Map();
+
+function numberFormat(options) {
+  const key = `${lang}|${JSON.stringify(options)}`;
+  let f = formatters.get(key);
+  if (!f) { f = new Intl.NumberFormat(lang, options); formatters.set(key, f); }
+  return f;
+}
+
+function pluralRules() {
+  const key = `${lang}|plural`;
+  let f = formatters.get(key);
+  if (!f) { f = new Intl.PluralRules(lang); formatters.set(key, f); }
+  return f;
+}
+
+const DASH = '–';
+
+/** A number with Intl options (grouping, fraction digits...) in the current language. */
+export function formatNumber(v, options = {}) {
+  if (v == null || !Number.isFinite(v)) return DASH;
+  return numberFormat(options).format(v);
+}
+
+/** An integer count or index ("12,345" / "12 345"); grouping off for counters read by eye. */
+export function formatInt(v, grouping = true) {
+  return formatNumber(v == null ? v : Math.round(v), { maximumFractionDigits: 0, useGrouping: grouping });
+}
+
+/** "1.23e-5" / "1,23e-5": the mantissa the language's way, the exponent as code prints it. */
+function exponential(v, digits) {
+  const [m, e] = v.toExponential(digits).split('e');
+  const mantissa = formatNumber(+m, { minimumFractionDigits: digits, maximumFractionDigits: digits, useGrouping: false });
+  return `${mantissa}e${e.replace('+', '')}`;
+}
+
+/** A number for a table or a label: `digits` significant digits, exponent when tiny or huge. */
+export function fmt(v, digits = 4) {
+  if (v == null || !Number.isFinite(v)) return DASH;
+  if (v === 0) return formatNumber(0);
+  const a = Math.abs(v);
+  if (a >= 1e4 || a < 1e-3) return exponential(v, 2);
+  return formatNumber(v, { maximumSignificantDigits: digits, useGrouping: false });
+}
+
+/** A loss: three decimals near 1, four below, none from 100 on, an exponent when tiny. */
+export function fmtLoss(v) {
+  if (v == null || !Number.isFinite(v)) return DASH;
+  const fixed = (d) => formatNumber(v, { minimumFractionDigits: d, maximumFractionDigits: d, useGrouping: false });
+  if (v >= 100) return fixed(0);
+  if (v >= 1) return fixed(3);
+  if (v >= 0.001 || v === 0) return fixed(4);
+  return exponential(v, 2);
+}
+
+/** A fraction as a percentage: "97.5%" / "97,5 %". */
+export function fmtPercent(v, digits = 1) {
+  return formatNumber(v, { style: 'percent', minimumFractionDigits: digits, maximumFractionDigits: digits });
+}
+
+/** A message parameter: integers grouped, other numbers to 4 significant digits. */
+function formatParam(v) {
+  if (typeof v !== 'number') return String(v);
+  return Number.isInteger(v) ? formatInt(v) : fmt(v);
 }
 
 /** Fill the text and titles of every marked element under `root`. */

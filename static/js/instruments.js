@@ -5,13 +5,17 @@
 // main.js only forwards messages and frames.
 
 import { getPath } from './state.js';
-import { el, fmt, pixelCanvas } from './dom.js';
+import { el, pixelCanvas } from './dom.js';
+import { fmt, fmtPercent, formatInt, formatNumber } from './i18n.js';
 import { classCss } from './colors.js';
 import { StatsPanel } from './stats.js';
 import { RacePanel } from './race.js';
 import { TransformPanel } from './transform.js';
 
 const $ = (id) => document.getElementById(id);
+
+// Enough points for a verdict in well under a second on a small net (the server caps it).
+const GRADCHECK_POINTS = 32;
 
 /** Uncertainty palette: byte 0 (all passes agree) is near white, 255 a deep purple. */
 function uncertaintyLUT() {
@@ -76,7 +80,7 @@ export class Instruments {
     const host = $('schedule-controls');
     host.textContent = '';
     const kind = el('select', {});
-    for (const k of ['constant', 'step', 'cosine']) kind.append(el('option', { value: k, i18n: `sch.${k}` }, this.t(`sch.${k}`)));
+    for (const k of this.options.schedules) kind.append(el('option', { value: k, i18n: `sch.${k}` }, this.t(`sch.${k}`)));
     kind.addEventListener('change', () => this.ctx.configure({ schedule: { kind: kind.value } }));
     const num = (path, step, integer) => {
       const n = el('input', { type: 'number', step, min: 0, inputmode: 'decimal' });
@@ -128,11 +132,13 @@ export class Instruments {
 
   onConfig(config) {
     if (!config || !this.sched) return;
-    const s = config.schedule || { kind: 'constant' };
-    this.sched.kind.value = s.kind || 'constant';
+    const defaults = this.options.defaults;
+    const s = config.schedule || defaults.schedule;
+    this.sched.kind.value = s.kind || defaults.schedule.kind;
     for (const k of ['step_size', 'gamma', 'total_steps', 'min_learning_rate']) {
       const n = this.sched[k];
-      if (document.activeElement !== n && s[k] != null) n.value = fmt(s[k], 6);
+      // An <input type=number> takes JavaScript's spelling of a number, never a localised one.
+      if (document.activeElement !== n && s[k] != null) n.value = String(+(+s[k]).toPrecision(6));
     }
     const show = { step_size: s.kind === 'step', gamma: s.kind === 'step', total_steps: s.kind === 'cosine', min_learning_rate: s.kind === 'cosine' };
     for (const [k, f] of Object.entries(this.schedFields)) f.hidden = !show[k];
@@ -140,9 +146,9 @@ export class Instruments {
     for (const [k, n] of Object.entries(this.stop)) {
       if (document.activeElement !== n) n.value = stop[k] == null ? '' : String(stop[k]);
     }
-    const pred = config.prediction || { mode: 'deterministic', passes: 20 };
+    const pred = config.prediction || defaults.prediction;
     this.predMode.value = pred.mode;
-    if (document.activeElement !== this.predPasses) this.predPasses.value = String(pred.passes ?? 20);
+    if (document.activeElement !== this.predPasses) this.predPasses.value = String(pred.passes ?? defaults.prediction.passes);
     this.predPasses.closest('.field').hidden = pred.mode !== 'mc_dropout';
     $('uncertainty-hint').hidden = (getPath(config, 'network.dropout') || 0) > 0;
     this.transform.onConfig(config);
@@ -173,9 +179,10 @@ export class Instruments {
     const stop = getPath(this.ctx.config(), 'stop') || {};
     const m = this.lastMetrics || {};
     const what = this.t(`stop.msg.${ev.condition}`, {
-      v: ev.condition === 'validation_accuracy' ? `${(100 * (ev.validation_accuracy ?? m.validation_accuracy ?? 0)).toFixed(1)} %` : fmt(ev.validation_loss ?? m.validation_loss),
-      target: ev.condition === 'validation_accuracy' ? `${(100 * stop.validation_accuracy).toFixed(1)} %` : fmt(stop[ev.condition]),
+      v: ev.condition === 'validation_accuracy' ? fmtPercent(ev.validation_accuracy ?? m.validation_accuracy ?? 0) : fmt(ev.validation_loss ?? m.validation_loss),
+      target: ev.condition === 'validation_accuracy' ? fmtPercent(stop.validation_accuracy) : fmt(stop[ev.condition]),
       epoch: ev.epoch ?? '?',
+      n: ev.epoch,
     });
     const text = ev.condition && this.t(`stop.msg.${ev.condition}`) !== `stop.msg.${ev.condition}`
       ? this.t('stop.banner', { step: ev.step, what }) : this.t('stop.banner', { step: ev.step, what: ev.message || '' });
@@ -218,7 +225,7 @@ export class Instruments {
       el('div', { class: 'il-cell' }, el('span', { class: 'il-label' }, this.t('il.measured')),
         el('span', { class: 'il-value', testid: 'initial-loss-measured' }, fmt(measured))),
       el('div', { class: 'il-cell' }, el('span', { class: 'il-label' }, this.t('il.expected')),
-        el('span', { class: 'il-value', testid: 'initial-loss-expected' }, config.loss === 'hinge' ? `K − 1 = ${fmt(expected)}` : `ln ${K} ≈ ${expected.toFixed(3)}`)),
+        el('span', { class: 'il-value', testid: 'initial-loss-expected' }, config.loss === 'hinge' ? `K − 1 = ${fmt(expected)}` : `ln ${formatInt(K)} ≈ ${formatNumber(expected, { minimumFractionDigits: 3, maximumFractionDigits: 3 })}`)),
       el('div', { class: `il-flag ${ok ? 'ok' : 'bad'}`, testid: 'initial-loss-flag' }, ok ? '✓' : '⚠'),
     );
     const reasons = [ok ? this.t('il.ok', { k: K }) : measured > expected ? this.t('il.high') : this.t('il.low')];
@@ -232,7 +239,7 @@ export class Instruments {
     const b = $('btn-gradcheck');
     b.disabled = true;
     b.textContent = this.t('gc.running');
-    this.ctx.send({ type: 'gradcheck', points: 32 });
+    this.ctx.send({ type: 'gradcheck', points: Math.min(GRADCHECK_POINTS, this.options.limits.max_gradcheck_points) });
     clearTimeout(this.gcTimer);
     this.gcTimer = setTimeout(() => this.gradcheckDone(), 15000);
   }
@@ -278,9 +285,9 @@ export class Instruments {
     const host = $('prediction-controls');
     host.textContent = '';
     const mode = el('select', {});
-    for (const k of ['deterministic', 'mc_dropout']) mode.append(el('option', { value: k, i18n: `pred.${k}` }, this.t(`pred.${k}`)));
+    for (const k of this.options.prediction_modes) mode.append(el('option', { value: k, i18n: `pred.${k}` }, this.t(`pred.${k}`)));
     mode.addEventListener('change', () => this.ctx.configure({ prediction: { mode: mode.value } }));
-    const passes = el('input', { type: 'number', min: 1, max: 100, step: 1, inputmode: 'numeric' });
+    const passes = el('input', { type: 'number', min: 1, max: this.options.max_mc_passes, step: 1, inputmode: 'numeric' });
     passes.addEventListener('change', () => {
       const v = parseInt(passes.value, 10);
       if (Number.isFinite(v)) this.ctx.configure({ prediction: { passes: v } });
@@ -321,8 +328,8 @@ export class Instruments {
     ctx.imageSmoothingEnabled = true;
     ctx.drawImage(off, 0, 0, W, W);
     const data = this.ctx.data();
-    if (!data || !data.points) return;
-    const [x0, x1, y0, y1] = data.domain || [-6, 6, -6, 6];
+    if (!data || !data.points || !data.domain) return;
+    const [x0, x1, y0, y1] = data.domain;
     const r = Math.max(1.5, W / 160);
     ctx.strokeStyle = 'rgba(255,255,255,0.9)';
     ctx.lineWidth = Math.max(0.75, r * 0.35);

@@ -7,6 +7,10 @@
 
 import { divergingLUT, classCss, weightColor } from './colors.js';
 import { pixelCanvas } from './dom.js';
+import { formatNumber } from './i18n.js';
+
+// A weight in the link tooltip: always three significant digits ("0.50", "-1.23").
+const WEIGHT_DIGITS = { minimumSignificantDigits: 3, maximumSignificantDigits: 3, useGrouping: false };
 
 const FEATURE_LABELS = {
   x1: 'x₁', x2: 'x₂', x1_squared: 'x₁²', x2_squared: 'x₂²', x1_x2: 'x₁x₂',
@@ -74,11 +78,30 @@ export class NetworkDiagram {
     if (this.spec) { this.key = ''; this.setStructure(this.spec); }
   }
 
+  /** The whole diagram for this.spec: geometry, links, thumbnails, inputs, units, outputs. */
   build() {
-    const { features, hidden, activations, classes, activationChoices, maxUnits } = this.spec;
-    const host = this.host;
-    host.textContent = '';
+    const { features, hidden, classes } = this.spec;
+    this.host.textContent = '';
     const cols = [features.length, ...hidden, classes];
+    const { width, height, size } = this.layout(cols);
+    this.buildLinks(cols, width, height, size);
+    this.buildThumbCanvas(width, height);
+    this.head(0, this.cb.label('diagram.inputs'));
+    this.head(cols.length - 1, this.cb.label('diagram.output'));
+    this.buildInputs(features, size);
+    this.units = hidden.map((n, l) => this.buildLayer(n, l, size));
+    this.outputs = Array.from({ length: classes }, (_, k) => {
+      const node = this.node(this.pos[cols.length - 1][k], size, 'output');
+      node.style.background = classCss(k);
+      node.textContent = String(k);
+      return node;
+    });
+    if (this.weights) this.setWeights(this.weights);
+  }
+
+  /** Node size, gaps and every node's centre (this.pos, this.xs) for columns of `cols` nodes. */
+  layout(cols) {
+    const host = this.host;
     const maxN = Math.max(...cols, 1);
     const width = host.clientWidth || 500;
     const headH = 64;
@@ -92,27 +115,19 @@ export class NetworkDiagram {
     host.style.setProperty('--node', `${size}px`);
     const xs = cols.map((_, c) => Math.round(20 + size / 2 + (c * (width - 40 - size)) / Math.max(1, cols.length - 1)));
     const ys = (n) => Array.from({ length: n }, (_, i) => headH + (maxN - n) * (size + gap) / 2 + i * (size + gap) + size / 2);
+    this.xs = xs;
     this.pos = cols.map((n, c) => ys(n).map((y) => [xs[c], y]));
+    return { width, height, size };
+  }
 
+  /** One SVG path per weight, keyed by data-layer/i/j (hover shows it, a click edits it). */
+  buildLinks(cols, width, height, size) {
     const svg = document.createElementNS(SVGNS, 'svg');
     svg.setAttribute('class', 'links');
     svg.setAttribute('width', width);
     svg.setAttribute('height', height);
-    host.append(svg);
+    this.host.append(svg);
     this.svg = svg;
-    const dpr = window.devicePixelRatio || 1;
-    const thumbs = document.createElement('canvas');
-    thumbs.className = 'thumbs';
-    thumbs.setAttribute('data-testid', 'thumbnails');
-    thumbs.width = Math.round(width * dpr);
-    thumbs.height = Math.round(height * dpr);
-    thumbs.style.width = `${width}px`;
-    thumbs.style.height = `${height}px`;
-    host.append(thumbs);
-    this.thumbs = thumbs;
-    this.tctx = thumbs.getContext('2d');
-    this.tctx.imageSmoothingEnabled = true;
-    this.dpr = dpr;
     this.links = [];
     for (let l = 0; l < cols.length - 1; l++) {
       const layer = [];
@@ -137,23 +152,38 @@ export class NetworkDiagram {
     svg.addEventListener('pointermove', (e) => this.linkHover(e));
     svg.addEventListener('pointerleave', () => this.cb.tooltip(null));
     svg.addEventListener('click', (e) => this.linkClick(e));
+  }
 
-    // Column headers
-    const head = (c, text) => {
-      const d = document.createElement('div');
-      d.className = 'col-head';
-      d.style.left = `${xs[c]}px`;
-      d.textContent = text;
-      host.append(d);
-      return d;
-    };
-    head(0, this.cb.label('diagram.inputs'));
-    head(cols.length - 1, this.cb.label('diagram.output'));
+  /** One canvas under the nodes for every thumbnail (one paint per frame, not one per unit). */
+  buildThumbCanvas(width, height) {
+    const dpr = window.devicePixelRatio || 1;
+    const thumbs = document.createElement('canvas');
+    thumbs.className = 'thumbs';
+    thumbs.setAttribute('data-testid', 'thumbnails');
+    thumbs.width = Math.round(width * dpr);
+    thumbs.height = Math.round(height * dpr);
+    thumbs.style.width = `${width}px`;
+    thumbs.style.height = `${height}px`;
+    this.host.append(thumbs);
+    this.thumbs = thumbs;
+    this.tctx = thumbs.getContext('2d');
+    this.tctx.imageSmoothingEnabled = true;
+    this.dpr = dpr;
+  }
 
-    // Inputs with thumbnails computed here.
+  head(c, text) {
+    const d = document.createElement('div');
+    d.className = 'col-head';
+    d.style.left = `${this.xs[c]}px`;
+    d.textContent = text;
+    this.host.append(d);
+    return d;
+  }
+
+  /** Input nodes, with thumbnails of their feature computed here. */
+  buildInputs(features, size) {
     this.inputs = features.map((f, i) => {
       const node = this.node(this.pos[0][i], size, 'input');
-      node.dataset.testid = 'input-node';
       node.setAttribute('data-testid', 'input-node');
       const plane = this.featurePlane(f);
       this.paintThumb(this.slot(this.pos[0][i], size), plane);
@@ -165,55 +195,49 @@ export class NetworkDiagram {
       node.addEventListener('pointerleave', () => this.cb.onHover(null));
       return { node, plane };
     });
+  }
 
-    // Hidden layers
-    this.units = hidden.map((n, l) => {
-      const h = head(l + 1, '');
-      h.classList.add('layer-head');
-      const bar = document.createElement('div');
-      bar.className = 'unit-bar';
-      const minus = this.button('−', 'btn.remove_unit', () => this.cb.onRemoveUnit(l));
-      minus.setAttribute('data-testid', `remove-unit-${l}`);
-      minus.disabled = n <= 1;
-      const plus = this.button('+', 'btn.add_unit', () => this.cb.onAddUnit(l));
-      plus.setAttribute('data-testid', `add-unit-${l}`);
-      plus.disabled = n >= (maxUnits || 256);
-      bar.append(minus, plus);
-      const count = document.createElement('div');
-      count.className = 'unit-count';
-      count.textContent = this.cb.label('diagram.units', { n });
-      const sel = document.createElement('select');
-      sel.className = 'act-select';
-      sel.setAttribute('data-testid', `activation-${l}`);
-      sel.title = this.cb.label('c.activation');
-      for (const a of activationChoices || [activations[l]]) {
-        const o = document.createElement('option');
-        o.value = a; o.textContent = a;
-        sel.append(o);
-      }
-      sel.value = activations[l] ?? activations[0];
-      sel.addEventListener('change', () => this.cb.onActivation(l, sel.value));
-      h.append(bar, count, sel);
-      return Array.from({ length: n }, (_, u) => {
-        const node = this.node(this.pos[l + 1][u], size, 'unit');
-        node.setAttribute('data-testid', 'unit-node');
-        node.dataset.layer = l; node.dataset.unit = u;
-        const unit = { slot: this.slot(this.pos[l + 1][u], size), plane: null, min: 0, max: 0, layer: l, index: u, isUnit: true };
-        node.addEventListener('pointerenter', (e) => {
-          if (unit.plane) this.cb.onHover(unit);
-          this.cb.tooltip(this.cb.label('diagram.unit', { l: l + 1, u: u + 1 }), e.clientX, e.clientY);
-        });
-        node.addEventListener('pointerleave', () => { this.cb.onHover(null); this.cb.tooltip(null); });
-        return unit;
+  /** Hidden layer l of n units: its head (-/+ units, count, activation) and its nodes. */
+  buildLayer(n, l, size) {
+    const { activations, activationChoices, maxUnits } = this.spec;
+    const h = this.head(l + 1, '');
+    h.classList.add('layer-head');
+    const bar = document.createElement('div');
+    bar.className = 'unit-bar';
+    const minus = this.button('−', 'btn.remove_unit', () => this.cb.onRemoveUnit(l));
+    minus.setAttribute('data-testid', `remove-unit-${l}`);
+    minus.disabled = n <= 1;
+    const plus = this.button('+', 'btn.add_unit', () => this.cb.onAddUnit(l));
+    plus.setAttribute('data-testid', `add-unit-${l}`);
+    plus.disabled = n >= maxUnits;
+    bar.append(minus, plus);
+    const count = document.createElement('div');
+    count.className = 'unit-count';
+    count.textContent = this.cb.label('diagram.units', { n });
+    const sel = document.createElement('select');
+    sel.className = 'act-select';
+    sel.setAttribute('data-testid', `activation-${l}`);
+    sel.title = this.cb.label('c.activation');
+    for (const a of activationChoices || [activations[l]]) {
+      const o = document.createElement('option');
+      o.value = a; o.textContent = a;
+      sel.append(o);
+    }
+    sel.value = activations[l] ?? activations[0];
+    sel.addEventListener('change', () => this.cb.onActivation(l, sel.value));
+    h.append(bar, count, sel);
+    return Array.from({ length: n }, (_, u) => {
+      const node = this.node(this.pos[l + 1][u], size, 'unit');
+      node.setAttribute('data-testid', 'unit-node');
+      node.dataset.layer = l; node.dataset.unit = u;
+      const unit = { slot: this.slot(this.pos[l + 1][u], size), plane: null, min: 0, max: 0, layer: l, index: u, isUnit: true };
+      node.addEventListener('pointerenter', (e) => {
+        if (unit.plane) this.cb.onHover(unit);
+        this.cb.tooltip(this.cb.label('diagram.unit', { l: l + 1, u: u + 1 }), e.clientX, e.clientY);
       });
+      node.addEventListener('pointerleave', () => { this.cb.onHover(null); this.cb.tooltip(null); });
+      return unit;
     });
-    this.outputs = Array.from({ length: classes }, (_, k) => {
-      const node = this.node(this.pos[cols.length - 1][k], size, 'output');
-      node.style.background = classCss(k);
-      node.textContent = String(k);
-      return node;
-    });
-    if (this.weights) this.setWeights(this.weights);
   }
 
   button(text, titleKey, onClick) {
@@ -348,6 +372,6 @@ export class NetworkDiagram {
     const p = e.target.closest && e.target.closest('path.link');
     if (!p || p.dataset.w == null) { this.cb.tooltip(null); return; }
     const { from, to } = this.linkEnds(+p.dataset.layer, +p.dataset.i, +p.dataset.j);
-    this.cb.tooltip(this.cb.label('diagram.weight', { from, to, w: (+p.dataset.w).toPrecision(3) }), e.clientX, e.clientY);
+    this.cb.tooltip(this.cb.label('diagram.weight', { from, to, w: formatNumber(+p.dataset.w, WEIGHT_DIGITS) }), e.clientX, e.clientY);
   }
 }

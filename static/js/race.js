@@ -2,7 +2,8 @@
 // lockstep from bit-identical weights. One loss chart with a labelled line per optimiser, and
 // each run's final decision boundary as a small picture.
 
-import { el, fmt } from './dom.js';
+import { el } from './dom.js';
+import { fmt, formatInt } from './i18n.js';
 import { Chart } from './chart.js';
 import { decisionLUT, divergingLUT } from './colors.js';
 
@@ -10,6 +11,9 @@ import { decisionLUT, divergingLUT } from './colors.js';
 export const RACE_COLORS = ['#0877bd', '#e8710a', '#1a9e4b', '#c2185b', '#6a3fb5', '#6d4c2f'];
 const DEFAULT_PICKS = ['sgd', 'momentum', 'adam'];
 const GRID = 40;
+// A race is a quick comparison: longer runs belong to the live session (the server's work cap
+// may refuse less).
+const RACE_MAX_STEPS = 20000;
 
 /** The /race body for a live config: its data, network and training settings. */
 export function raceBody(config, data, custom, optimizers, steps) {
@@ -40,6 +44,8 @@ export class RacePanel {
   }
 
   build(options) {
+    this.maxRuns = options.limits.max_race_optimizers;
+    this.maxSteps = options.limits.max_steps;
     const host = document.getElementById('race-picks');
     host.textContent = '';
     this.picks = {};
@@ -47,13 +53,13 @@ export class RacePanel {
       const box = el('input', { type: 'checkbox', testid: `race-pick-${name}` });
       box.checked = DEFAULT_PICKS.includes(name);
       const lr = el('input', { type: 'number', step: 'any', min: 0, testid: `race-lr-${name}`, inputmode: 'decimal' });
-      lr.value = String(defaults.learning_rate ?? 0.01);
+      lr.value = String(defaults.learning_rate);
       box.addEventListener('change', () => this.checkCount());
       host.append(el('label', { class: 'race-pick' }, box, el('span', { class: 'race-name' }, name), lr));
       this.picks[name] = { box, lr };
     }
     this.chart = new Chart(document.getElementById('race-chart'), {
-      series: [], format: fmt, tick: (v) => String(+v.toPrecision(2)), yMin: 0, xLabel: () => this.t('chart.step'),
+      series: [], format: fmt, tick: (v) => fmt(v, 2), xTick: (v) => formatInt(v), yMin: 0, xLabel: () => this.t('chart.step'),
     });
     document.getElementById('btn-race').addEventListener('click', () => this.run());
     document.getElementById('inst-race').addEventListener('toggle', (e) => {
@@ -72,7 +78,7 @@ export class RacePanel {
     if (!pick) return;
     this.seeded = true;
     if (opt.learning_rate != null) pick.lr.value = String(opt.learning_rate);
-    if (!pick.box.checked && this.chosen().length < 6) pick.box.checked = true;
+    if (!pick.box.checked && this.chosen().length < this.maxRuns) pick.box.checked = true;
     this.checkCount();
   }
 
@@ -85,9 +91,9 @@ export class RacePanel {
 
   checkCount() {
     const n = this.chosen().length;
-    const ok = n >= 2 && n <= 6;
+    const ok = n >= 2 && n <= this.maxRuns;
     document.getElementById('btn-race').disabled = !ok || this.busy;
-    if (!ok) this.status(this.t('race.pick'));
+    if (!ok) this.status(this.t('race.pick', { max: this.maxRuns }));
     else if (!this.busy && !this.last) this.status('');
     return ok;
   }
@@ -100,7 +106,7 @@ export class RacePanel {
     const optimizers = this.chosen();
     if (!this.checkCount()) return;
     const config = this.ctx.config();
-    const steps = Math.max(10, Math.min(20000, parseInt(document.getElementById('race-steps').value, 10) || 500));
+    const steps = Math.max(10, Math.min(RACE_MAX_STEPS, this.maxSteps, parseInt(document.getElementById('race-steps').value, 10) || 500));
     const body = raceBody(config, this.ctx.data(), this.ctx.dataCustom(), optimizers, steps);
     this.busy = true;
     document.getElementById('btn-race').disabled = true;

@@ -119,20 +119,21 @@ function decodeValue(type, s) {
 
 /**
  * Instrument settings left out of the hash while they hold the value every new session starts
- * with (docs/instruments.md), so everyday links stay short.
+ * with (the server's defaults, GET /api/options), so everyday links stay short.
  */
-export const HASH_DEFAULTS = {
-  sched: 'constant', ssz: 1000, gam: 0.5, tot: 5000, minlr: 0, pred: 'deterministic', passes: 20,
-};
+export const OMIT_WHEN_DEFAULT = ['sched', 'ssz', 'gam', 'tot', 'minlr', 'pred', 'passes'];
 
-/** The hash string ("#data=circle&lr=0.03...") for a session config and the page settings. */
-export function encodeHash(config, ui) {
+/**
+ * The hash string ("#data=circle&lr=0.03...") for a session config and the page settings;
+ * `defaults` (a complete /train body) lets the OMIT_WHEN_DEFAULT settings stay out.
+ */
+export function encodeHash(config, ui, defaults = null) {
   const params = new URLSearchParams();
   const source = { ...config, ui };
   for (const [key, path, type] of FIELDS) {
     const v = getPath(source, path);
     if (v === undefined || v === null) continue;
-    if (key in HASH_DEFAULTS && HASH_DEFAULTS[key] === v) continue;
+    if (defaults && OMIT_WHEN_DEFAULT.includes(key) && getPath(defaults, path) === v) continue;
     params.set(key, encodeValue(type, v));
   }
   return '#' + params.toString();

@@ -4,7 +4,8 @@
 // with a small Gaussian init, whose activations and gradients shrink layer after layer); the
 // init selector next to it switches to Xavier to watch the same net recover.
 
-import { el, fmt } from './dom.js';
+import { el } from './dom.js';
+import { fmt, fmtPercent } from './i18n.js';
 
 const PRESET_LAYERS = 10;
 const PRESET_UNITS = 64;
@@ -25,11 +26,13 @@ export class StatsPanel {
     for (const name of options.initializers || []) sel.append(el('option', { value: name }, name));
     sel.addEventListener('change', () => this.ctx.configure({ network: { init: sel.value } }));
     this.initSelect = sel;
+    const layers = Math.min(PRESET_LAYERS, options.limits.max_hidden_layers);
+    const units = Math.min(PRESET_UNITS, options.limits.max_units);
     document.getElementById('btn-preset-deep').addEventListener('click', () => {
       this.ctx.configure({
         network: {
-          hidden_layers: Array(PRESET_LAYERS).fill(PRESET_UNITS),
-          activation: Array(PRESET_LAYERS).fill('tanh'),
+          hidden_layers: Array(layers).fill(units),
+          activation: Array(layers).fill('tanh'),
           init: 'gaussian',
         },
       });
@@ -78,8 +81,8 @@ export class StatsPanel {
 
   paintRow(r, s) {
     r.title.textContent = `${this.t('st.layer', { n: s.layer + 1 })} · ${s.activation} · ${s.units}`;
-    const sat = s.saturated == null ? '–' : `${(100 * s.saturated).toFixed(0)} %`;
-    const dead = s.dead == null ? '–' : `${(100 * s.dead).toFixed(0)} %`;
+    const sat = fmtPercent(s.saturated, 0);
+    const dead = fmtPercent(s.dead, 0);
     r.nums.textContent = '';
     const item = (key, value, warn) => el('span', { class: warn ? 'stat warn' : 'stat' }, el('b', {}, value), ' ', this.t(key));
     r.nums.append(

@@ -101,19 +101,7 @@ export class TransformPanel {
     const pad = 0.08 * W;
     const X = (u) => pad + ((u - cx) / span + 0.5) * (W - 2 * pad);
     const Y = (v) => W - pad - ((v - cy) / span + 0.5) * (W - 2 * pad);
-    // Mesh lines: rows (x2 fixed) and columns (x1 fixed) of the input grid, warped.
-    ctx.lineWidth = Math.max(1, dpr);
-    ctx.strokeStyle = 'rgba(60, 70, 90, 0.45)';
-    ctx.beginPath();
-    for (let i = 0; i < size; i++) {
-      for (let j = 0; j < size; j++) {
-        const a = mesh[i * size + j];
-        if (!a || a[0] == null) continue;
-        if (j + 1 < size) { const b = mesh[i * size + j + 1]; if (b && b[0] != null) { ctx.moveTo(X(a[0]), Y(a[1])); ctx.lineTo(X(b[0]), Y(b[1])); } }
-        if (i + 1 < size) { const b = mesh[(i + 1) * size + j]; if (b && b[0] != null) { ctx.moveTo(X(a[0]), Y(a[1])); ctx.lineTo(X(b[0]), Y(b[1])); } }
-      }
-    }
-    ctx.stroke();
+    drawMesh(ctx, mesh, size, X, Y, dpr);
     const data = this.ctx.data();
     const labels = data && data.points && data.points.length === pts.length ? data.labels : null;
     const rad = Math.max(2, 3 * dpr);
@@ -137,4 +125,21 @@ export class TransformPanel {
     ctx.restore();
     this.draws += 1;
   }
+}
+
+/** Mesh lines: rows (x2 fixed) and columns (x1 fixed) of the input grid, warped. */
+function drawMesh(ctx, mesh, size, X, Y, dpr) {
+  ctx.lineWidth = Math.max(1, dpr);
+  ctx.strokeStyle = 'rgba(60, 70, 90, 0.45)';
+  ctx.beginPath();
+  const line = (a, b) => { if (b && b[0] != null) { ctx.moveTo(X(a[0]), Y(a[1])); ctx.lineTo(X(b[0]), Y(b[1])); } };
+  for (let i = 0; i < size; i++) {
+    for (let j = 0; j < size; j++) {
+      const a = mesh[i * size + j];
+      if (!a || a[0] == null) continue;
+      if (j + 1 < size) line(a, mesh[i * size + j + 1]);
+      if (i + 1 < size) line(a, mesh[(i + 1) * size + j]);
+    }
+  }
+  ctx.stroke();
 }

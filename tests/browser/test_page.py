@@ -95,7 +95,7 @@ def test_loads_clean_with_favicon(live_server, page: Page, page_errors) -> None:
 
 
 def test_play_trains_circle(live_server, page: Page, page_errors) -> None:
-    open_app(page, live_server.url, "#data=circle&k=2&h=4,2&opt=sgd&lr=0.03&bs=10&seed=3")
+    open_app(page, live_server.url, "#data=circle&k=2&h=4,2&opt=sgd&lr=0.03&bs=10&seed=3&speed=max")
     page.wait_for_function("() => window.__mlpg.boundary.framesPainted > 0")
     page.keyboard.press("s")  # one step, from the keyboard
     page.wait_for_function(
@@ -357,7 +357,7 @@ def test_kill_and_restart_shows_reconnecting_then_recovers(server_factory, page:
 
 
 def test_trained_spiral_screenshot(live_server, page: Page, artifacts) -> None:
-    hash_ = "#data=spiral&noise=0&h=16,16&act=relu,relu&feat=x1,x2&opt=adam&lr=0.01&bs=10"
+    hash_ = "#data=spiral&noise=0&h=16,16&act=relu,relu&feat=x1,x2&opt=adam&lr=0.01&bs=10&speed=max"
     open_app(page, live_server.url, hash_)
     page.get_by_test_id("play").click()
     page.wait_for_function(
@@ -375,7 +375,7 @@ def test_trained_spiral_screenshot(live_server, page: Page, artifacts) -> None:
 
 
 def test_export_then_import_model_round_trip(live_server, page: Page, tmp_path) -> None:
-    open_app(page, live_server.url, "#data=xor&h=3&act=tanh&feat=x1,x2&opt=adam&lr=0.03")
+    open_app(page, live_server.url, "#data=xor&h=3&act=tanh&feat=x1,x2&opt=adam&lr=0.03&speed=max")
     page.get_by_test_id("play").click()
     wait_steps_above(page, 300)
     page.get_by_test_id("play").click()

@@ -1,0 +1,103 @@
+// The page's buttons, file inputs, keyboard shortcuts and the clicks on the plot, wired once
+// at start-up.
+
+import { app, isOwner, send } from './app.js';
+import { editLayers, addLayer } from './edits.js';
+import { download, notify } from './feedback.js';
+import { uploadCsv, importModel } from './files.js';
+import { toCsv } from './csv.js';
+import { t, language } from './i18n.js';
+import { setLang, setUi } from './view.js';
+
+const $ = (id) => document.getElementById(id);
+
+/** The link students open to follow this session: from the server's public URL when known. */
+export function watchUrl() {
+  const base = app.options?.public_url || location.origin;
+  return `${base}/?watch=${encodeURIComponent(app.watchToken || '')}`;
+}
+
+export function wireButtons() {
+  wireTransport();
+  wireFiles();
+  wireShare();
+  $('btn-large').addEventListener('click', () => setUi('large', !app.ui.large));
+  $('btn-lang').addEventListener('click', () => setLang(language() === 'fr' ? 'en' : 'fr'));
+  $('log-scale').addEventListener('change', (e) => setUi('logScale', e.target.checked));
+  const pts = $('points');
+  pts.addEventListener('pointerdown', pointerOnPlot);
+  pts.addEventListener('contextmenu', (e) => e.preventDefault());
+  document.addEventListener('keydown', onKey);
+}
+
+function wireTransport() {
+  $('btn-play').addEventListener('click', () => send({ type: app.running ? 'pause' : 'play' }));
+  $('btn-step').addEventListener('click', () => send({ type: 'step', steps: 1 }));
+  $('btn-reset').addEventListener('click', () => send({ type: 'reset' }));
+  $('btn-reseed').addEventListener('click', () => send({ type: 'reseed' }));
+  $('btn-regenerate').addEventListener('click', () => { app.dataCustom = false; send({ type: 'regenerate' }); });
+  $('btn-clear').addEventListener('click', () => { app.dataCustom = true; send({ type: 'clear_points' }); });
+  $('btn-add-layer').addEventListener('click', addLayer);
+  $('btn-remove-layer').addEventListener('click', () => editLayers((h) => { h.pop(); }));
+}
+
+function wireFiles() {
+  const onFile = (id, fn) => $(id).addEventListener('change', (e) => {
+    const f = e.target.files[0];
+    if (f) fn(f);
+    e.target.value = '';
+  });
+  onFile('csv-input', uploadCsv);
+  onFile('model-input', importModel);
+  $('btn-download').addEventListener('click', () => {
+    if (!app.data) { notify(t('msg.no_data'), 'warn'); return; }
+    download('mlp-playground-data.csv', toCsv(app.data), 'text/csv');
+  });
+  $('btn-png').addEventListener('click', () => {
+    app.boundary.composite(800).toBlob((blob) => download('mlp-playground-boundary.png', blob));
+  });
+  $('btn-export').addEventListener('click', () => { app.pendingExport = true; app.socket.send({ type: 'get_model' }); });
+}
+
+function wireShare() {
+  $('btn-share').addEventListener('click', () => {
+    const url = watchUrl();
+    const a = $('watch-link');
+    a.href = url;
+    a.textContent = url;
+    $('share-dialog').showModal();
+  });
+  $('btn-close-share').addEventListener('click', () => $('share-dialog').close());
+  $('btn-copy-link').addEventListener('click', async () => {
+    try { await navigator.clipboard.writeText($('watch-link').href); $('btn-copy-link').textContent = t('btn.copied'); } catch { /* clipboard may be denied */ }
+  });
+}
+
+function onKey(e) {
+  if (e.ctrlKey || e.metaKey || e.altKey) return;
+  const tag = e.target.tagName;
+  if (tag === 'INPUT' || tag === 'SELECT' || tag === 'TEXTAREA' || e.target.isContentEditable) return;
+  if ($('share-dialog').open) return;
+  if (e.key === ' ') { e.preventDefault(); $('btn-play').click(); }
+  else if (e.key === 's' || e.key === 'S') $('btn-step').click();
+  else if (e.key === 'r' || e.key === 'R') $('btn-reset').click();
+}
+
+// A click adds a point of the selected class (shift: the next class); a right-click, an
+// alt-click or the eraser removes the nearest point within 4 % of the domain's width.
+const ERASE_RADIUS = 0.04;
+
+function pointerOnPlot(e) {
+  if (!isOwner() || !app.config) return;
+  e.preventDefault();
+  const p = app.boundary.toData(e.clientX, e.clientY);
+  const [x0, x1] = app.boundary.domain;
+  if (e.button === 2 || e.altKey || app.controls.eraser) {
+    send({ type: 'remove_point', point: p, radius: (x1 - x0) * ERASE_RADIUS });
+  } else {
+    const K = app.data?.classes || app.config.dataset?.classes;
+    const k = e.shiftKey ? (app.controls.selectedClass + 1) % K : app.controls.selectedClass;
+    send({ type: 'add_point', point: p, label: k });
+  }
+  app.dataCustom = true;
+}
