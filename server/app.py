@@ -63,13 +63,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
 
-    from mlp_playground.routes import docs, live, runs, training
+    from mlp_playground.routes import docs, lessons, live, runs, training
 
     app.include_router(training.router)
     app.include_router(runs.router)
     app.include_router(live.router)
     app.include_router(live.rest)
     app.include_router(docs.router)
+    app.include_router(lessons.router)
     _install_error_handlers(app)
     if settings.cors_origins:
         # Closed by default (same origin only); an operator lists the origins it trusts.

@@ -90,5 +90,7 @@ def test_the_installed_server_serves_page_scripts_and_docs(installed: Path, tmp_
         bundle = httpx.get(server.url + "/vendor/swagger-ui/swagger-ui-bundle.js", timeout=10)
         assert bundle.status_code == 200 and len(bundle.content) > 100_000
         assert httpx.get(server.url + "/api/options", timeout=10).status_code == 200
+        lessons = httpx.get(server.url + "/api/lessons", timeout=10).json()  # data files ship
+        assert "multilayer-networks" in [lesson["id"] for lesson in lessons]
     finally:
         server.stop()
