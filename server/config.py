@@ -59,9 +59,9 @@ class Settings(BaseSettings):
     #: ``memory://`` (nothing survives the process). Empty: an SQLite file in the user data
     #: directory (``mlp_playground.store.default_database_path``). Never published.
     database_url: str = ""
-    #: One saved run's canonical JSON, in bytes: a 5,000-point run with an 8-8 net and its
-    #: history is about 0.3 MB, so this leaves room for nets of ~350,000 weights while
-    #: 10,000 full runs (stored zlib-compressed, ~2.5x smaller) stay within ~35 GB.
+    #: One saved run's canonical JSON, in bytes: a 5,000-point run with an 8-8 net and 50
+    #: epochs of history is ~220 KB (~110 KB stored, zlib), so this leaves room for nets
+    #: of ~350,000 weights, while 10,000 runs all at the cap would still fit in ~40 GB.
     max_run_bytes: int = 8 * 1024 * 1024
     max_runs_per_minute: int = 30
     max_runs_total: int = 10_000
