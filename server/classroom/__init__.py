@@ -1,0 +1,1 @@
+"""The classroom: classes, rosters and thumbnails (DESIGN.md section 9)."""
