@@ -84,7 +84,7 @@ class Trainer(TrainerData, TrainerLoop, TrainerReconfiguration, TrainerInstrumen
     ``optimizer``, ``normalization``, ``features``, ``config``, ``resets``; ``reset``,
     ``run_steps``, ``set_data``, ``add_point``, ``remove_point``, ``reconfigure``,
     ``evaluate``, ``learning_rate``, ``layer_stats``, ``initial_loss_report``,
-    ``gradient_check``, ``model_document`` and ``inputs`` (alias ``_inputs``).
+    ``gradient_check``, ``model_document`` and ``inputs``.
     """
 
     def __init__(

@@ -54,7 +54,6 @@ class TrainerData(TrainerState):
             self.normalization.apply(F, out=F)
         return F
 
-    _inputs = inputs  # the name the live session has used
 
     def _split(self) -> None:
         train_idx, val_idx = stratified_split(self.data.y, self.config.validation_split, self.rng)
