@@ -54,7 +54,6 @@ class TrainerData(TrainerState):
             self.normalization.apply(F, out=F)
         return F
 
-
     def _split(self) -> None:
         train_idx, val_idx = stratified_split(self.data.y, self.config.validation_split, self.rng)
         self.data.train_idx = train_idx.astype(np.int64)
