@@ -48,7 +48,8 @@ def start_server(
     proc = subprocess.Popen(
         [sys.executable, "-m", "mlp_playground", "--port", str(port)],
         cwd=ROOT,
-        env={**os.environ, **(env or {})},
+        # A benchmark keeps nothing: no runs or snapshots in the user's real database.
+        env={"MLPG_DATABASE_URL": "memory://", **os.environ, **(env or {})},
         stdout=out,
         stderr=subprocess.STDOUT if capture else subprocess.DEVNULL,
     )
