@@ -55,6 +55,8 @@ def connect(url: str, retries: int) -> Redis:
         socket_timeout=SOCKET_TIMEOUT,
         socket_connect_timeout=SOCKET_TIMEOUT,
         retry=Retry(NoBackoff(), retries, supported_errors=(RedisConnectionError,)),
+        # redis-py 5.x pipelines retry only the errors listed here (none by default).
+        retry_on_error=[RedisConnectionError] if retries else [],
         decode_responses=False,
     )
 

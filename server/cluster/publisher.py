@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from redis.asyncio import Redis
 
 from mlp_playground.cluster import wire
-from mlp_playground.cluster.errors import guarded
+from mlp_playground.cluster.errors import ClusterUnavailable, guarded
 from mlp_playground.cluster.keys import Keys
 
 log = logging.getLogger("mlp_playground.cluster")
@@ -134,12 +134,21 @@ class Publisher:
             if batch:
                 await self._send(batch)
 
+    async def _pipeline(self, batch: list[tuple[str, int, bytes, bool]]) -> list[int]:
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for sid, _, data, _ in batch:
+                pipe.publish(self.keys.frames(sid), data)
+            return list(await guarded("publish", pipe.execute()))
+
     async def _send(self, batch: list[tuple[str, int, bytes, bool]]) -> None:
         try:
-            async with self.redis.pipeline(transaction=False) as pipe:
-                for sid, _, data, _ in batch:
-                    pipe.publish(self.keys.frames(sid), data)
-                receivers = await guarded("publish", pipe.execute())
+            try:
+                receivers = await self._pipeline(batch)
+            except ClusterUnavailable:
+                # Once more on a fresh connection: a pooled one that died with a restarted
+                # Redis fails on first use, and redis-py 5 pipelines do not retry it. While
+                # Redis is down the second attempt is refused at once.
+                receivers = await self._pipeline(batch)
         except Exception as exc:  # ClusterUnavailable (or a bug): drop, never die
             self.dropped += len(batch)
             self._down_until = time.monotonic() + RETRY_AFTER

