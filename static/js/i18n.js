@@ -70,7 +70,7 @@ const STRINGS = {
     'app.title': 'Terrain de jeu MLP',
     'btn.play': 'Lancer (espace)', 'btn.pause': 'Pause (espace)', 'btn.step': 'Un pas (s)',
     'btn.reset': 'Réinitialiser les poids (r)', 'btn.reseed': 'Nouvelle graine aléatoire',
-    'btn.share': 'Partager (lecture seule)', 'btn.large': 'Grands caractères',
+    'btn.share': 'Partager', 'btn.large': 'Grands caractères',
     'btn.regenerate': 'Régénérer', 'btn.clear': 'Effacer les points',
     'btn.upload': 'Charger un CSV', 'btn.download': 'Télécharger le CSV',
     'btn.png': 'Enregistrer en PNG', 'btn.export': 'Exporter le modèle',

@@ -37,6 +37,9 @@ async function loadOptions() {
 
 function makeCharts() {
   const [c0, c1] = CLASS_COLORS;
+  // The score table's train / validation headings double as the charts' legend.
+  $('scores').style.setProperty('--train-color', rgb(c1));
+  $('scores').style.setProperty('--validation-color', rgb(c0));
   const series = () => [{ name: t('chart.train'), color: rgb(c1) }, { name: t('chart.validation'), color: rgb(c0), dashed: true }];
   const xLabel = () => t('chart.step');
   app.lossChart = new Chart($('chart-loss'), {

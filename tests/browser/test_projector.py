@@ -31,17 +31,23 @@ def _assert_on_first_screen(page, width: int, height: int) -> None:
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
 
 
-@pytest.mark.parametrize("large", [False, True], ids=["normal", "large"])
+# French has the longest labels ("pas d'apprentissage", "Grands caractères").
+TYPES = [(False, "en"), (True, "en"), (True, "fr")]
+
+
+@pytest.mark.parametrize(("large", "lang"), TYPES, ids=["normal", "large", "large-fr"])
 @pytest.mark.parametrize("size", SIZES, ids=[f"{w}x{h}" for w, h in SIZES])
 def test_first_screen_shows_plot_play_and_loss(
-    live_server, browser: Browser, page_errors, size, large
+    live_server, browser: Browser, page_errors, size, large, lang
 ) -> None:
     width, height = size
     context = browser.new_context(viewport={"width": width, "height": height}, locale="en-US")
     try:
         page = context.new_page()
         page.on("pageerror", lambda e: page_errors.append(str(e)))
-        open_app(page, live_server.url, "#data=spiral&k=3" + ("&big=1" if large else ""))
+        open_app(
+            page, live_server.url, f"#data=spiral&k=3&lang={lang}" + ("&big=1" if large else "")
+        )
         page.wait_for_timeout(300)  # the header's height settles the plot's size
         _assert_on_first_screen(page, width, height)
         # Toggling large type live reflows to a layout that still fits.
