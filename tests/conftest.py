@@ -6,6 +6,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -62,18 +63,20 @@ class ServerProcess:
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 20.0) -> None:
+        # Its output goes to a file, not a pipe: a pipe nobody reads fills after ~64 KB of
+        # access log and the server's next log write blocks its event loop.
+        self.log = tempfile.TemporaryFile()  # noqa: SIM115 (lives as long as the server)
         self.proc = subprocess.Popen(
             [self.python, "-m", "mlp_playground", "--port", str(self.port)],
             cwd=self.cwd,
             env=self.env,
-            stdout=subprocess.PIPE,
+            stdout=self.log,
             stderr=subprocess.STDOUT,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                out = self.proc.stdout.read().decode() if self.proc.stdout else ""
-                raise RuntimeError(f"server exited early:\n{out}")
+                raise RuntimeError(f"server exited early:\n{self.output()}")
             try:
                 if httpx.get(self.url + "/healthz", timeout=1).status_code == 200:
                     return
@@ -81,6 +84,11 @@ class ServerProcess:
                 pass
             time.sleep(0.1)
         raise RuntimeError("server did not answer /healthz in time")
+
+    def output(self) -> str:
+        """Everything the server printed so far (its log file)."""
+        self.log.seek(0)
+        return self.log.read().decode(errors="replace")
 
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:

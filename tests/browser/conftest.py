@@ -7,10 +7,8 @@ clean. The servers come from tests/conftest.py (`live_server`, `server_factory`)
 from __future__ import annotations
 
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO
 
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
@@ -20,33 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 from _common import CHROMIUM
 from _common import CHROMIUM_ARGS as ARGS
 
-from tests.conftest import ServerProcess, free_port
-
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
-
-
-def _drain(stream: IO[bytes] | None) -> None:
-    """Read a server's output until it ends, so the pipe never fills."""
-    if stream is None:
-        return
-    for _ in iter(lambda: stream.read(65536), b""):
-        pass
-
-
-@pytest.fixture(scope="session")
-def live_server() -> Iterator[ServerProcess]:
-    """The browser tests' one real server, its output drained.
-
-    tests/conftest.py's server writes its access log to a pipe nobody reads: after about
-    64 KB (a few hundred page loads) a log write blocks and with it the event loop, and
-    every later test times out. The browser tests load enough pages to get there.
-    """
-    server = ServerProcess(free_port())
-    server.start()
-    assert server.proc is not None
-    threading.Thread(target=_drain, args=(server.proc.stdout,), daemon=True).start()
-    yield server
-    server.stop()
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -56,9 +56,9 @@ def half_frame(text: str) -> bytes:
 def output_of(server) -> str:
     """Stop the server (SIGTERM) and return everything it printed."""
     server.proc.terminate()
-    out = server.proc.communicate(timeout=30)[0].decode(errors="replace")
+    server.proc.wait(timeout=30)
     server.proc = None
-    return out
+    return server.output()
 
 
 def test_clients_dying_mid_frame_and_mid_configure_harm_no_one(server_factory):
@@ -124,8 +124,9 @@ def test_sigterm_during_training_exits_cleanly(server_factory):
         return elapsed, [ws.close_code for ws in sockets]
 
     elapsed, codes = run(main())
-    out = server.proc.communicate(timeout=30)[0].decode(errors="replace")
+    server.proc.wait(timeout=30)
     server.proc = None
+    out = server.output()
     # The target is 5 s (uvicorn's graceful timeout); measured about 0.2 s. The bound here
     # is generous for a loaded CI machine.
     assert elapsed < 15, elapsed
