@@ -63,7 +63,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
 
-    from mlp_playground.routes import docs, lessons, live, runs, training
+    from mlp_playground.routes import docs, lessons, live, qr, runs, training
 
     app.include_router(training.router)
     app.include_router(runs.router)
@@ -71,6 +71,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(live.rest)
     app.include_router(docs.router)
     app.include_router(lessons.router)
+    app.include_router(qr.router)
     _install_error_handlers(app)
     if settings.cors_origins:
         # Closed by default (same origin only); an operator lists the origins it trusts.
