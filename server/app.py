@@ -63,6 +63,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
 
+    _include_routers(app)
+    _install_error_handlers(app)
+    _add_middleware(app, settings)
+    # Last: the page's files answer every path no router took.
+    app.mount("/", StaticFiles(directory=STATIC_DIR, html=True), name="static")
+    return app
+
+
+def _include_routers(app: FastAPI) -> None:
+    """One router per concern; all before the static mount, which would answer first."""
     from mlp_playground.routes import docs, lessons, live, qr, runs, training
 
     app.include_router(training.router)
@@ -72,7 +82,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(docs.router)
     app.include_router(lessons.router)
     app.include_router(qr.router)
-    _install_error_handlers(app)
+
+
+def _add_middleware(app: FastAPI, settings: Settings) -> None:
+    """CORS (closed unless origins are listed), then the host check, outermost."""
     if settings.cors_origins:
         # Closed by default (same origin only); an operator lists the origins it trusts.
         from fastapi.middleware.cors import CORSMiddleware
@@ -88,8 +101,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         from starlette.middleware.trustedhost import TrustedHostMiddleware
 
         app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(settings.allowed_hosts))
-    app.mount("/", StaticFiles(directory=STATIC_DIR, html=True), name="static")
-    return app
 
 
 def _with_host_check(settings: Settings) -> Settings:
