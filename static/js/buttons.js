@@ -59,14 +59,17 @@ function wireFiles() {
   $('btn-export').addEventListener('click', () => { app.pendingExport = true; app.socket.send({ type: 'get_model' }); });
 }
 
+/** The "share to watch" dialog: the read-only link to this live session. */
+export function openWatchShare() {
+  const url = watchUrl();
+  const a = $('watch-link');
+  a.href = url;
+  a.textContent = url;
+  $('share-dialog').showModal();
+}
+
 function wireShare() {
-  $('btn-share').addEventListener('click', () => {
-    const url = watchUrl();
-    const a = $('watch-link');
-    a.href = url;
-    a.textContent = url;
-    $('share-dialog').showModal();
-  });
+  $('btn-share').addEventListener('click', openWatchShare);
   $('btn-close-share').addEventListener('click', () => $('share-dialog').close());
   $('btn-copy-link').addEventListener('click', async () => {
     try { await navigator.clipboard.writeText($('watch-link').href); $('btn-copy-link').textContent = t('btn.copied'); } catch { /* clipboard may be denied */ }
@@ -77,7 +80,7 @@ function onKey(e) {
   if (e.ctrlKey || e.metaKey || e.altKey) return;
   const tag = e.target.tagName;
   if (tag === 'INPUT' || tag === 'SELECT' || tag === 'TEXTAREA' || e.target.isContentEditable) return;
-  if ($('share-dialog').open) return;
+  if (document.querySelector('dialog[open]') || !$('join-view').hidden || !$('class-view').hidden) return;
   if (e.key === ' ') { e.preventDefault(); $('btn-play').click(); }
   else if (e.key === 's' || e.key === 'S') $('btn-step').click();
   else if (e.key === 'r' || e.key === 'R') $('btn-reset').click();

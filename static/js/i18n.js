@@ -3,6 +3,7 @@
 // The lecture this tool serves is taught in French, so French is a first-class language.
 
 import { INSTRUMENT_STRINGS } from './i18n-instruments.js';
+import { CLASS_STRINGS } from './i18n-class.js';
 
 const STRINGS = {
   en: {
@@ -132,6 +133,7 @@ const STRINGS = {
 };
 
 for (const [l, d] of Object.entries(INSTRUMENT_STRINGS)) Object.assign(STRINGS[l], d);
+for (const [l, d] of Object.entries(CLASS_STRINGS)) Object.assign(STRINGS[l], d);
 
 let lang = 'en';
 

@@ -7,6 +7,8 @@ import { getPath, satisfied } from './state.js';
 import { t } from './i18n.js';
 import { applyConfig, refreshDiagram, setRunning } from './view.js';
 import { queueMetrics } from './render.js';
+import { loadRunAfterHello, onLoadRunError, onRunLoaded, onSaved, onSaveError } from './runs.js';
+import { classUnknown, onPushed, studentHello } from './student.js';
 
 export function onMessage(msg) {
   switch (msg.type) {
@@ -20,6 +22,7 @@ export function onMessage(msg) {
     case 'transform': app.instruments.transform.onTransform(msg); break;
     case 'error': onError(msg); break;
     case 'model': onModel(msg); break;
+    case 'saved': onSaved(msg); break;
     default: break;
   }
 }
@@ -33,6 +36,7 @@ function onData(msg) {
 }
 
 function onModel(msg) {
+  app.model = msg.model; // the newest model document (tests compare it; export uses its own)
   app.diagram.setWeights(msg.model);
   if (!app.pendingExport) return;
   app.pendingExport = false;
@@ -51,7 +55,12 @@ function onHello(msg) {
   setRunning(msg.running);
   app.weightsWanted = true;
   if (!isOwner()) return; // a watcher follows the owner's subscription
+  studentHello(msg);
   subscribe();
+  if (app.runId && !msg._reconnect) {
+    loadRunAfterHello(app.runId); // /r/<id>: that run, paused, in this fresh session
+    return;
+  }
   if (msg._reconnect && !msg._resumed && previous) {
     // A new session after the old one was lost: restore everything the page knew.
     send({ type: 'configure', config: previous });
@@ -90,11 +99,16 @@ function onEvent(ev) {
     case 'playing': setRunning(true); app.instruments?.onPlaying(); break;
     case 'paused': setRunning(false); break;
     case 'stopped': setRunning(false); app.instruments.onStopped(ev); break;
+    case 'pushed': onPushed(ev); break;
+    case 'run_loaded': onRunLoaded(ev); break;
     default: if (ev.message) notify(ev.message, 'info');
   }
 }
 
 function onError(e) {
+  if (e.code === 'unknown_class') { classUnknown(); return; }
+  if (e.request_type === 'load_run') { onLoadRunError(e); return; }
+  if (e.request_type === 'save') { onSaveError(e); return; }
   if (e.request_type === 'configure') app.networkDraft = null; // the edit was refused
   if (!isOwner() && e.code === 'read_only') {
     if (e.request_type === 'get_model') app.watcherModelDenied = true;
@@ -124,6 +138,7 @@ export function onStatus(status) {
 
 /** 1008 on a watch link: the session is gone (or the link is wrong); stop retrying. */
 export function onClose(ev, watching) {
+  if (app.classUnknown) { banner(null); return false; } // no class to join: stop retrying
   if (watching && ev.code === 1008) {
     app.watchEnded = true;
     setRunning(false);

@@ -17,7 +17,11 @@ import { Instruments } from './instruments.js';
 import { onMessage, onStatus, onClose } from './live.js';
 import { onFrame, flushUnits, counters } from './render.js';
 import { measureHeader, relayout, setUi } from './view.js';
-import { wireButtons } from './buttons.js';
+import { wireButtons, openWatchShare } from './buttons.js';
+import { runIdFromPath, wireSave } from './runs.js';
+import { lessons } from './lessons.js';
+import { Classroom } from './classroom.js';
+import { classCodeFromPath, startStudent } from './student.js';
 
 const $ = (id) => document.getElementById(id);
 
@@ -101,16 +105,22 @@ function applyOptions(watch) {
   if (watch) { app.controls.setReadOnly(true); app.instruments.setReadOnly(true); }
 }
 
-function connect(watch) {
+/** The socket's URL for a resume id (null: a new session), for an owner or a watch link. */
+function ownerUrl(watch) {
   const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
+  return (resume) => (watch ? `${proto}//${location.host}/ws/watch/${encodeURIComponent(watch)}`
+    : `${proto}//${location.host}/ws${resume ? `?session=${encodeURIComponent(resume)}` : ''}`);
+}
+
+function connect(urlFor, watch, resumeId = null) {
   app.socket = new LiveSocket({
-    url: (resume) => (watch ? `${proto}//${location.host}/ws/watch/${encodeURIComponent(watch)}`
-      : `${proto}//${location.host}/ws${resume ? `?session=${encodeURIComponent(resume)}` : ''}`),
+    url: urlFor,
     onMessage,
     onFrame,
     onStatus,
     onClose: (ev) => onClose(ev, !!watch),
   });
+  if (resumeId) app.socket.sessionId = resumeId; // a student's reload: the same session back
   app.socket.connect();
   setInterval(flushUnits, UNITS_FLUSH_INTERVAL);
   setInterval(() => {
@@ -122,8 +132,27 @@ function connect(watch) {
   }, WEIGHTS_INTERVAL);
 }
 
+/** Saved runs, lessons and the class page (the teacher's), wired once. */
+function wireClassroom(watch) {
+  wireSave(openWatchShare);
+  app.lessons = lessons;
+  lessons.wire();
+  app.classroom = new Classroom();
+  app.classroom.wire();
+  if (watch || app.student) {
+    // A watcher cannot save or steer; a student has no class of their own.
+    for (const id of ['btn-class', 'btn-lesson']) $(id).hidden = true;
+    if (watch) $('btn-save').hidden = true;
+  }
+  const params = new URLSearchParams(location.search);
+  if (!watch && !app.student && params.has('teacher')) app.classroom.open();
+  if (!watch && params.has('lesson')) lessons.open();
+}
+
 async function start() {
   const watch = new URLSearchParams(location.search).get('watch');
+  app.runId = watch ? null : runIdFromPath();
+  const classCode = watch ? null : classCodeFromPath();
   const fromHash = decodeHash(location.hash);
   app.hashConfig = fromHash.config;
   app.ui = { ...UI_DEFAULTS, ...fromHash.ui };
@@ -141,11 +170,15 @@ async function start() {
   app.options = await loadOptions();
   applyOptions(watch);
   wireButtons();
+  if (classCode) app.student = { code: classCode, name: null };
+  wireClassroom(watch);
   new ResizeObserver(() => relayout()).observe($('plot'));
   new ResizeObserver(() => measureHeader()).observe($('topbar'));
+  new ResizeObserver(() => measureHeader()).observe($('lesson-panel'));
   app.boundary.resize();
-  connect(watch);
   window.__mlpg = app;
+  if (classCode) startStudent(classCode, (urlFor, resume) => connect(urlFor, null, resume));
+  else connect(ownerUrl(watch), watch);
 }
 
 if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', start);

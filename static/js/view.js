@@ -5,6 +5,7 @@ import { app, isOwner, limits, subscribe } from './app.js';
 import { settleDraft } from './edits.js';
 import { encodeHash, getPath } from './state.js';
 import { t, setLanguage, translatePage, language } from './i18n.js';
+import { retranslateStudent } from './student.js';
 
 const $ = (id) => document.getElementById(id);
 
@@ -85,6 +86,9 @@ export function setLang(l) {
   app.accChart?.setLabels([t('chart.train'), t('chart.validation')]);
   setRunning(app.running);
   app.instruments?.retranslate();
+  app.lessons?.retranslate();
+  app.classroom?.retranslate();
+  retranslateStudent();
   app.counters?.show();
   if (app.config) applyConfig(app.config);
   if (app.boundary) app.boundary.resize(); // axis ticks
@@ -107,6 +111,9 @@ export function relayout() {
  */
 export function measureHeader() {
   const note = $('watch-note');
-  const h = $('topbar').getBoundingClientRect().height + (note.hidden ? 0 : note.getBoundingClientRect().height);
+  const lesson = $('lesson-panel');
+  // The lesson panel sits above the panels too (its margin included).
+  const lessonH = lesson && !lesson.hidden ? lesson.getBoundingClientRect().height + parseFloat(getComputedStyle(lesson).marginTop) : 0;
+  const h = $('topbar').getBoundingClientRect().height + (note.hidden ? 0 : note.getBoundingClientRect().height) + lessonH;
   document.documentElement.style.setProperty('--header-h', `${Math.ceil(h)}px`);
 }
