@@ -56,3 +56,22 @@ def test_a_refused_body_raises_with_the_field(live_server):
     assert err.value.status == 422
     assert any(d["field"] == "batch_size" for d in err.value.detail)
     assert "batch_size" in str(err.value)
+
+
+def test_save_get_and_delete_a_run(live_server):
+    pg = Client(live_server.url)
+    result = pg.train(BODY, steps=50)
+    data = {"points": [[0.0, 0.0], [3.0, 0.5], [-0.2, 0.1], [0.1, -3.2]], "labels": [0, 1, 0, 1]}
+    config = BODY  # the run's own points replace its generated dataset
+    saved = pg.save_run(config, data, model=result["model"], title="circle, 8 tanh units")
+    assert saved["url"] == f"/r/{saved['id']}" and saved["delete_token"]
+    run = pg.get_run(saved["id"])
+    assert run["title"] == "circle, 8 tanh units" and run["model"] == result["model"]
+    assert run["data"]["points"] == data["points"] and run["data"]["labels"] == data["labels"]
+    with pytest.raises(PlaygroundError) as wrong:
+        pg.delete_run(saved["id"], "not-the-token")
+    assert wrong.value.status == 403
+    pg.delete_run(saved["id"], saved["delete_token"])
+    with pytest.raises(PlaygroundError) as gone:
+        pg.get_run(saved["id"])
+    assert gone.value.status == 404
