@@ -135,7 +135,7 @@ export class Classroom {
       tile.acc.textContent = s.validation_accuracy == null ? '–' : fmtPercent(s.validation_accuracy);
       const params = s.parameters == null ? '' : t('class.params', { n: s.parameters });
       const state = s.connected === false ? t('class.offline') : (s.running ? '' : t('class.paused'));
-      tile.meta.textContent = [params, `#${formatInt(s.step ?? 0)}`, state].filter(Boolean).join(' · ');
+      tile.meta.textContent = [`${t('m.step')} ${formatInt(s.step ?? 0)}`, params, state].filter(Boolean).join(' · ');
       tile.root.classList.toggle('offline', s.connected === false);
       tile.watch = s.watch_token || null;
     }
@@ -150,7 +150,8 @@ export class Classroom {
     const name = el('span', { class: 'name', testid: 'student-name' });
     const acc = el('span', { class: 'acc', testid: 'student-acc' });
     const meta = el('span', { class: 'meta' });
-    const root = el('button', { class: 'student-tile', testid: 'student-tile', type: 'button', 'data-session': s.session_id }, canvas, name, acc, meta);
+    const who = el('span', { class: 'who' }, name); // the leaderboard's rank goes before the name
+    const root = el('button', { class: 'student-tile', testid: 'student-tile', type: 'button', 'data-session': s.session_id }, canvas, who, acc, meta);
     tile = { root, canvas, name, acc, meta, watch: null, painted: false };
     root.addEventListener('click', () => {
       if (tile.watch) window.open(`/?watch=${encodeURIComponent(tile.watch)}`, '_blank', 'noopener');

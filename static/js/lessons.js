@@ -29,16 +29,12 @@ export const lessons = {
     const id = this.list.some((l) => l.id === saved.id) ? saved.id : this.list[0].id;
     if (!this.lesson || this.lesson.id !== id) await this.load(id, saved.id === id ? saved.index : 0);
     else this.render();
-    this.relayout();
   },
 
   close() {
     $('lesson-panel').hidden = true;
     $('btn-lesson').setAttribute('aria-pressed', 'false');
-    this.relayout();
   },
-
-  relayout() { requestAnimationFrame(() => window.dispatchEvent(new Event('resize'))); },
 
   async loadList() {
     try {
@@ -54,7 +50,7 @@ export const lessons = {
     if (!r.ok) { notify(t('err.generic', { message: `HTTP ${r.status}` }), 'error'); return; }
     this.lesson = await r.json();
     $('lesson-pick').value = id;
-    this.go(Math.max(0, Math.min(index, this.lesson.steps.length - 1)), false);
+    this.go(Math.max(0, Math.min(index, this.lesson.steps.length - 1)));
   },
 
   /** Show step i; `apply` sends its config (entering a step), false on a plain re-open. */
@@ -105,7 +101,7 @@ export const lessons = {
     $('lesson-close').addEventListener('click', () => this.close());
     $('lesson-prev').addEventListener('click', () => this.go(this.index - 1));
     $('lesson-next').addEventListener('click', () => this.go(this.index + 1));
-    $('lesson-pick').addEventListener('change', (e) => this.load(e.target.value, 0).then(() => this.go(0)));
+    $('lesson-pick').addEventListener('change', (e) => this.load(e.target.value, 0));
     const pushStep = () => {
       const step = this.step();
       if (step && app.classroom?.connected) { app.classroom.push({ config: step.config }); notify(t('class.pushed_all'), 'info', 2500); }
