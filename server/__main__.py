@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import threading
 import webbrowser
+from typing import Any
 
 import uvicorn
 
@@ -26,7 +28,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     defaults = Settings()
     parser = argparse.ArgumentParser(prog="mlp-playground", description=DESCRIPTION)
     parser.add_argument(
-        "--host", default=defaults.host, help="address to bind (default %(default)s)"
+        "--host",
+        default=None,
+        help=f"address to bind (default {defaults.host}; 0.0.0.0 with --classroom)",
     )
     parser.add_argument(
         "--port", type=int, default=defaults.port, help="port (default %(default)s)"
@@ -44,8 +48,20 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=1,
         help="server processes on one port (more than 1 needs MLPG_REDIS_URL; default 1)",
     )
+    parser.add_argument(
+        "--classroom",
+        action="store_true",
+        help="a class on the local network: listen on every interface (unless --host), "
+        "answer to this machine's LAN addresses and names, print the students' URL and its "
+        "QR code",
+    )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     args = parser.parse_args(argv)
+    if args.classroom and args.workers > 1:
+        # Classes, their rosters and thumbnails live in one process's memory.
+        parser.exit(2, "mlp-playground: --classroom runs one process: leave out --workers\n")
+    if not args.classroom:
+        args.host = args.host or defaults.host
     if args.workers < 1:
         parser.error("--workers must be at least 1")
     if args.workers > 1 and not defaults.redis_url:
@@ -63,12 +79,22 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> None:
     """Start the server; loopback only unless ``--host`` says otherwise."""
     args = parse_args(argv)
-    settings = Settings(host=args.host, port=args.port)
+    overrides: dict[str, Any] = {"host": args.host, "port": args.port}
+    if args.classroom:
+        from mlp_playground.classroom.cli import classroom_overrides
+
+        overrides.update(classroom_overrides(Settings(), args.host))
+        args.host = overrides["host"]
+    settings = Settings(**overrides)
     local = "127.0.0.1" if args.host in WILDCARD_HOSTS else args.host
     url = f"http://{local}:{args.port}"
     shared = public_url(settings)
     print(f"MLP Playground on {url}", flush=True)
-    if shared and shared != url:
+    if args.classroom:
+        from mlp_playground.classroom.cli import print_join
+
+        print_join(settings)
+    elif shared and shared != url:
         print(f"Others on the network open {shared}", flush=True)
     if args.open:
         threading.Timer(1.0, webbrowser.open, args=(url,)).start()
@@ -89,6 +115,11 @@ def main(argv: list[str] | None = None) -> None:
         # The reloader and the worker processes import the app by name in fresh processes:
         # they read the bind address from the environment like any other setting.
         os.environ.update(MLPG_HOST=args.host, MLPG_PORT=str(args.port))
+        if args.classroom:
+            os.environ.update(
+                MLPG_ALLOWED_HOSTS=json.dumps(settings.allowed_hosts),
+                MLPG_MAX_SESSIONS=str(settings.max_sessions),
+            )
         uvicorn.run(
             "mlp_playground.app:create_app",
             factory=True,

@@ -67,6 +67,12 @@ class Settings(BaseSettings):
     max_runs_total: int = 10_000
     max_run_title_chars: int = 200
 
+    # The classroom (mlp_playground.classroom, DESIGN.md section 9). ``max_classrooms``
+    # because ``max_classes`` is already the number of output classes of a network.
+    max_students_per_class: int = 200
+    max_classrooms: int = 50
+    class_lifetime_seconds: float = 8 * 3600.0
+
     # CORS: closed unless origins are listed.
     cors_origins: list[str] = []
     #: Host names the server answers to (the ``Host`` header, port aside); empty: any.

@@ -51,7 +51,16 @@ class FrameProducer:
         self.pending = False  # a job is on the frame thread
         #: Set by the scheduler: hands a FrameJob to the frame thread (None: run inline).
         self.submit: Callable[[FrameJob], None] | None = None
-        self.throttles = {"units": Throttle(), "stats": Throttle(), "transform": Throttle()}
+        self.throttles = {
+            "units": Throttle(),
+            "stats": Throttle(),
+            "transform": Throttle(),
+            "thumbnail": Throttle(),  # a classroom student's kind 5 frame for the teacher
+        }
+        #: A student's last metrics + parameter count, for the class roster (the loop reads
+        #: this reference; the worker replaces it, never mutates it).
+        self.published: dict[str, Any] | None = None
+        self._thumbnail_epoch = -1
         self._input_cache: dict[tuple, tuple[Any, np.ndarray]] = {}
         self._replica_model: Any = None
         self._replica_key: tuple | None = None
@@ -103,6 +112,13 @@ class FrameProducer:
             polls["stats"] = self.throttles["stats"].poll(now, state, STATS_INTERVAL)
         if sub.transform is not None:
             polls["transform"] = self.throttles["transform"].poll(now, state, TRANSFORM_INTERVAL)
+        sink = session.thumbnails
+        if sink is not None and sink.active:
+            if sink.epoch != self._thumbnail_epoch:  # a teacher (re)subscribed: due at once
+                self._thumbnail_epoch = sink.epoch
+                self.throttles["thumbnail"].reset()
+            interval = 1.0 / sink.subscription.fps
+            polls["thumbnail"] = self.throttles["thumbnail"].poll(now, state, interval)
         return polls
 
     def _job(self, session: LiveSession, sub: Subscription, polls: dict[str, str]) -> FrameJob:
@@ -118,6 +134,13 @@ class FrameProducer:
             transform = dumps(msg) if msg is not None else None
         passes, mc_resolution = self._mc_plan(trainer.model, config.prediction, sub)
         separate = units and sub.neuron_resolution != sub.grid_resolution
+        metrics = self._metrics(session)
+        thumbnail = 0
+        if session.class_code is not None:
+            self.published = {**metrics, "parameters": trainer.parameter_count()}
+            sink = session.thumbnails
+            if polls.get("thumbnail") == "send" and sink is not None:
+                thumbnail = sink.subscription.resolution
         return FrameJob(
             session=session,
             generation=session.generation,
@@ -127,13 +150,15 @@ class FrameProducer:
             model=self._replica(trainer.model),
             grid_inputs=self._inputs(trainer, sub.grid_resolution),
             unit_inputs=self._inputs(trainer, sub.neuron_resolution) if separate else None,
-            metrics=dumps(self._metrics(session)),
+            metrics=dumps(metrics),
             stats=stats,
             regression=trainer.data.regression,
             mc_passes=passes,
             mc_inputs=self._inputs(trainer, mc_resolution) if passes else None,
             mc_mean=config.prediction["mode"] == "mc_dropout",
             transform=transform,
+            thumbnail_inputs=self._inputs(trainer, thumbnail) if thumbnail else None,
+            thumbnail_resolution=thumbnail,
         )
 
     @staticmethod
@@ -195,6 +220,9 @@ class FrameProducer:
         """Frame thread: deliver a rendered frame, or drop it if a command came since."""
         if session.generation == job.generation and not session.closed:
             session.deliver(out)
+            sink = session.thumbnails
+            if job.thumbnail is not None and sink is not None:
+                sink.deliver(session.id, job.thumbnail)
             return
         # A command changed things meanwhile: send a fresh frame instead.
         session.pacer.next_frame = 0.0
@@ -202,6 +230,7 @@ class FrameProducer:
             "units": job.units,
             "stats": job.stats is not None,
             "transform": job.transform is not None,
+            "thumbnail": job.thumbnail_inputs is not None,
         }
         for name, throttle in self.throttles.items():
             if sent[name]:
@@ -233,6 +262,9 @@ class FrameJob:
     mc_inputs: np.ndarray | None = None
     mc_mean: bool = False  # prediction mode mc_dropout: the decision frame shows the MC mean
     transform: str | None = None
+    thumbnail_inputs: np.ndarray | None = None  # a classroom thumbnail's grid (kind 5)
+    thumbnail_resolution: int = 0
+    thumbnail: bytes | None = None  # set by render
 
     @property
     def session_id(self) -> str:
@@ -277,12 +309,23 @@ class FrameJob:
                 units = [h[n:] for h in hidden] if self.unit_inputs is not None else hidden
                 grids = frames.encode_units_frame(self.step, sub.neuron_resolution, units)
                 out.append((None, grids, "units"))
+            if self.thumbnail_inputs is not None:
+                self.thumbnail = self._thumbnail(self.thumbnail_inputs)
         out.append((None, self.metrics, "metrics"))
         if self.stats is not None:
             out.append((None, self.stats, "stats"))
         if self.transform is not None:
             out.append((None, self.transform, "transform"))
         return out
+
+    def _thumbnail(self, X: np.ndarray) -> bytes:
+        """A classroom thumbnail (kind 5) of this step: its own small grid pass."""
+        res, sid = self.thumbnail_resolution, self.session.id
+        if self.regression:
+            values = self.model.forward(X)[:, 0]
+            return frames.encode_thumbnail_frame(self.step, res, sid, values=values)
+        proba = self.model.predict_proba(X, dtype=np.float32)
+        return frames.encode_thumbnail_frame(self.step, res, sid, proba)
 
     def _mc(self, resolution: int) -> tuple[np.ndarray, np.ndarray]:
         """MC-dropout mean and std, upsampled (nearest cell) to ``resolution``."""

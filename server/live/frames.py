@@ -8,7 +8,7 @@ offset type      field
 ====== ========= ==========================================
 0      4 x ASCII ``MLPG``
 4      u8        version (1)
-5      u8        kind (1 decision, 2 hidden units, 3 uncertainty, 4 regression)
+5      u8        kind (1 decision, 2 hidden units, 3 uncertainty, 4 regression, 5 thumbnail)
 6      u16       channels
 8      u32       step (optimiser updates so far, modulo 2**32)
 12     u16       width
@@ -28,6 +28,12 @@ with ``s`` the largest standard deviation over the classes of the MC-dropout pas
 
 Kind 4 (regression): ``channels`` = 1, one byte a cell: ``round(255 * (clip(y, -1, 1) + 1)
 / 2)`` with ``y`` the network's output.
+
+Kind 5 (classroom thumbnail, only on a teacher's ``/ws/class/{code}`` stream): one
+student's decision map. ``step`` is that student's step; the body starts with the student's
+session id, 22 ASCII bytes (``secrets.token_urlsafe(16)`` ids are always 22 characters;
+``THUMBNAIL_ID_BYTES``), then the cells: ``channels`` = 2, kind 1's 2-byte cells; or, for a
+regression session, ``channels`` = 1, kind 4's 1-byte cells.
 
 Cells are row-major, first row at the top (largest x2), first column at the left (smallest
 x1): the order of ``mlp_playground.grid.grid_points``. Encoding works on float32 or float64 arrays
@@ -50,6 +56,8 @@ KIND_DECISION = 1
 KIND_UNITS = 2
 KIND_UNCERTAINTY = 3
 KIND_REGRESSION = 4
+KIND_THUMBNAIL = 5
+THUMBNAIL_ID_BYTES = 22  # a session id, ASCII, before a kind 5 frame's cells
 HEADER = struct.Struct("<4sBBHIHH")
 HEADER_SIZE = HEADER.size  # 16
 
@@ -136,6 +144,33 @@ def encode_regression_frame(step: int, resolution: int, values: np.ndarray) -> b
     return _one_channel_frame(KIND_REGRESSION, step, resolution, 255 * (np.clip(y, -1, 1) + 1) / 2)
 
 
+def encode_thumbnail_frame(
+    step: int,
+    resolution: int,
+    session_id: str,
+    probabilities: np.ndarray | None = None,
+    values: np.ndarray | None = None,
+) -> bytes:
+    """Kind 5 frame: one student's map, tagged with the session id, for a teacher.
+
+    ``probabilities`` (R*R, K) give kind 1 cells (2 channels); ``values`` (R*R,) of a
+    regression network give kind 4 cells (1 channel). The id must be 22 ASCII characters.
+    """
+    tag = session_id.encode("ascii")
+    if len(tag) != THUMBNAIL_ID_BYTES:
+        raise ValueError(f"a session id is {THUMBNAIL_ID_BYTES} characters, got {len(tag)}")
+    if probabilities is not None:
+        body = encode_decision_frame(step, resolution, probabilities)
+        channels = 2
+    elif values is not None:
+        body = encode_regression_frame(step, resolution, values)
+        channels = 1
+    else:
+        raise ValueError("a thumbnail needs probabilities or values")
+    header = encode_header(KIND_THUMBNAIL, channels, step, resolution, resolution)
+    return header + tag + body[HEADER_SIZE:]
+
+
 @dataclass(frozen=True)
 class DecodedFrame:
     """A decoded frame, for tests, examples and benchmarks."""
@@ -143,10 +178,11 @@ class DecodedFrame:
     header: FrameHeader
     cells: np.ndarray  # kind 1: (H, W, 2) uint8; kind 2: (C, H, W) uint8; 3, 4: (H, W)
     ranges: np.ndarray | None = None  # kind 2: (C, 2) float32
+    session_id: str | None = None  # kind 5: the student's session id
 
 
 def decode_frame(frame: bytes) -> DecodedFrame:
-    """Decode a frame of any kind (1-4) and check its length exactly."""
+    """Decode a frame of any kind (1-5) and check its length exactly."""
     h = decode_header(frame)
     body = memoryview(frame)[HEADER_SIZE:]
     n = h.width * h.height
@@ -166,4 +202,12 @@ def decode_frame(frame: bytes) -> DecodedFrame:
         if len(body) != n:
             raise ValueError(f"kind {h.kind} body is {len(body)} bytes, expected {n}")
         return DecodedFrame(h, np.frombuffer(body, dtype=np.uint8).reshape(h.height, h.width))
-    raise ValueError(f"unknown frame kind {h.kind}; known kinds are 1 to 4")
+    if h.kind == KIND_THUMBNAIL:
+        expected = THUMBNAIL_ID_BYTES + h.channels * n
+        if h.channels not in (1, 2) or len(body) != expected:
+            raise ValueError(f"kind 5 body is {len(body)} bytes, expected {expected}")
+        session_id = bytes(body[:THUMBNAIL_ID_BYTES]).decode("ascii")
+        cells = np.frombuffer(body[THUMBNAIL_ID_BYTES:], dtype=np.uint8)
+        shape = (h.height, h.width, 2) if h.channels == 2 else (h.height, h.width)
+        return DecodedFrame(h, cells.reshape(shape), session_id=session_id)
+    raise ValueError(f"unknown frame kind {h.kind}; known kinds are 1 to 5")

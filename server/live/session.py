@@ -76,6 +76,12 @@ class LiveSession:
         self.last_activity = now
         self.orphaned_at: float | None = now
         self.closed = False
+        #: Classroom membership (mlp_playground.classroom), set on the loop when a student
+        #: joins; kept by a resume, since it is the same object. ``thumbnails`` is the
+        #: class's ThumbnailSink: the frame thread hands it this session's kind 5 frames.
+        self.class_code: str | None = None
+        self.student_name: str | None = None
+        self.thumbnails: Any = None
         # Worker-thread machinery, rebuilt from the state rather than saved.
         self.pacer = Pacer(now)
         self.frames = FrameProducer()
@@ -139,6 +145,9 @@ class LiveSession:
             "running": self.running,
             "subscription": self.subscription.__dict__,
         }
+        if self.class_code is not None:
+            msg["class"] = self.class_code
+            msg["name"] = self.student_name
         if role == "owner":
             msg = {
                 "type": "hello",

@@ -16,7 +16,7 @@ import time
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
-from fastapi import APIRouter, Body, HTTPException, WebSocket
+from fastapi import APIRouter, Body, HTTPException, Query, WebSocket
 from fastapi.responses import JSONResponse
 from starlette.websockets import WebSocketDisconnect
 
@@ -89,14 +89,27 @@ async def _refuse_foreign_origin(websocket: WebSocket, registry: SessionRegistry
 
 
 @router.websocket("/ws")
-async def owner_socket(websocket: WebSocket, session: str | None = None) -> None:
-    """Open (or resume with ``?session=<id>``) a session owned by this connection."""
+async def owner_socket(
+    websocket: WebSocket,
+    session: str | None = None,
+    class_code: Annotated[str | None, Query(alias="class")] = None,
+    name: str | None = None,
+) -> None:
+    """Open (or resume with ``?session=<id>``) a session owned by this connection;
+    ``?class=<code>&name=<nickname>``: a new session is a student of that class."""
+    from mlp_playground.classroom import students
+
     registry: SessionRegistry = websocket.app.state.registry
     if await _refuse_foreign_origin(websocket, registry):
         return
     conn = Connection(websocket, "owner")
     live = registry.get(session) if session else None
     resumed = live is not None
+    enrol = None
+    if live is None and class_code is not None:
+        enrol = await students.admit(websocket, registry, class_code, name)
+        if enrol is None:
+            return  # refused (unknown class, bad nickname, class full): already closed
     if live is None:
         live = registry.create()
     if live is None:
@@ -108,6 +121,10 @@ async def owner_socket(websocket: WebSocket, session: str | None = None) -> None
         )
         await websocket.close(CLOSE_TRY_AGAIN, "too many sessions")
         return
+    if enrol is not None:
+        enrol(live)
+    else:
+        students.restore(websocket, live)  # a resumed student stays in their class
     registry.attach_owner(live, conn)
     conn.push(live.hello("owner", resumed))
     # The data goes out through the worker, so it is consistent with queued commands.

@@ -1,0 +1,62 @@
+"""A student joining a class: ``/ws?class=<code>&name=<nickname>`` (routes/live.py).
+
+``admit`` runs before the student's session exists: it checks the class, the nickname and
+the class's cap, and on a refusal sends the ``error`` and closes the socket itself. On
+success it returns the function that enrols the session the route then creates, so the
+route keeps one path for creating sessions (and the server-wide session cap).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from starlette.websockets import WebSocket
+
+from mlp_playground.classroom.classes import ClassRegistry, check_nickname
+from mlp_playground.classroom.teacher import refuse
+from mlp_playground.live.connection import CLOSE_POLICY, CLOSE_TRY_AGAIN
+
+if TYPE_CHECKING:
+    from mlp_playground.live.registry import SessionRegistry
+    from mlp_playground.live.session import LiveSession
+
+
+def class_registry(websocket: WebSocket) -> ClassRegistry:
+    return websocket.app.state.classes
+
+
+async def admit(
+    websocket: WebSocket, registry: SessionRegistry, code: str, name: str | None
+) -> Callable[[LiveSession], None] | None:
+    """The enrolment of a new student session, or None after refusing (socket closed):
+    ``unknown_class`` (1008), ``invalid_value`` on ``name`` (1008), ``too_many_students``
+    (1013)."""
+    classes = class_registry(websocket)
+    klass = classes.get(code)
+    if klass is None:
+        message = f"no open class {code.strip().upper()!r}: check the code, or the class has ended"
+        await refuse(websocket, "unknown_class", message, CLOSE_POLICY)
+        return None
+    try:
+        nickname = check_nickname(name)
+    except ValueError as exc:
+        await refuse(websocket, "invalid_value", str(exc), CLOSE_POLICY, field="name")
+        return None
+    cap = registry.settings.max_students_per_class
+    if len(classes.students(klass, registry)) >= cap:
+        message = f"this class already has {cap} students (max_students_per_class)"
+        await refuse(websocket, "too_many_students", message, CLOSE_TRY_AGAIN)
+        return None
+
+    def enrol(session: LiveSession) -> None:
+        classes.enrol(klass, session, nickname)
+
+    return enrol
+
+
+def restore(websocket: WebSocket, session: LiveSession) -> None:
+    """A resumed session keeps its class membership (see ``ClassRegistry.restore``)."""
+    classes = getattr(websocket.app.state, "classes", None)
+    if classes is not None:
+        classes.restore(session)
