@@ -61,6 +61,7 @@ export const lessons = {
     this.render();
     const step = this.lesson.steps[i];
     if (apply && isOwner()) {
+      app.quietResetUntil = performance.now() + 2000; // the step says what changed; no reset toast
       configure(step.config);
       this.openInstrument(step.instrument);
       if (app.classroom?.connected) {

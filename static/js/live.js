@@ -93,7 +93,7 @@ function onEvent(ev) {
       app.weightsWanted = true;
       app.instruments?.onReset(ev);
       // The first reset after hello only carries the initial-loss check: no toast for it.
-      if (app.greetedReset) notify(t('ev.reset'), 'info', 2500);
+      if (app.greetedReset && !(app.quietResetUntil > performance.now())) notify(t('ev.reset'), 'info', 2500);
       app.greetedReset = true;
       break;
     case 'playing': setRunning(true); app.instruments?.onPlaying(); break;

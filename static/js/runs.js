@@ -82,10 +82,17 @@ function renderList() {
     const open = el('a', { href: entry.url || `/r/${entry.id}`, testid: 'saved-run-open', target: '_blank', rel: 'noopener' }, t('save.open'));
     const del = el('button', { testid: 'saved-run-delete' }, t('save.delete'));
     del.addEventListener('click', () => deleteRun(entry));
+    const extra = [];
+    if (app.classroom?.connected) {
+      // With the class page open: every student gets this run (data and weights included).
+      const push = el('button', { testid: 'saved-run-push' }, t('save.push'));
+      push.addEventListener('click', () => { if (app.classroom.push({ run: entry.id })) notify(t('class.pushed_all'), 'info', 2500); });
+      extra.push(push);
+    }
     // Titles are the user's own text: textContent only (el() appends strings as text nodes).
     ul.append(el('li', { testid: 'saved-run', 'data-run-id': entry.id },
       el('span', { class: 'run-title' }, entry.title || t('save.untitled')),
-      el('span', { class: 'run-date' }, when), open, del));
+      el('span', { class: 'run-date' }, when), open, ...extra, del));
   }
 }
 

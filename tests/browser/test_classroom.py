@@ -111,6 +111,19 @@ def test_teacher_and_three_students(live_server, new_page, page_errors, artifact
             arg=want,
         )
 
+    # A saved run pushed to the class: every student gets its points (and weights).
+    teacher.get_by_test_id("save-share").click()
+    teacher.get_by_test_id("save-run").click()
+    expect(teacher.get_by_test_id("save-result")).to_be_visible(timeout=10_000)
+    points = teacher.evaluate("window.__mlpg.data.points")
+    teacher.get_by_test_id("saved-run-push").first.click()
+    for s in students:
+        s.wait_for_function(
+            "(want) => JSON.stringify(window.__mlpg.data.points) === JSON.stringify(want)",
+            arg=points,
+        )
+    teacher.get_by_test_id("close-save").click()
+
     # A reload resumes the same session.
     first = students[0]
     before = first.evaluate("window.__mlpg.socket.sessionId")

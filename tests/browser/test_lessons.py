@@ -11,7 +11,7 @@ from tests.browser.test_page import open_app
 
 
 def test_lesson_steps_apply_their_config_in_the_page_language(
-    live_server, page: Page, page_errors
+    live_server, page: Page, page_errors, artifacts
 ) -> None:
     lesson = httpx.get(f"{live_server.url}/api/lessons/multilayer-networks").json()
     steps = lesson["steps"]
@@ -61,6 +61,9 @@ def test_lesson_steps_apply_their_config_in_the_page_language(
         "(want) => JSON.stringify(window.__mlpg.config.network.hidden_layers) === JSON.stringify(want)",
         arg=want,
     )
+    page.set_viewport_size({"width": 1280, "height": 720})
+    page.wait_for_timeout(400)
+    page.screenshot(path=str(artifacts / "lesson-panel-fr.png"))
     errors = page.locator("[data-testid=message-error]")
     assert errors.count() == 0, errors.all_text_contents()
     assert page_errors == []
