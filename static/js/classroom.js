@@ -41,6 +41,7 @@ export class Classroom {
   /** Show the class page: the stored class if there is one (and `fresh` is false), else a new one. */
   async open(fresh = false) {
     let klass = fresh ? null : readStored();
+    this.fromStore = !!klass;
     if (!klass) {
       klass = await createClass();
       if (!klass) return;
@@ -97,6 +98,13 @@ export class Classroom {
       this.ws = null;
       this.connected = false;
       app.lessons?.render();
+      if (ev.code === 1008 && !greeted && this.fromStore) {
+        // The class this browser remembered is gone (a restarted server): start a new one.
+        this.fromStore = false;
+        this.klass = null;
+        this.open(true);
+        return;
+      }
       if (ev.code === 1008 || ev.code === 1000) { this.ended(); return; }
       this.retry += 1;
       setTimeout(() => { if (!this.ws && this.klass) this.connect(); }, Math.min(5000, 300 * 2 ** this.retry));

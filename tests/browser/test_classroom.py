@@ -155,3 +155,43 @@ def test_unknown_class_code_is_a_clear_page(live_server, page: Page) -> None:
     response = page.goto(f"{live_server.url}/c/ZZZZZZ")
     assert response.status == 404
     expect(page.locator("h1")).to_be_visible()
+
+
+def test_ended_class_is_a_clear_message(server_factory, new_page, page_errors) -> None:
+    """A class that ends while its pages are open: the student who joins too late sees a
+    clear message (not a blank page, no endless retries); the teacher's page says so too."""
+    server = server_factory({"MLPG_CLASS_LIFETIME_SECONDS": "4"})
+    teacher, code = _teacher(new_page, server.url)
+    student: Page = new_page()
+    student.goto(f"{server.url}/c/{code}")
+    expect(student.get_by_test_id("join-view")).to_be_visible()
+    expect(teacher.get_by_test_id("message-warn")).to_contain_text(
+        "class has ended", timeout=15_000
+    )
+    expect(teacher.get_by_test_id("class-view")).to_be_hidden()
+    assert teacher.evaluate("localStorage.getItem('mlpg.class')") is None
+    student.get_by_test_id("join-name").fill("Late")
+    student.get_by_test_id("join-submit").click()
+    expect(student.get_by_test_id("join-error")).to_contain_text("unknown or the class has ended")
+    expect(student.get_by_test_id("join-view")).to_be_visible()
+    student.wait_for_timeout(1500)
+    assert student.evaluate("window.__mlpg.socket.ws") is None  # stopped retrying
+    expect(student.get_by_test_id("banner")).to_be_hidden()
+
+
+def test_a_remembered_class_that_is_gone_is_replaced(live_server, page: Page) -> None:
+    """The teacher's browser remembers a class the server no longer has (it restarted): the
+    class page starts a new one instead of showing a dead code."""
+    page.goto(live_server.url + "/")
+    page.wait_for_function(READY)
+    stale = {"code": "ABCDEF", "teacher_token": "stale", "join_url": "/c/ABCDEF"}
+    page.evaluate("(k) => localStorage.setItem('mlpg.class', JSON.stringify(k))", stale)
+    page.goto(live_server.url + "/?teacher")
+    page.wait_for_function(
+        "() => (JSON.parse(localStorage.getItem('mlpg.class')) || {}).code !== 'ABCDEF'",
+        timeout=10_000,
+    )
+    fresh = page.evaluate("JSON.parse(localStorage.getItem('mlpg.class')).code")
+    expect(page.get_by_test_id("class-code")).to_have_text(fresh)
+    expect(page.get_by_test_id("class-view")).to_be_visible()
+    page.wait_for_function("() => window.__mlpg.classroom.connected")
