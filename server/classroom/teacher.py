@@ -15,7 +15,7 @@ import contextlib
 import json
 import logging
 import re
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
@@ -66,7 +66,7 @@ async def refuse(
 def hello(klass: Classroom, classes: ClassRegistry, settings: Any) -> str:
     base = public_url(settings)
     join = f"/c/{klass.code}"
-    created = datetime.fromtimestamp(klass.created, UTC).isoformat(timespec="seconds")
+    created = datetime.fromtimestamp(klass.created, timezone.utc).isoformat(timespec="seconds")
     return dumps(
         {
             "type": "hello",
