@@ -140,6 +140,7 @@ export class Classroom {
       seen.add(s.session_id);
       const tile = this.tile(s);
       tile.name.textContent = s.name; // a nickname is text, never HTML
+      tile.root.title = s.name; // the whole name when the tile cuts it short
       tile.acc.textContent = s.validation_accuracy == null ? '–' : fmtPercent(s.validation_accuracy);
       const params = s.parameters == null ? '' : t('class.params', { n: s.parameters });
       const state = s.connected === false ? t('class.offline') : (s.running ? '' : t('class.paused'));
