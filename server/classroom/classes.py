@@ -141,17 +141,25 @@ class ClassRegistry:
         return klass
 
     def students(self, klass: Classroom, registry: SessionRegistry) -> list[LiveSession]:
-        """The class's live sessions in join order; ended ones are forgotten here."""
-        out = []
+        """The class's sessions now in memory, in join order.
+
+        A student whose session left memory (grace period over) stays a member: resuming
+        it from its snapshot (``/ws?session=<id>``) brings it back into the class. Absent
+        members are forgotten only when they outnumber the cap, so churn stays bounded.
+        """
+        out, absent = [], []
         for sid in list(klass.students):
             session = registry.get(sid)
             if session is None or session.closed:
-                del klass.students[sid]
-                self._by_session.pop(sid, None)
+                absent.append(sid)
                 continue
             if session.class_code is None:  # the same id in a new object (a restore)
                 self._mark(klass, session, klass.students[sid])
             out.append(session)
+        if len(klass.students) > 2 * self.settings.max_students_per_class:
+            for sid in absent:
+                del klass.students[sid]
+                self._by_session.pop(sid, None)
         return out
 
     def enrol(self, klass: Classroom, session: LiveSession, name: str) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import time
 
 import httpx
 import pytest
@@ -222,3 +223,47 @@ def test_class_pages_are_reachable_over_a_real_http_client_too(live_server):
     r = httpx.post(live_server.url + "/classes")
     assert r.status_code == 201
     assert httpx.get(live_server.url + r.json()["join_url"]).status_code == 200
+
+
+def test_a_student_back_after_the_grace_period_is_still_in_the_class(make_client):
+    """A session that left memory and comes back from its snapshot (a new object with the
+    old id) is marked again as the class's student before its hello."""
+    c = make_client(session_grace_seconds=0)
+    klass = c.post("/classes").json()
+    with join(c, klass["code"], "Ada") as ws:
+        sid = student_hello(ws)["session_id"]
+    registry = c.app.state.registry
+    deadline = time.monotonic() + 5
+    while registry.get(sid) is not None:  # dropped at once (grace 0), snapshot written
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    with c.websocket_connect(f"/ws?session={sid}&class={klass['code']}&name=Other") as ws:
+        hello = recv(ws)
+        if not hello["resumed"]:
+            pytest.skip("this server does not resume sessions from snapshots")
+        assert hello["session_id"] == sid
+        assert hello["class"] == klass["code"] and hello["name"] == "Ada"
+        with teacher(c, klass) as t:
+            rows = roster_until(t, lambda s: len(s) == 1)["students"]
+            assert rows[0]["session_id"] == sid and rows[0]["name"] == "Ada"
+
+
+def test_restore_marks_a_new_object_with_a_members_id(settings):
+    from types import SimpleNamespace
+
+    from mlp_playground.classroom.classes import ClassRegistry
+
+    classes = ClassRegistry(settings)
+    klass = classes.create()
+    first = SimpleNamespace(id="s" * 22, class_code=None, student_name=None, thumbnails=None)
+    classes.enrol(klass, first, "Ada")
+    again = SimpleNamespace(id="s" * 22, class_code=None, student_name=None, thumbnails=None)
+    classes.restore(again)
+    assert (again.class_code, again.student_name, again.thumbnails) == (
+        klass.code,
+        "Ada",
+        klass.sink,
+    )
+    stranger = SimpleNamespace(id="t" * 22, class_code=None, student_name=None, thumbnails=None)
+    classes.restore(stranger)
+    assert stranger.class_code is None
