@@ -67,6 +67,12 @@ class Settings(BaseSettings):
     max_runs_total: int = 10_000
     max_run_title_chars: int = 200
 
+    # Durable live sessions (mlp_playground.live.durable)
+    #: A training session's snapshot is written at least this often (seconds); pausing,
+    #: the owner leaving and shutdown write one at once. Snapshots nobody resumes are
+    #: forgotten after ``idle_timeout_seconds``.
+    snapshot_interval_seconds: float = 5.0
+
     # The classroom (mlp_playground.classroom, DESIGN.md section 9). ``max_classrooms``
     # because ``max_classes`` is already the number of output classes of a network.
     max_students_per_class: int = 200

@@ -252,11 +252,13 @@ class RaceRequest(TrainRequest):
 
 
 class PredictRequest(BaseModel):
-    """``{"model": <model document>, "points": ...}`` or ``{"session": id, "points": ...}``."""
+    """``{"model": <model document>, "points": ...}``, ``{"session": id, "points": ...}`` or
+    ``{"run": id, "points": ...}`` (a saved run's model); exactly one of the three."""
 
     model_config = ConfigDict(extra="forbid")
     model: dict[str, Any] | None = None
     session: str | None = None
+    run: str | None = Field(default=None, description="a saved run's id (POST /runs)")
     points: list[Point] = Field(min_length=1)
     mc_passes: int | None = Field(
         default=None, description="K (1..100): probabilities are the mean of K MC-dropout passes"

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from mlp_playground.live import model_commands
+from mlp_playground.live import model_commands, run_commands
 from mlp_playground.live.connection import READY, Connection
 from mlp_playground.live.messages import ProtocolError
 from mlp_playground.live.outgoing import (
@@ -49,8 +49,9 @@ def apply_queued(session: LiveSession) -> bool:
     while session.commands:
         conn, msg = session.commands.popleft()
         did = True
-        session.generation += 1
-        session.pacer.show_edit()
+        if msg.type not in run_commands.QUIET_TYPES:
+            session.generation += 1
+            session.pacer.show_edit()
         resets = session.trainer.resets
         try:
             COMMANDS[msg.type](session, conn, **msg.args)
@@ -103,6 +104,7 @@ def _pause(session: LiveSession, conn: Connection | None) -> None:
     session.pacer.stop()
     session.frames.dirty = True
     session.send(None, state_event("paused", session.trainer.step, False))
+    run_commands.take_snapshot(session)  # a paused session is written at once
 
 
 def _step(session: LiveSession, conn: Connection | None, steps: int) -> None:
@@ -223,4 +225,5 @@ COMMANDS: dict[str, Handler] = {
     "subscribe": _subscribe,
     "_data": _send_data,
     **model_commands.COMMANDS,
+    **run_commands.COMMANDS,
 }

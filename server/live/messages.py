@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,12 +39,16 @@ MESSAGE_TYPES = (
     "get_model",
     "gradcheck",
     "load_model",
+    "save",
+    "load_run",
 )
 
 #: Coordinates beyond this are certainly a mistake (the generated data lives in [-6, 6]).
 MAX_COORDINATE = 1e6
 DEFAULT_REMOVE_RADIUS = 0.5
 DEFAULT_GRADCHECK_POINTS = 32
+#: A saved run's id as ``POST /runs`` makes them (12 characters; a little room for others).
+RUN_ID = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
 MIN_TRANSFORM_MESH, MAX_TRANSFORM_MESH, DEFAULT_TRANSFORM_MESH = 2, 51, 21
 
 
@@ -321,6 +326,23 @@ def _load_model(obj: dict, settings: Settings) -> dict:
     return {"model": model}
 
 
+def _save(obj: dict, settings: Settings) -> dict:
+    """``title`` is optional; its length and characters are checked with the run itself."""
+    title = obj.get("title")
+    if title is not None and not isinstance(title, str):
+        raise ProtocolError("invalid_value", "title must be a string or null", "title")
+    return {"title": title}
+
+
+def _load_run(obj: dict, settings: Settings) -> dict:
+    run_id = obj.get("id")
+    if not isinstance(run_id, str):
+        raise ProtocolError("invalid_message", "load_run needs the run's 'id'", "id")
+    if not RUN_ID.match(run_id):
+        raise ProtocolError("not_found", f"no saved run with id {run_id[:40]!r}", "id")
+    return {"id": run_id}
+
+
 _PARSERS = {
     "configure": _configure,
     "step": _step,
@@ -331,4 +353,6 @@ _PARSERS = {
     "subscribe": _subscribe,
     "gradcheck": _gradcheck,
     "load_model": _load_model,
+    "save": _save,
+    "load_run": _load_run,
 }

@@ -19,14 +19,21 @@ from typing import Any
 
 from mlp_playground.config import Settings
 from mlp_playground.live.connection import CLOSE_GOING_AWAY, CLOSE_NORMAL, Connection
+from mlp_playground.live.durable import Durability
 from mlp_playground.live.outgoing import Output
 from mlp_playground.live.scheduler import Scheduler
 from mlp_playground.live.session import LiveSession
+from mlp_playground.store import Store
 
 log = logging.getLogger("mlp_playground.live")
 
 REAP_INTERVAL = 0.25
 SWITCH_INTERVAL = 0.001
+SHUTDOWN_SNAPSHOT_SECONDS = 10.0
+#: How a session leaving memory treats its snapshot (live.durable): "final" writes a last
+#: one (it may be resumed later), "forget" drops it (it ended for good); other reasons
+#: (shutdown: every session was just written) leave it as it is.
+SNAPSHOT_ON_DROP = {"grace period over": "final", "disconnected": "final", "idle": "forget"}
 
 
 def limit_blas_threads() -> Any:
@@ -49,14 +56,19 @@ def limit_blas_threads() -> Any:
 class SessionRegistry:
     """All live sessions of one app; ``start()``/``close()`` run in the app's lifespan."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, store: Store | None = None) -> None:
         self.settings = settings
+        #: Snapshots of the sessions, once a store is known (``use_store``).
+        self.durable: Durability | None = None
         self.sessions: dict[str, LiveSession] = {}
         self._by_token: dict[str, LiveSession] = {}
         self.scheduler = Scheduler()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._reaper: asyncio.Task[None] | None = None
         self._closing = False
+        self._unscheduled: set[str] = set()  # restored sessions waiting for their owner
+        if store is not None:
+            self.use_store(store)
 
     async def start(self) -> None:
         self._blas_limit = limit_blas_threads()
@@ -67,12 +79,31 @@ class SessionRegistry:
         self._loop = asyncio.get_running_loop()
         self.scheduler.start()
         self._reaper = asyncio.create_task(self._reap_forever())
+        if self.durable is not None:
+            self.durable.start()
+
+    def use_store(self, store: Store) -> None:
+        """Snapshot sessions into ``store`` from now on (the first call wins)."""
+        if self.durable is not None or self._closing:
+            return
+        self.durable = Durability(self.settings, store, lambda: list(self.sessions.values()))
+        for session in self.sessions.values():
+            self.durable.attach(session)
+        if self._loop is not None:
+            self.durable.start()
 
     async def close(self) -> None:
         """Drop every session, stop the reaper and the worker thread (within 5 s)."""
         self._closing = True
+        if self.durable is not None:  # every session is written before any is dropped
+            sessions = [s for s in self.sessions.values() if s.id not in self._unscheduled]
+            if not await self.durable.snapshot_all(sessions, SHUTDOWN_SNAPSHOT_SECONDS):
+                log.warning("shutdown: snapshots not all written within the time allowed")
+            log.info("snapshots: %s", self.durable.summary())
         for session in list(self.sessions.values()):
             self.drop(session, "shutdown", CLOSE_GOING_AWAY)
+        if self.durable is not None:
+            await self.durable.close()
         if self._reaper is not None:
             self._reaper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -115,10 +146,49 @@ class SessionRegistry:
             self._deliver,
             self.scheduler.wake,
         )
+        self._register(session)
+        log.info("live session start id=%s sessions=%d", session.id, len(self.sessions))
+        return session
+
+    def _register(self, session: LiveSession, schedule: bool = True) -> None:
         self.sessions[session.id] = session
         self._by_token[session.watch_token] = session
-        self.scheduler.add(session)
-        log.info("live session start id=%s sessions=%d", session.id, len(self.sessions))
+        if self.durable is not None:
+            self.durable.attach(session)
+        if schedule:
+            self.scheduler.add(session)
+        else:
+            self._unscheduled.add(session.id)
+
+    async def restore(self, session_id: str) -> LiveSession | None:
+        """The session ``session_id`` recreated from its snapshot (after a restart, or
+        after its grace period), or None: no snapshot, or the cap is reached."""
+        durable = self.durable
+        if durable is None or self._closing or len(self.sessions) >= self.settings.max_sessions:
+            return None
+        limits = {**self.settings.limits(), "max_points_train": self.settings.max_live_points}
+        restored = await durable.read(session_id, limits)
+        if restored is None:
+            return None
+        existing = self.sessions.get(session_id)  # resumed by another connection meanwhile
+        if existing is not None:
+            return existing
+        if self._closing or len(self.sessions) >= self.settings.max_sessions:
+            return None
+        state, token = restored
+        session = LiveSession(session_id, token, self.settings, self._deliver, self.scheduler.wake)
+        session.state = state
+        if state.running:
+            session.pacer.restart_speed(time.monotonic(), state.trainer.step)
+        # Not trained before its owner has the hello with the snapshot's step: scheduled
+        # by attach_owner, after the route's synchronous hello.
+        self._register(session, schedule=False)
+        log.info(
+            "live session restored id=%s step=%d sessions=%d",
+            session.id,
+            state.trainer.step,
+            len(self.sessions),
+        )
         return session
 
     def attach_owner(self, session: LiveSession, conn: Connection) -> None:
@@ -127,6 +197,11 @@ class SessionRegistry:
             session.owner.request_close(1008, "session resumed by another connection")
         session.owner = conn
         session.orphaned_at = None
+        if session.id in self._unscheduled and self._loop is not None:
+            # The route sends the hello right after this call, without awaiting; the
+            # callback runs after it, so the first step follows the hello.
+            self._unscheduled.discard(session.id)
+            self._loop.call_soon(self._schedule, session)
         session.last_activity = time.monotonic()
         session.want_frame(at_once=True)
         self.scheduler.wake()
@@ -136,6 +211,8 @@ class SessionRegistry:
         if session.owner is conn:
             session.owner = None
             session.orphaned_at = time.monotonic()
+            if self.durable is not None and not self._closing:
+                self.durable.request(session)  # the owner left: written at once
             if self.settings.session_grace_seconds <= 0:
                 self.drop(session, "disconnected")
         else:
@@ -147,7 +224,17 @@ class SessionRegistry:
             return
         session.closed = True
         session.running = False
-        self.scheduler.remove(session)
+        then = SNAPSHOT_ON_DROP.get(reason) if self.durable is not None else None
+        if session.id in self._unscheduled:  # restored but never run: its snapshot stands
+            self._unscheduled.discard(session.id)
+            then = None
+        if then == "final" and self.durable is not None:
+            # The worker takes it after the commands still queued, then lets it go.
+            self.durable.request(session, final=True)
+        else:
+            self.scheduler.remove(session)
+            if then == "forget" and self.durable is not None:
+                self.durable.forget(session)
         self.sessions.pop(session.id, None)
         self._by_token.pop(session.watch_token, None)
         for conn in session.connections:
@@ -160,6 +247,10 @@ class SessionRegistry:
             time.monotonic() - session.created,
             len(self.sessions),
         )
+
+    def _schedule(self, session: LiveSession) -> None:
+        if not session.closed:
+            self.scheduler.add(session)
 
     async def _reap_forever(self) -> None:
         while True:

@@ -129,6 +129,8 @@ class Scheduler:
         for s in sessions:
             if s.commands:
                 s.process_commands()
+            if s.closed:  # dropped, its last commands (a final snapshot) applied: let go
+                self.remove(s)
         t1 = time.perf_counter()
         c["commands"] += t1 - t0
         now = time.monotonic()

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from mlp_playground.config import Settings
-from mlp_playground.live import commands
+from mlp_playground.live import commands, run_commands
 from mlp_playground.live.connection import Connection
 from mlp_playground.live.frame_production import FrameJob, FrameProducer
 from mlp_playground.live.messages import ClientMessage
@@ -82,6 +82,11 @@ class LiveSession:
         self.class_code: str | None = None
         self.student_name: str | None = None
         self.thumbnails: Any = None
+        #: Durability (live.durable): where the worker hands a snapshot it took, and the
+        #: state key of the last one (snapshot.state_key), so an unchanged state is not
+        #: written again.
+        self.snapshot_sink: Callable[[Any, bool], None] | None = None
+        self.snapshot_key: tuple | None = None
         # Worker-thread machinery, rebuilt from the state rather than saved.
         self.pacer = Pacer(now)
         self.frames = FrameProducer()
@@ -155,6 +160,7 @@ class LiveSession:
                 **{k: v for k, v in msg.items() if k != "type"},
             }
             msg["resumed"] = resumed
+            msg["step"] = self.trainer.step
         return dumps(msg)
 
     def want_frame(self, at_once: bool = False) -> None:
@@ -248,6 +254,7 @@ class LiveSession:
         self.pacer.stop()
         self.frames.dirty = True
         self.send(None, diverged_event(self.trainer))
+        run_commands.take_snapshot(self)
 
     def _stopped(self, condition: str) -> None:
         """Worker: a ``config.stop`` condition was met at an epoch's end: pause and say which."""
@@ -255,6 +262,7 @@ class LiveSession:
         self.pacer.stop()
         self.send(None, stopped_event(self.trainer, self.config.stop, condition))
         self.frames.dirty = True  # after the event, so the paused metrics follow it
+        run_commands.take_snapshot(self)
 
     def slice_failed(self) -> None:
         """Worker: a training slice raised (a bug): pause and tell the clients, or the

@@ -76,6 +76,10 @@ class SessionState:
     trainer: Trainer
     running: bool = False
     subscription: Subscription = field(default_factory=Subscription)
+    #: The saved run this session was loaded from (``load_run``): its title and per-epoch
+    #: history, which a ``save`` carries on (a live session records no history itself).
+    title: str | None = None
+    history: dict[str, list[Any]] | None = None
 
     @classmethod
     def new(cls, limits: Mapping[str, Any]) -> SessionState:

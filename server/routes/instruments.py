@@ -6,10 +6,11 @@ import time
 from typing import Annotated, Any
 
 import numpy as np
-from fastapi import APIRouter, Body
+from fastapi import APIRouter, Body, HTTPException
 from fastapi.responses import JSONResponse
 
-from mlp_playground.deps import RegistryDep, SettingsDep
+from mlp_playground.deps import RegistryDep, SettingsDep, StoreDep
+from mlp_playground.live.messages import RUN_ID
 from mlp_playground.routes.body_limit import OffLoopJSONRoute
 from mlp_playground.routes.training_run import ERRORS, build_trainer
 from mlp_playground.schemas import (
@@ -18,6 +19,7 @@ from mlp_playground.schemas import (
     PredictRequest,
     PredictResponse,
 )
+from mlp_playground.store import CorruptRun, Store
 from mlp_playground.training import (
     ConfigError,
     Predictor,
@@ -60,15 +62,24 @@ PREDICT_EXAMPLES = {
 }
 
 
-@router.post("/predict", response_model=PredictResponse, responses=ERRORS)
+@router.post(
+    "/predict",
+    response_model=PredictResponse,
+    responses={**ERRORS, 404: {"description": "`run`: no saved run has this id"}},
+)
 def predict(
     body: Annotated[PredictRequest, Body(openapi_examples=PREDICT_EXAMPLES)],
     settings: SettingsDep,
     registry: RegistryDep,
+    store: StoreDep,
 ) -> JSONResponse:
-    """Class probabilities of a model document, or of a live session's current model."""
-    if (body.model is None) == (body.session is None):
-        raise ConfigError("model", "give either model (a model document) or session, not both")
+    """Class probabilities of a model document, a live session's current model, or a saved
+    run's model (a plain ``def``: the store is read in the threadpool)."""
+    given = [name for name in ("model", "session", "run") if getattr(body, name) is not None]
+    if len(given) != 1:
+        raise ConfigError(
+            "model", "give either model (a model document), session or run: one, not both"
+        )
     points = check_points("points", body.points, settings.max_points_predict)
     passes = dropout = None
     if body.mc_passes is not None:
@@ -79,6 +90,8 @@ def predict(
             raise ConfigError("mc_passes", "dropout needs mc_passes (the number of MC passes)")
     if body.model is not None:
         predictor = Predictor.from_document(body.model)
+    elif body.run is not None:
+        predictor = _run_predictor(store, body.run)
     else:
         trainer = registry.get_trainer(body.session) if registry is not None else None
         if trainer is None:
@@ -113,6 +126,19 @@ def predict(
     if values is not None:
         out["values"] = values.tolist()
     return JSONResponse(out)
+
+
+def _run_predictor(store: Store, run_id: str) -> Predictor:
+    """The model saved with a run: 404 for an unknown id, 422 for a run saved without one."""
+    try:
+        run = store.get_run(run_id) if RUN_ID.match(run_id) else None
+    except CorruptRun as exc:
+        raise HTTPException(500, str(exc)) from None
+    if run is None:
+        raise HTTPException(404, f"no run with id {run_id!r}")
+    if run.get("model") is None:
+        raise ConfigError("run", f"run {run_id!r} was saved without a model")
+    return Predictor.from_document(run["model"])
 
 
 def _session_predictor(trainer: Trainer) -> Predictor:

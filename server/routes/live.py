@@ -21,6 +21,7 @@ from fastapi.responses import JSONResponse
 from starlette.websockets import WebSocketDisconnect
 
 from mlp_playground.deps import RegistryDep
+from mlp_playground.live import saved_runs
 from mlp_playground.live.connection import (
     CLOSE_POLICY,
     CLOSE_TOO_BIG,
@@ -102,8 +103,11 @@ async def owner_socket(
     registry: SessionRegistry = websocket.app.state.registry
     if await _refuse_foreign_origin(websocket, registry):
         return
+    _bind_store(websocket, registry)
     conn = Connection(websocket, "owner")
     live = registry.get(session) if session else None
+    if live is None and session:
+        live = await _from_snapshot(websocket, registry, session)
     resumed = live is not None
     enrol = None
     if live is None and class_code is not None:
@@ -130,6 +134,23 @@ async def owner_socket(
     # The data goes out through the worker, so it is consistent with queued commands.
     live.submit(conn, _DATA)
     await _serve(registry, live, conn)
+
+
+async def _from_snapshot(
+    websocket: WebSocket, registry: SessionRegistry, session_id: str
+) -> LiveSession | None:
+    """A session not in memory, recreated from its snapshot (after a restart or its grace
+    period), or None (no snapshot, or the server is full)."""
+    if len(session_id) > 64:
+        return None
+    return await registry.restore(session_id)
+
+
+def _bind_store(websocket: WebSocket, registry: SessionRegistry) -> None:
+    """Sessions are snapshotted into the app's store (the lifespan opened it)."""
+    store = getattr(websocket.app.state, "store", None)
+    if store is not None:
+        registry.use_store(store)
 
 
 @router.websocket("/ws/watch/{token}")
@@ -225,6 +246,9 @@ async def _receive(registry: SessionRegistry, live: LiveSession, conn: Connectio
         except Exception:  # a validation bug must not silently drop the connection (1006)
             log.exception("validating a %s message failed", request_type or "client")
             conn.push(_error("internal_error", "the message could not be checked", None))
+            continue
+        if parsed.type in saved_runs.STORE_TYPES:  # the store blocks: off the receiver
+            saved_runs.start(registry, live, conn, parsed)
             continue
         if parsed.type == "pause":
             # Stop at the end of the running chunk, before the worker even reads the queue.
