@@ -44,7 +44,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         store = await asyncio.to_thread(open_store, settings)
         app.state.store = store
         try:
-            registry = SessionRegistry(settings)
+            registry = SessionRegistry(settings, store)
             app.state.registry = registry
             await registry.start()
             try:

@@ -103,7 +103,6 @@ async def owner_socket(
     registry: SessionRegistry = websocket.app.state.registry
     if await _refuse_foreign_origin(websocket, registry):
         return
-    _bind_store(websocket, registry)
     conn = Connection(websocket, "owner")
     live = registry.get(session) if session else None
     if live is None and session:
@@ -144,13 +143,6 @@ async def _from_snapshot(
     if len(session_id) > 64:
         return None
     return await registry.restore(session_id)
-
-
-def _bind_store(websocket: WebSocket, registry: SessionRegistry) -> None:
-    """Sessions are snapshotted into the app's store (the lifespan opened it)."""
-    store = getattr(websocket.app.state, "store", None)
-    if store is not None:
-        registry.use_store(store)
 
 
 @router.websocket("/ws/watch/{token}")
