@@ -66,7 +66,9 @@ class ModelWriter:
     async def read(self, session_id: str) -> bytes | None:
         """The stored document (JSON bytes), from any process; None if none or expired."""
         value = await guarded("model read", self.redis.get(self.keys.model(session_id)))
-        return bytes(value) if value is not None else None
+        if value is None:
+            return None
+        return value.encode() if isinstance(value, str) else bytes(value)
 
     def _take_due(self, now: float) -> tuple[dict[str, bytes], float | None]:
         """Pop the offers that may be written now; the delay until the next one is due."""
