@@ -39,6 +39,23 @@ def client(settings: Settings) -> Iterator[TestClient]:
         yield c
 
 
+@pytest.fixture
+def make_client() -> Iterator:
+    """Open in-process clients with their own settings (``make_client(max_sessions=2)``);
+    each is closed, its app's lifespan ended, after the test."""
+    clients: list[TestClient] = []
+
+    def make(**overrides: object) -> TestClient:
+        c = TestClient(create_app(Settings(**overrides)))
+        c.__enter__()
+        clients.append(c)
+        return c
+
+    yield make
+    for c in clients:
+        c.__exit__(None, None, None)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -18,22 +18,20 @@ import re
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
-from starlette.websockets import WebSocket, WebSocketDisconnect
+from starlette.websockets import WebSocket
 
 from mlp_playground.classroom import push, thumbnails
 from mlp_playground.classroom.roster import roster_message
 from mlp_playground.live.connection import (
     CLOSE_NORMAL,
     CLOSE_POLICY,
-    CLOSE_TOO_BIG,
     CLOSE_TRY_AGAIN,
-    CLOSE_UNSUPPORTED,
     READY,
     Connection,
-    RateLimiter,
 )
 from mlp_playground.live.messages import ClientMessage, ProtocolError, _int, _number
 from mlp_playground.live.outgoing import dumps
+from mlp_playground.live.receiving import client_texts, error_text
 from mlp_playground.public import public_url
 
 if TYPE_CHECKING:
@@ -47,12 +45,6 @@ ROSTER_INTERVAL = 0.5  # seconds: "at least once a second" with room for a busy 
 MAX_TEACHERS = 8  # connections per class: the teacher's laptop, a projector, a colleague
 TEACHER_TYPES = ("subscribe", "push")
 RUN_ID = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
-
-
-def error_text(
-    code: str, message: str, field: str | None = None, request: str | None = None
-) -> str:
-    return dumps(ProtocolError(code, message, field).to_message(request))
 
 
 async def refuse(
@@ -190,27 +182,7 @@ class TeacherStream:
         self.conn.push(dumps({"type": "pushed", "what": "run", "run": run_id, "students": n}))
 
     async def receive(self) -> None:
-        settings = self.registry.settings
-        limiter = RateLimiter(settings.max_messages_per_second)
-        cap = settings.max_message_bytes
-        while self.conn.close_code is None:
-            try:
-                message = await self.conn.websocket.receive()
-            except (WebSocketDisconnect, RuntimeError):
-                return
-            if message["type"] == "websocket.disconnect":
-                return
-            text = message.get("text")
-            if text is None:
-                self.conn.request_close(CLOSE_UNSUPPORTED, "binary messages are not accepted")
-                return
-            if len(text) > cap or (len(text) * 4 > cap and len(text.encode()) > cap):
-                self.conn.request_close(CLOSE_TOO_BIG, f"message over {cap} bytes")
-                return
-            if not limiter.allow():
-                if limiter.should_report():
-                    self.conn.push(error_text("rate_limited", "too many messages; dropped"))
-                continue
+        async for text in client_texts(self.conn, self.registry.settings):
             request = None
             try:
                 msg = parse(text, self.klass.sink.subscription)

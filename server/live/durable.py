@@ -34,6 +34,7 @@ from mlp_playground.live.messages import ClientMessage
 from mlp_playground.live.snapshot import Captured, SnapshotError, decode, encode, restore
 from mlp_playground.live.snapshot import state_key as state_key
 from mlp_playground.live.state import SessionState
+from mlp_playground.live.tasks import cancel_and_wait
 from mlp_playground.store import Store
 
 if TYPE_CHECKING:
@@ -112,12 +113,9 @@ class Durability:
         )
 
     async def close(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        self._tasks = []
+        tasks, self._tasks = self._tasks, []
+        if not await cancel_and_wait(tasks):
+            log.warning("snapshot tasks did not stop")
 
     # --- requests (loop) ------------------------------------------------------------------
 

@@ -23,6 +23,7 @@ from mlp_playground.live.durable import Durability
 from mlp_playground.live.outgoing import Output
 from mlp_playground.live.scheduler import Scheduler
 from mlp_playground.live.session import LiveSession
+from mlp_playground.live.tasks import cancel_and_wait
 from mlp_playground.store import Store
 
 log = logging.getLogger("mlp_playground.live")
@@ -105,9 +106,7 @@ class SessionRegistry:
         if self.durable is not None:
             await self.durable.close()
         if self._reaper is not None:
-            self._reaper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._reaper
+            await cancel_and_wait([self._reaper])
         stopped = await asyncio.to_thread(self.scheduler.stop, 5.0)
         if not stopped:
             log.warning("live worker did not stop within 5 s")

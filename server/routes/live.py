@@ -18,17 +18,13 @@ from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Body, HTTPException, Query, WebSocket
 from fastapi.responses import JSONResponse
-from starlette.websockets import WebSocketDisconnect
 
 from mlp_playground.deps import RegistryDep
 from mlp_playground.live import saved_runs
 from mlp_playground.live.connection import (
     CLOSE_POLICY,
-    CLOSE_TOO_BIG,
     CLOSE_TRY_AGAIN,
-    CLOSE_UNSUPPORTED,
     Connection,
-    RateLimiter,
 )
 from mlp_playground.live.messages import (
     READ_ONLY_TYPES,
@@ -37,6 +33,7 @@ from mlp_playground.live.messages import (
     parse_message,
 )
 from mlp_playground.live.outgoing import dumps
+from mlp_playground.live.receiving import client_texts, error_text
 from mlp_playground.live.registry import SessionRegistry
 from mlp_playground.live.session import LiveSession
 from mlp_playground.routes.training import OffLoopJSONRoute
@@ -46,12 +43,6 @@ rest = APIRouter(route_class=OffLoopJSONRoute)  # the REST side of live sessions
 log = logging.getLogger("mlp_playground.live")
 
 LOAD_MODEL_TIMEOUT = 30.0  # seconds: the worker applies it between two training slices
-
-
-def _error(
-    code: str, message: str, field: str | None = None, request_type: str | None = None
-) -> str:
-    return dumps(ProtocolError(code, message, field).to_message(request_type))
 
 
 def origin_allowed(origin: str | None, host: str | None, allowed: list[str]) -> bool:
@@ -79,7 +70,7 @@ async def _refuse_foreign_origin(websocket: WebSocket, registry: SessionRegistry
     if origin_allowed(origin, websocket.headers.get("host"), registry.settings.cors_origins):
         return False
     await websocket.send_text(
-        _error(
+        error_text(
             "forbidden_origin",
             "pages from another origin may not open websockets here "
             "(the server's MLPG_CORS_ORIGINS lists the ones that may)",
@@ -118,7 +109,7 @@ async def owner_socket(
     if live is None:
         limit = registry.settings.max_sessions
         await websocket.send_text(
-            _error(
+            error_text(
                 "too_many_sessions", f"the server already runs {limit} sessions; try again later"
             )
         )
@@ -158,7 +149,7 @@ async def watcher_socket(websocket: WebSocket, token: str) -> None:
     if len(live.watchers) >= registry.settings.max_watchers:
         limit = registry.settings.max_watchers
         await websocket.send_text(
-            _error("too_many_watchers", f"this session already has {limit} watchers")
+            error_text("too_many_watchers", f"this session already has {limit} watchers")
         )
         await websocket.close(CLOSE_TRY_AGAIN, "too many watchers")
         return
@@ -195,35 +186,7 @@ async def _serve(registry: SessionRegistry, live: LiveSession, conn: Connection)
 
 async def _receive(registry: SessionRegistry, live: LiveSession, conn: Connection) -> None:
     settings = registry.settings
-    limiter = RateLimiter(settings.max_messages_per_second)
-    ws = conn.websocket
-    while conn.close_code is None:
-        try:
-            message = await ws.receive()
-        except (WebSocketDisconnect, RuntimeError):
-            return
-        if message["type"] == "websocket.disconnect":
-            return
-        text = message.get("text")
-        if text is None:
-            conn.request_close(CLOSE_UNSUPPORTED, "binary messages are not accepted")
-            return
-        if len(text) > settings.max_message_bytes or (
-            len(text) * 4 > settings.max_message_bytes
-            and len(text.encode()) > settings.max_message_bytes
-        ):
-            conn.request_close(CLOSE_TOO_BIG, f"message over {settings.max_message_bytes} bytes")
-            return
-        if not limiter.allow():
-            if limiter.should_report():
-                conn.push(
-                    _error(
-                        "rate_limited",
-                        f"more than {settings.max_messages_per_second:g} messages a second; "
-                        "messages are being dropped",
-                    )
-                )
-            continue
+    async for text in client_texts(conn, settings):
         request_type = None
         try:
             parsed = parse_message(text, settings)
@@ -237,7 +200,7 @@ async def _receive(registry: SessionRegistry, live: LiveSession, conn: Connectio
             continue
         except Exception:  # a validation bug must not silently drop the connection (1006)
             log.exception("validating a %s message failed", request_type or "client")
-            conn.push(_error("internal_error", "the message could not be checked", None))
+            conn.push(error_text("internal_error", "the message could not be checked", None))
             continue
         if parsed.type in saved_runs.STORE_TYPES:  # the store blocks: off the receiver
             saved_runs.start(registry, live, conn, parsed)

@@ -58,21 +58,6 @@ class Recorder:
         return self.of(sid)
 
 
-@pytest.fixture
-def make_client():
-    clients = []
-
-    def make(**overrides: Any) -> TestClient:
-        c = TestClient(create_app(Settings(**overrides)))
-        c.__enter__()
-        clients.append(c)
-        return c
-
-    yield make
-    for c in clients:
-        c.__exit__(None, None, None)
-
-
 def model_of(ws) -> dict:
     send(ws, "get_model")
     return until(ws, "model")["model"]

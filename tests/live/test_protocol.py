@@ -17,21 +17,6 @@ pytestmark = pytest.mark.timeout(20)
 
 
 @pytest.fixture
-def make_client():
-    clients = []
-
-    def make(**overrides) -> TestClient:
-        c = TestClient(create_app(Settings(**overrides)))
-        c.__enter__()
-        clients.append(c)
-        return c
-
-    yield make
-    for c in clients:
-        c.__exit__(None, None, None)
-
-
-@pytest.fixture
 def client(make_client) -> TestClient:
     return make_client()
 
