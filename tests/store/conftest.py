@@ -10,6 +10,7 @@ CI must run the PostgreSQL half (``MLPG_PG_BIN`` points elsewhere if needed).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -103,26 +104,29 @@ def pg_server() -> Iterator[PgServer]:
         server.stop()
 
 
-@pytest.fixture(scope="module")
-def pg_database(pg_server: PgServer) -> Iterator[str]:
-    """A fresh database for one test module; its SQLAlchemy URL."""
+@contextlib.contextmanager
+def _fresh_database(pg_server: PgServer) -> Iterator[str]:
+    """Create a database with a random name, give its URL, drop it afterwards."""
     name = f"mlpg_{uuid.uuid4().hex[:12]}"
     pg_server.admin(f"CREATE DATABASE {name}")
     try:
         yield pg_server.url(name)
     finally:
         pg_server.admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@pytest.fixture(scope="module")
+def pg_database(pg_server: PgServer) -> Iterator[str]:
+    """A fresh database for one test module; its SQLAlchemy URL."""
+    with _fresh_database(pg_server) as url:
+        yield url
 
 
 @pytest.fixture
 def pg_empty(pg_server: PgServer) -> Iterator[str]:
     """A fresh empty database for one test (migration tests need a schema-less one)."""
-    name = f"mlpg_{uuid.uuid4().hex[:12]}"
-    pg_server.admin(f"CREATE DATABASE {name}")
-    try:
-        yield pg_server.url(name)
-    finally:
-        pg_server.admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    with _fresh_database(pg_server) as url:
+        yield url
 
 
 def _wipe(url: str) -> None:
