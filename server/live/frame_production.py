@@ -82,7 +82,7 @@ class FrameProducer:
         pacer = session.pacer
         if self.pending or not (self.dirty or force) or now < pacer.next_frame:
             return
-        if session.owner is None and not session.watchers:
+        if not session.has_audience():
             return
         sub = session.state.subscription
         pacer.advance_frame_clock(now, sub.fps)

@@ -42,6 +42,10 @@ from mlp_playground.live.pacing import Pacer
 from mlp_playground.live.state import LIVE_DEFAULTS, SessionState, Subscription
 from mlp_playground.training import TrainConfig, Trainer
 
+def _nobody() -> bool:
+    return False
+
+
 __all__ = ["LIVE_DEFAULTS", "FrameJob", "LiveSession", "Output", "Subscription", "dumps"]
 
 
@@ -87,6 +91,9 @@ class LiveSession:
         #: written again.
         self.snapshot_sink: Callable[[Any, bool], None] | None = None
         self.snapshot_key: tuple | None = None
+        #: Whether a process elsewhere watches this session (set by the registry when the
+        #: server is one of several sharing Redis): its frames are then still wanted.
+        self.watched_elsewhere: Callable[[], bool] = _nobody
         # Worker-thread machinery, rebuilt from the state rather than saved.
         self.pacer = Pacer(now)
         self.frames = FrameProducer()
@@ -122,6 +129,10 @@ class LiveSession:
     @property
     def connections(self) -> list[Connection]:
         return ([self.owner] if self.owner else []) + list(self.watchers)
+
+    def has_audience(self) -> bool:
+        """Whether anyone would see a frame now: the owner, a watcher here or elsewhere."""
+        return self.owner is not None or bool(self.watchers) or self.watched_elsewhere()
 
     def submit(
         self, conn: Connection | None, message: ClientMessage, activity: bool = True
