@@ -1,0 +1,59 @@
+"""Fixtures of the deployment tests: a private ``redis-server``, two real app processes
+sharing it and one SQLite file, and Debian's nginx in front running deploy/nginx.conf."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+
+from tests.cluster.cluster_helpers import RedisServer, free_port
+from tests.conftest import ServerProcess
+from tests.deploy.deploy_helpers import Nginx
+
+#: The name the test's clients give nginx, which passes it on in ``Host``. 127.0.0.1 too:
+#: ServerProcess asks each app's /healthz directly.
+PROXY_NAME = "playground.test"
+
+
+@dataclass
+class Stack:
+    redis: RedisServer
+    apps: list[ServerProcess]
+    nginx: Nginx
+
+    @property
+    def backends(self) -> set[str]:
+        """The upstream addresses nginx reports (``$upstream_addr``), one per app."""
+        return {f"127.0.0.1:{app.port}" for app in self.apps}
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """Redis, two app processes (one server to their clients), nginx; all stopped after."""
+    workdir = tmp_path_factory.mktemp("deploy")
+    redis = RedisServer(free_port())
+    redis.start()
+    env = {
+        "MLPG_REDIS_URL": redis.url,
+        "MLPG_DATABASE_URL": f"sqlite:///{workdir}/db.sqlite",
+        "MLPG_ALLOWED_HOSTS": f'["127.0.0.1", "{PROXY_NAME}"]',
+    }
+    apps: list[ServerProcess] = []
+    nginx: Nginx | None = None
+    try:
+        for _ in range(2):
+            # One after the other: the first creates the shared database's schema.
+            app = ServerProcess(free_port(), env)
+            apps.append(app)
+            app.start()
+        nginx = Nginx(free_port(), [app.port for app in apps], workdir)
+        nginx.start()
+        yield Stack(redis, apps, nginx)
+    finally:
+        if nginx is not None:
+            nginx.stop()
+        for app in apps:
+            app.stop()
+        redis.stop()
