@@ -73,15 +73,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         )
     if args.workers > 1 and args.reload:
         parser.error("--reload runs one process: leave out --workers")
-    if args.workers > 1:
-        # The Redis building blocks (mlp_playground.cluster) are not yet wired into the live
-        # sessions: separate processes would not share sessions, watchers or caps, so a
-        # watch link could land on a process that does not know the session. Refuse plainly.
-        parser.exit(
-            2,
-            "mlp-playground: this release serves live sessions from one process; "
-            "--workers above 1 is not available yet\n",
-        )
     return args
 
 

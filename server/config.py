@@ -93,6 +93,8 @@ class Settings(BaseSettings):
     #: ``redis://127.0.0.1:6379/0``: processes sharing it (and one database) are one server.
     #: Empty: one process, everything in memory.
     redis_url: str = ""
+    #: The prefix of every Redis key and channel: deployments sharing one Redis keep apart.
+    redis_prefix: str = "mlpg"
 
     def limits(self) -> dict[str, float | int]:
         """The caps a client needs to know, as published in ``/api/options`` and ``hello``."""
@@ -108,4 +110,5 @@ NOT_LIMITS = (
     "public_url",
     "database_url",
     "redis_url",
+    "redis_prefix",
 )

@@ -71,8 +71,9 @@ class ServerProcess:
         env: dict[str, str] | None = None,
         python: str = sys.executable,
         cwd: Path = ROOT,
+        args: tuple[str, ...] = (),
     ) -> None:
-        self.python, self.cwd = python, cwd
+        self.python, self.cwd, self.args = python, cwd, args
         self.port = port
         self.url = f"http://127.0.0.1:{port}"
         self.ws_url = f"ws://127.0.0.1:{port}"
@@ -84,7 +85,7 @@ class ServerProcess:
         # access log and the server's next log write blocks its event loop.
         self.log = tempfile.TemporaryFile()  # noqa: SIM115 (lives as long as the server)
         self.proc = subprocess.Popen(
-            [self.python, "-m", "mlp_playground", "--port", str(self.port)],
+            [self.python, "-m", "mlp_playground", "--port", str(self.port), *self.args],
             cwd=self.cwd,
             env=self.env,
             stdout=self.log,

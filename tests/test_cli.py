@@ -224,17 +224,3 @@ def test_several_workers_without_redis_exit_2_with_one_line(monkeypatch):
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1 and "MLPG_REDIS_URL" in result.stderr
     assert result.stdout == ""  # nothing started
-
-
-def test_several_workers_with_redis_are_refused_until_sessions_are_shared(monkeypatch):
-    """Processes that do not share sessions would break watch links: exit 2, one line."""
-    env = {**os.environ, "MLPG_REDIS_URL": "redis://127.0.0.1:1/0"}
-    result = subprocess.run(
-        [sys.executable, "-m", "mlp_playground", "--workers", "2"],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        env=env,
-    )
-    assert result.returncode == 2 and result.stderr.count("\n") == 1
-    assert "--workers" in result.stderr and result.stdout == ""

@@ -96,6 +96,9 @@ class Cluster:
         self.on_join: Callable[[str, str], None] | None = None
         #: Called on the loop when another process took over an owned session: drop it.
         self.on_session_lost: Callable[[str], None] | None = None
+        #: Called on the loop when another process asks for an owned session (its owner
+        #: reconnected there): write its last snapshot, then let it go.
+        self.on_handoff: Callable[[str], None] | None = None
         self.heartbeat_ok = False
         self._closing = False
 
@@ -280,11 +283,30 @@ class Cluster:
         with contextlib.suppress(ClusterUnavailable):
             await self.release_watcher(watch.session_id, watch.id)
 
+    async def request_handoff(self, entry: SessionEntry) -> bool:
+        """Ask the session's process to give it up (False: that process is not listening)."""
+        request = json.dumps({"type": "handoff", "session": entry.session_id})
+        heard = await guarded(
+            "handoff", self.redis.publish(self.keys.control(entry.process), request)
+        )
+        return bool(heard)
+
+    def forget_session_lease(self, session_id: str) -> None:
+        """Stop renewing a session's cap place without removing it: another process that
+        took the session over holds the same place (a session id counts once)."""
+        self.sessions.held.discard(session_id)
+
     def _on_control(self, request: dict[str, Any]) -> None:
-        if request.get("type") != "join":
-            log.debug("unknown control request %r ignored", request.get("type"))
+        kind = request.get("type")
+        sid = str(request.get("session"))
+        if kind == "handoff":
+            if sid in self.directory.owned and self.on_handoff is not None:
+                self.on_handoff(sid)
             return
-        sid, watcher = str(request.get("session")), str(request.get("watcher"))
+        if kind != "join":
+            log.debug("unknown control request %r ignored", kind)
+            return
+        watcher = str(request.get("watcher"))
         if sid not in self.directory.owned:
             return  # moved away meanwhile: the watcher's heartbeat will notice
         self.publisher.set_interest(sid, True)

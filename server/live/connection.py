@@ -18,6 +18,8 @@ import contextlib
 import logging
 import time
 from collections import deque
+from collections.abc import Coroutine
+from typing import Any
 
 from starlette.websockets import WebSocket
 
@@ -86,13 +88,17 @@ class Connection:
         self.sent_frames = 0
         #: Snapshots wait for this connection's first ``data``, so frames never precede it.
         self.ready = False
+        #: A close that waits for the messages already queued (``close_after_pending``).
+        self._close_after: tuple[int, str] | None = None
+        #: This watcher's id in the cluster's watcher leases (live.cluster_link), if any.
+        self.cluster_id: str | None = None
 
     def push(self, payload: str | bytes, slot: str | None = None) -> None:
         """Queue a message; with ``slot`` it replaces the unsent one of that slot.
 
         ``slot == READY`` queues the connection's first ``data`` and lets snapshots through.
         """
-        if self.close_code is not None:
+        if self.close_code is not None or self._close_after is not None:
             return
         if slot == READY:
             self.ready = True
@@ -118,6 +124,14 @@ class Connection:
             self.slots.clear()
         self.wake.set()
 
+    def close_after_pending(self, code: int, reason: str = "") -> None:
+        """Close once the messages already queued are sent (an ``error`` explaining the
+        close goes out first); nothing queued later is sent, and no more snapshots."""
+        if self.close_code is None and self._close_after is None:
+            self._close_after = (code, reason)
+            self.slots.clear()
+            self.wake.set()
+
     def _next(self) -> str | bytes | None:
         """The oldest pending payload (FIFO head or a slot), or None."""
         best: str | None = None
@@ -141,6 +155,8 @@ class Connection:
                 while self.close_code is None:
                     payload = self._next()
                     if payload is None:
+                        if self._close_after is not None:
+                            self.close_code, self.close_reason = self._close_after
                         break
                     if isinstance(payload, bytes):
                         await ws.send_bytes(payload)
@@ -152,3 +168,24 @@ class Connection:
             return
         with contextlib.suppress(Exception):
             await ws.close(self.close_code, self.close_reason)
+
+
+async def run_connection(conn: Connection, receive: Coroutine[Any, Any, None]) -> None:
+    """Run a connection's sender and receiver (``receive``) until either ends.
+
+    When the receiver asked for a close, the sender gets a moment to send it; then both
+    tasks are cancelled and awaited, whatever happened.
+    """
+    sender = asyncio.create_task(conn.run_sender())
+    receiver = asyncio.create_task(receive)
+    try:
+        await asyncio.wait({sender, receiver}, return_when=asyncio.FIRST_COMPLETED)
+        if receiver.done() and conn.close_code is not None:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(asyncio.shield(sender), 1.0)
+    finally:
+        for task in (sender, receiver):
+            task.cancel()
+        for task in (sender, receiver):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task

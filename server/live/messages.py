@@ -80,6 +80,12 @@ class ClientMessage:
     args: dict[str, Any] = field(default_factory=dict)
 
 
+#: A pseudo-command: the worker answers it with the session's ``data`` message (and the
+#: ``reset`` event, then a frame) for a new watcher or owner, in order with the commands
+#: queued before it.
+DATA_REQUEST = ClientMessage("_data")
+
+
 def decode(text: str) -> dict[str, Any]:
     """JSON text -> the message object (``invalid_json`` / ``invalid_message`` otherwise)."""
     try:

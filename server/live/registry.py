@@ -15,16 +15,24 @@ import os
 import secrets
 import sys
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mlp_playground.config import Settings
-from mlp_playground.live.connection import CLOSE_GOING_AWAY, CLOSE_NORMAL, Connection
+from mlp_playground.live.connection import (
+    CLOSE_GOING_AWAY,
+    CLOSE_NORMAL,
+    CLOSE_TRY_AGAIN,
+    Connection,
+)
 from mlp_playground.live.durable import Durability
 from mlp_playground.live.outgoing import Output
 from mlp_playground.live.scheduler import Scheduler
 from mlp_playground.live.session import LiveSession
 from mlp_playground.live.tasks import cancel_and_wait
 from mlp_playground.store import Store
+
+if TYPE_CHECKING:
+    from mlp_playground.live.cluster_link import ClusterLink
 
 log = logging.getLogger("mlp_playground.live")
 
@@ -34,7 +42,12 @@ SHUTDOWN_SNAPSHOT_SECONDS = 10.0
 #: How a session leaving memory treats its snapshot (live.durable): "final" writes a last
 #: one (it may be resumed later), "forget" drops it (it ended for good); other reasons
 #: (shutdown: every session was just written) leave it as it is.
-SNAPSHOT_ON_DROP = {"grace period over": "final", "disconnected": "final", "idle": "forget"}
+SNAPSHOT_ON_DROP = {
+    "grace period over": "final",
+    "disconnected": "final",
+    "moved": "final",  # another process asked for it (cluster_link): it resumes there
+    "idle": "forget",
+}
 
 
 def limit_blas_threads() -> Any:
@@ -68,6 +81,9 @@ class SessionRegistry:
         self._reaper: asyncio.Task[None] | None = None
         self._closing = False
         self._unscheduled: set[str] = set()  # restored sessions waiting for their owner
+        #: Membership of the processes sharing ``settings.redis_url`` (None: this process
+        #: is the whole server, and nothing here touches Redis).
+        self.link: ClusterLink | None = None
         if store is not None:
             self.use_store(store)
 
@@ -82,6 +98,13 @@ class SessionRegistry:
         self._reaper = asyncio.create_task(self._reap_forever())
         if self.durable is not None:
             self.durable.start()
+        if self.settings.redis_url:
+            from mlp_playground.cluster import Cluster
+            from mlp_playground.live.cluster_link import ClusterLink
+
+            cluster = Cluster(self.settings.redis_url, prefix=self.settings.redis_prefix)
+            self.link = ClusterLink(self, cluster)
+            await self.link.start()
 
     def use_store(self, store: Store) -> None:
         """Snapshot sessions into ``store`` from now on (the first call wins)."""
@@ -105,6 +128,8 @@ class SessionRegistry:
             self.drop(session, "shutdown", CLOSE_GOING_AWAY)
         if self.durable is not None:
             await self.durable.close()
+        if self.link is not None:
+            await self.link.close()
         if self._reaper is not None:
             await cancel_and_wait([self._reaper])
         stopped = await asyncio.to_thread(self.scheduler.stop, 5.0)
@@ -121,6 +146,11 @@ class SessionRegistry:
 
     def by_watch_token(self, token: str) -> LiveSession | None:
         return self._by_token.get(token)
+
+    def remote_model(self, session_id: str) -> dict[str, Any] | None:
+        """From a REST thread: the model document of a session held by another process (at
+        most about a second old), or None. ``ClusterUnavailable`` if Redis cannot be asked."""
+        return self.link.read_model_blocking(session_id) if self.link is not None else None
 
     def get_trainer(self, session_id: str) -> Any:
         """The Trainer of a live session, or None (for REST ``/predict {"session": id}``).
@@ -149,6 +179,32 @@ class SessionRegistry:
         log.info("live session start id=%s sessions=%d", session.id, len(self.sessions))
         return session
 
+    async def open_session(self) -> LiveSession | None:
+        """A new session (``create``) that also fits under the cap of every process."""
+        session = self.create()
+        if session is not None and not await self._join_cluster(session):
+            return None
+        return session
+
+    async def _join_cluster(self, session: LiveSession) -> bool:
+        """Count the session in the cluster and announce it; False (dropped): no place."""
+        if self.link is None:
+            return True
+        if not await self.link.claim_session(session):
+            self.drop(session, "server full", CLOSE_TRY_AGAIN)
+            return False
+        await self.link.announce(session)
+        return not session.closed
+
+    async def admit_watcher(self, session: LiveSession, conn: Connection) -> bool:
+        """Add a watcher if the session has fewer than ``max_watchers`` (on every process)."""
+        if len(session.watchers) >= self.settings.max_watchers:
+            return False
+        if self.link is not None and not await self.link.claim_watcher(session, conn):
+            return False
+        session.watchers.add(conn)
+        return True
+
     def _register(self, session: LiveSession, schedule: bool = True) -> None:
         self.sessions[session.id] = session
         self._by_token[session.watch_token] = session
@@ -165,6 +221,8 @@ class SessionRegistry:
         durable = self.durable
         if durable is None or self._closing or len(self.sessions) >= self.settings.max_sessions:
             return None
+        if self.link is not None and session_id not in self.sessions:
+            await self.link.take_over(session_id)  # another process lets go of it first
         limits = {**self.settings.limits(), "max_points_train": self.settings.max_live_points}
         restored = await durable.read(session_id, limits)
         if restored is None:
@@ -182,6 +240,8 @@ class SessionRegistry:
         # Not trained before its owner has the hello with the snapshot's step: scheduled
         # by attach_owner, after the route's synchronous hello.
         self._register(session, schedule=False)
+        if not await self._join_cluster(session):
+            return None
         log.info(
             "live session restored id=%s step=%d sessions=%d",
             session.id,
@@ -216,6 +276,8 @@ class SessionRegistry:
                 self.drop(session, "disconnected")
         else:
             session.watchers.discard(conn)
+            if self.link is not None:
+                self.link.release_watcher(session, conn)
 
     def drop(self, session: LiveSession, reason: str, code: int = CLOSE_NORMAL) -> None:
         """Remove a session and close its connections."""
@@ -236,6 +298,8 @@ class SessionRegistry:
                 self.durable.forget(session)
         self.sessions.pop(session.id, None)
         self._by_token.pop(session.watch_token, None)
+        if self.link is not None:
+            self.link.forget(session, reason, code)
         for conn in session.connections:
             conn.request_close(code, f"session ended: {reason}")
         log.info(
@@ -276,8 +340,7 @@ class SessionRegistry:
         with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
             loop.call_soon_threadsafe(self._fan_out, session, outputs)
 
-    @staticmethod
-    def _fan_out(session: LiveSession, outputs: list[Output]) -> None:
+    def _fan_out(self, session: LiveSession, outputs: list[Output]) -> None:
         if session.closed:
             return
         targets = session.connections
@@ -287,3 +350,5 @@ class SessionRegistry:
             else:
                 for conn in targets:
                     conn.push(payload, slot)
+        if self.link is not None:  # the same bytes, once, for watchers in other processes
+            self.link.publish(session, outputs)

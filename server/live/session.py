@@ -42,6 +42,7 @@ from mlp_playground.live.pacing import Pacer
 from mlp_playground.live.state import LIVE_DEFAULTS, SessionState, Subscription
 from mlp_playground.training import TrainConfig, Trainer
 
+
 def _nobody() -> bool:
     return False
 
@@ -94,6 +95,8 @@ class LiveSession:
         #: Whether a process elsewhere watches this session (set by the registry when the
         #: server is one of several sharing Redis): its frames are then still wanted.
         self.watched_elsewhere: Callable[[], bool] = _nobody
+        #: Worker: hands the model to the other processes for ``/predict`` (cluster_link).
+        self.model_offer: Callable[[LiveSession], None] | None = None
         # Worker-thread machinery, rebuilt from the state rather than saved.
         self.pacer = Pacer(now)
         self.frames = FrameProducer()
@@ -288,3 +291,5 @@ class LiveSession:
     def maybe_emit(self, now: float, force: bool = False) -> None:
         """Worker: start a frame (+ metrics and extras) if one is due (FrameProducer)."""
         self.frames.maybe_emit(self, now, force)
+        if self.model_offer is not None:
+            self.model_offer(self)

@@ -93,10 +93,7 @@ def predict(
     elif body.run is not None:
         predictor = _run_predictor(store, body.run)
     else:
-        trainer = registry.get_trainer(body.session) if registry is not None else None
-        if trainer is None:
-            raise ConfigError("session", f"unknown session {body.session!r}")
-        predictor = _session_predictor(trainer)
+        predictor = _live_predictor(registry, str(body.session))
     regression = predictor.loss == "mse"
     out: dict[str, Any] = {}
     with np.errstate(all="ignore"):
@@ -139,6 +136,25 @@ def _run_predictor(store: Store, run_id: str) -> Predictor:
     if run.get("model") is None:
         raise ConfigError("run", f"run {run_id!r} was saved without a model")
     return Predictor.from_document(run["model"])
+
+
+def _live_predictor(registry: Any, session_id: str) -> Predictor:
+    """The model of a live session here, or held by another process (through Redis, at
+    most about a second old): 422 naming ``session`` if none has it."""
+    trainer = registry.get_trainer(session_id) if registry is not None else None
+    if trainer is not None:
+        return _session_predictor(trainer)
+    document = None
+    if registry is not None and registry.link is not None:
+        from mlp_playground.cluster import ClusterUnavailable
+
+        try:
+            document = registry.remote_model(session_id)
+        except ClusterUnavailable as exc:
+            raise HTTPException(503, f"sessions of other processes unreachable: {exc}") from None
+    if document is None:
+        raise ConfigError("session", f"unknown session {session_id!r}")
+    return Predictor.from_document(document)
 
 
 def _session_predictor(trainer: Trainer) -> Predictor:

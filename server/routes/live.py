@@ -8,9 +8,7 @@ messages and the close never interleave). The protocol is in docs/protocol.md.
 
 from __future__ import annotations
 
-import asyncio
 import concurrent.futures
-import contextlib
 import logging
 import time
 from typing import Annotated, Any
@@ -25,10 +23,11 @@ from mlp_playground.live.connection import (
     CLOSE_POLICY,
     CLOSE_TRY_AGAIN,
     Connection,
+    run_connection,
 )
 from mlp_playground.live.messages import (
+    DATA_REQUEST,
     READ_ONLY_TYPES,
-    ClientMessage,
     ProtocolError,
     parse_message,
 )
@@ -36,6 +35,8 @@ from mlp_playground.live.outgoing import dumps
 from mlp_playground.live.receiving import client_texts, error_text
 from mlp_playground.live.registry import SessionRegistry
 from mlp_playground.live.session import LiveSession
+from mlp_playground.routes import live_remote
+from mlp_playground.routes.live_remote import refuse_watcher
 from mlp_playground.routes.training import OffLoopJSONRoute
 
 router = APIRouter()
@@ -105,7 +106,7 @@ async def owner_socket(
         if enrol is None:
             return  # refused (unknown class, bad nickname, class full): already closed
     if live is None:
-        live = registry.create()
+        live = await registry.open_session()
     if live is None:
         limit = registry.settings.max_sessions
         await websocket.send_text(
@@ -122,7 +123,7 @@ async def owner_socket(
     registry.attach_owner(live, conn)
     conn.push(live.hello("owner", resumed))
     # The data goes out through the worker, so it is consistent with queued commands.
-    live.submit(conn, _DATA)
+    live.submit(conn, DATA_REQUEST)
     await _serve(registry, live, conn)
 
 
@@ -143,44 +144,30 @@ async def watcher_socket(websocket: WebSocket, token: str) -> None:
     if await _refuse_foreign_origin(websocket, registry):
         return
     live = registry.by_watch_token(token)
+    if live is None and registry.link is not None:
+        await live_remote.watch(websocket, registry, token)  # held by another process?
+        return
     if live is None:
         await websocket.close(CLOSE_POLICY, "unknown watch token")
         return
-    if len(live.watchers) >= registry.settings.max_watchers:
-        limit = registry.settings.max_watchers
-        await websocket.send_text(
-            error_text("too_many_watchers", f"this session already has {limit} watchers")
-        )
-        await websocket.close(CLOSE_TRY_AGAIN, "too many watchers")
-        return
     conn = Connection(websocket, "watcher")
-    live.watchers.add(conn)
+    if not await registry.admit_watcher(live, conn):
+        await refuse_watcher(websocket, registry.settings.max_watchers)
+        return
+    if live.closed:  # ended while the cluster counted the watcher
+        registry.detach(live, conn)
+        await websocket.close(CLOSE_POLICY, "unknown watch token")
+        return
     conn.push(live.hello("watcher"))
-    live.submit(conn, _DATA, activity=False)
+    live.submit(conn, DATA_REQUEST, activity=False)
     live.want_frame()
     await _serve(registry, live, conn)
 
 
-#: A pseudo-command: the worker answers it with the session's ``data`` message (and the
-#: ``reset`` event, then a frame), in order with the commands queued before it.
-_DATA = ClientMessage("_data")
-
-
 async def _serve(registry: SessionRegistry, live: LiveSession, conn: Connection) -> None:
-    sender = asyncio.create_task(conn.run_sender())
-    receiver = asyncio.create_task(_receive(registry, live, conn))
     try:
-        await asyncio.wait({sender, receiver}, return_when=asyncio.FIRST_COMPLETED)
-        if receiver.done() and conn.close_code is not None:
-            # The receiver asked for a close: let the sender send it.
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(asyncio.shield(sender), 1.0)
+        await run_connection(conn, _receive(registry, live, conn))
     finally:
-        for task in (sender, receiver):
-            task.cancel()
-        for task in (sender, receiver):
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
         registry.detach(live, conn)
 
 

@@ -21,6 +21,15 @@ def compose() -> dict[str, Any]:
     return document
 
 
+def test_every_mlpg_name_in_the_deployment_files_is_a_setting() -> None:
+    """A misspelt variable is silently ignored by the app: check every one named."""
+    fields = {f"MLPG_{name.upper()}" for name in Settings.model_fields}
+    for path in (ROOT / "docs" / "deploy.md", NGINX_CONF, COMPOSE_FILE):
+        named = set(re.findall(r"\bMLPG_[A-Z_]+\b", path.read_text(encoding="utf-8")))
+        assert named, path
+        assert named <= fields, (path.name, named - fields)
+
+
 def test_services_redis_postgres_two_apps_and_nginx() -> None:
     services = compose()["services"]
     assert set(services) == {"redis", "postgres", *APPS, "nginx"}
@@ -48,9 +57,6 @@ def test_both_replicas_share_one_redis_and_one_database() -> None:
     assert env["MLPG_HOST"] == "0.0.0.0"
     hosts = json.loads(env["MLPG_ALLOWED_HOSTS"])
     assert "127.0.0.1" in hosts  # the image's HEALTHCHECK asks http://127.0.0.1:8000
-    # Every MLPG_ name is a real setting (a typo would be silently ignored).
-    fields = {f"MLPG_{name.upper()}" for name in Settings.model_fields}
-    assert {k for k in env if k.startswith("MLPG_")} <= fields
 
 
 def test_nginx_mounts_the_shipped_config_and_proxies_to_both_apps() -> None:

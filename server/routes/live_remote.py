@@ -1,0 +1,99 @@
+"""``/ws/watch/{token}`` for a session held by another process (DESIGN.md section 10).
+
+The watcher's connection here receives the owner's stream through Redis
+(``Cluster.watch``): the owner's process sends its catch-up (``hello``, ``data``, ``reset``,
+a frame) to this watcher alone, then every message of the session, as the bytes its own
+connections get. A watcher may ask ``get_model``: the answer is the model document the
+owner's process publishes about once a second. When Redis or the owner's process goes,
+the watcher gets an ``error`` (``unavailable``) and a close with 1013: try again later.
+"""
+
+from __future__ import annotations
+
+import json
+
+from fastapi import WebSocket
+
+from mlp_playground.cluster import ClusterUnavailable
+from mlp_playground.live.cluster_link import ClusterLink, ConnectionSink
+from mlp_playground.live.connection import (
+    CLOSE_POLICY,
+    CLOSE_TRY_AGAIN,
+    Connection,
+    run_connection,
+)
+from mlp_playground.live.messages import READ_ONLY_TYPES, ProtocolError, parse_message
+from mlp_playground.live.outgoing import dumps
+from mlp_playground.live.receiving import client_texts, error_text
+from mlp_playground.live.registry import SessionRegistry
+
+
+async def refuse_watcher(websocket: WebSocket, limit: int) -> None:
+    """The session's watcher cap (counted on every process) is reached: say so, close 1013."""
+    await websocket.send_text(
+        error_text("too_many_watchers", f"this session already has {limit} watchers")
+    )
+    await websocket.close(CLOSE_TRY_AGAIN, "too many watchers")
+
+
+async def _unavailable(websocket: WebSocket, exc: ClusterUnavailable) -> None:
+    message = f"the session cannot be reached from this process now: {exc}"
+    await websocket.send_text(error_text("unavailable", message))
+    await websocket.close(CLOSE_TRY_AGAIN, "try again later")
+
+
+async def watch(websocket: WebSocket, registry: SessionRegistry, token: str) -> None:
+    """Follow the session of ``token`` held elsewhere; an unknown token closes with 1008."""
+    link = registry.link
+    assert link is not None
+    try:
+        entry = await link.find_watched(token)
+    except ClusterUnavailable as exc:
+        await _unavailable(websocket, exc)
+        return
+    if entry is None:
+        await websocket.close(CLOSE_POLICY, "unknown watch token")
+        return
+    conn = Connection(websocket, "watcher")
+    try:
+        remote = await link.cluster.watch(
+            entry, ConnectionSink(conn), registry.settings.max_watchers
+        )
+    except ClusterUnavailable as exc:
+        await _unavailable(websocket, exc)
+        return
+    if remote is None:
+        await refuse_watcher(websocket, registry.settings.max_watchers)
+        return
+    try:
+        await run_connection(conn, _receive(registry, link, entry.session_id, conn))
+    finally:
+        await link.cluster.unwatch(remote)
+
+
+async def _receive(
+    registry: SessionRegistry, link: ClusterLink, session_id: str, conn: Connection
+) -> None:
+    """A watcher only follows: ``get_model`` is answered from the published model."""
+    settings = registry.settings
+    async for text in client_texts(conn, settings):
+        request_type = None
+        try:
+            parsed = parse_message(text, settings)
+            request_type = parsed.type
+            if parsed.type not in READ_ONLY_TYPES:
+                raise ProtocolError(
+                    "read_only", f"a watcher cannot send {parsed.type}; it only follows", "type"
+                )
+        except ProtocolError as exc:
+            conn.push(dumps(exc.to_message(request_type)))
+            continue
+        try:
+            raw = await link.cluster.read_model(session_id)
+        except ClusterUnavailable as exc:
+            conn.push(error_text("unavailable", f"the model cannot be read now: {exc}"))
+            continue
+        if raw is None:
+            conn.push(error_text("unavailable", "the session has not published its model yet"))
+            continue
+        conn.push(dumps({"type": "model", "model": json.loads(raw)}))
