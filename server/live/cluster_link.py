@@ -236,14 +236,21 @@ class ClusterLink:
         session.want_frame()
 
     def _on_lost(self, session_id: str) -> None:
-        session = self.registry.get(session_id)
-        if session is not None:
-            self.registry.drop(session, "taken over", CLOSE_POLICY)
+        self._let_go(session_id, "taken over")
 
     def _on_handoff(self, session_id: str) -> None:
+        self._let_go(session_id, "moved")
+
+    def _let_go(self, session_id: str, reason: str) -> None:
+        """The session now lives in another process: its watchers here reconnect (1013)
+        and find it there; an owner still connected here is replaced, as by a second tab
+        (1008, never retried, so two tabs do not take the session back and forth)."""
         session = self.registry.get(session_id)
-        if session is not None:
-            self.registry.drop(session, "moved", CLOSE_POLICY)
+        if session is None:
+            return
+        for conn in session.watchers:
+            conn.request_close(CLOSE_TRY_AGAIN, "the session moved to another process")
+        self.registry.drop(session, reason, CLOSE_POLICY)
 
     # --- models ---------------------------------------------------------------------------
 

@@ -257,10 +257,13 @@ def test_an_owner_reconnecting_to_the_other_process_takes_the_session_along(serv
         await until(ws, "metrics")
         await send(ws, "pause")
         paused = await until(ws, "event", event="paused")
+        left_behind = await _watcher(a, hello["watch_token"])
+        assert (await recv_json(left_behind))["type"] == "hello"
         await ws.close()
         moved, again = await owner(b.ws_url, f"?session={hello['session_id']}")
         assert again["type"] == "hello" and again["resumed"] is True, again
         assert again["step"] == paused["step"]
+        assert await closed_with(left_behind, 10) == 1013  # told to reconnect: it moved
         watcher = await _watcher(a, hello["watch_token"])  # from the process it left
         assert (await recv_json(watcher))["type"] == "hello"
         await send(moved, "step", steps=5)
