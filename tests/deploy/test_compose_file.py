@@ -70,3 +70,13 @@ def test_nginx_mounts_the_shipped_config_and_proxies_to_both_apps() -> None:
     published = [p.split(":")[-1] for p in nginx["ports"]]
     assert published == ["80"]
     assert re.search(r"^\s*listen 80;", NGINX_CONF.read_text(), re.MULTILINE)
+
+
+def test_the_image_has_the_drivers_the_compose_file_needs() -> None:
+    """The replicas use PostgreSQL (psycopg) and Redis: the image must install the
+    ``postgres`` and ``redis`` extras, not only the base dependencies."""
+    dockerfile = (ROOT / "Dockerfile").read_text(encoding="utf-8")
+    assert "optional-dependencies" in dockerfile or "[postgres,redis]" in dockerfile, (
+        "the Dockerfile installs only [project] dependencies: psycopg and redis are missing, "
+        "so the compose replicas cannot reach PostgreSQL or Redis"
+    )
