@@ -101,6 +101,11 @@ class ClusterLink:
             await asyncio.sleep(0.02)  # the first heartbeat: caps are counted from then on
         if not self.cluster.available:
             log.warning("Redis is not reachable yet: sessions are served by this process only")
+        if self.registry.settings.database_url.startswith("memory"):
+            log.warning(
+                "MLPG_DATABASE_URL=memory:// with Redis: sessions cannot resume on another "
+                "process (use a shared SQLite file or PostgreSQL)"
+            )
 
     async def close(self) -> None:
         if self._tasks:

@@ -12,7 +12,7 @@ from fastapi import APIRouter
 
 from mlp_playground.config import Settings
 from mlp_playground.datasets import DATASETS
-from mlp_playground.deps import SettingsDep
+from mlp_playground.deps import RegistryDep, SettingsDep
 from mlp_playground.features import FEATURES
 from mlp_playground.nn.activations import ACTIVATIONS
 from mlp_playground.nn.initializers import INITIALIZERS
@@ -67,8 +67,19 @@ def _options(settings: Settings) -> dict[str, Any]:
 
 
 @router.get("/healthz")
-def healthz() -> dict[str, str]:
-    return {"status": "ok"}
+def healthz(registry: RegistryDep) -> dict[str, Any]:
+    """Alive. With several processes (``MLPG_REDIS_URL``) also this process's id and
+    whether it reaches Redis: it serves its own sessions either way, so status stays ok."""
+    link = getattr(registry, "link", None)
+    if link is None:
+        return {"status": "ok"}
+    cluster = link.cluster
+    return {
+        "status": "ok",
+        "process": cluster.process_id,
+        "redis": "ok" if cluster.available else "unavailable",
+        "sessions": len(registry),
+    }
 
 
 @router.get("/api/options")

@@ -130,6 +130,9 @@ def test_a_watch_token_made_on_one_process_streams_the_same_bytes_on_the_other(s
 
 def test_an_unknown_watch_token_is_refused_with_1008_on_every_process(servers):
     a, b = servers()
+    health = [httpx.get(s.url + "/healthz", timeout=5).json() for s in (a, b)]
+    assert all(h["status"] == "ok" and h["redis"] == "ok" for h in health), health
+    assert health[0]["process"] != health[1]["process"]
 
     async def scenario() -> None:
         for server in (a, b):
@@ -285,6 +288,12 @@ def test_a_redis_outage_interrupts_remote_watchers_only_and_heals(servers, own_r
         error = await until(watcher, "error", timeout=15)
         assert error["code"] == "unavailable"
         assert await closed_with(watcher, 10) == 1013
+        async with httpx.AsyncClient(timeout=5) as http:
+            health = (await http.get(b.url + "/healthz")).json()
+            assert health["status"] == "ok" and health["redis"] == "unavailable", health
+            lost = await _watcher(b, hello["watch_token"])  # a retry during the outage
+            assert (await recv_json(lost))["code"] == "unavailable"
+            assert await closed_with(lost, 10) == 1013
         before = (await until(ws, "metrics"))["step"]
         await asyncio.sleep(1.0)
         after = (await until(ws, "metrics"))["step"]
