@@ -21,6 +21,7 @@ import json
 import logging
 import os
 import secrets
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -100,6 +101,11 @@ class Cluster:
         #: reconnected there): write its last snapshot, then let it go.
         self.on_handoff: Callable[[str], None] | None = None
         self.heartbeat_ok = False
+        #: When the heartbeat last came back after failing (monotonic), or None: a Redis
+        #: restarted empty knows the sessions again only after every process's next beat.
+        self.outage_ended: float | None = None
+        self._failed = False
+        self.subscriber.on_state = self._stream_state
         self._closing = False
 
     # --- life cycle ---------------------------------------------------------------------
@@ -149,6 +155,18 @@ class Cluster:
                 if lease_set.held:
                     pipe.zrem(lease_set.key, *lease_set.held)
             await pipe.execute()
+
+    def _stream_state(self, connected: bool) -> None:
+        """The stream subscriber reconnected after an interruption: an outage just ended
+        (it may be noticed here before any heartbeat failed)."""
+        if connected and self.subscriber.interruptions:
+            self.outage_ended = time.monotonic()
+
+    def recovering(self) -> bool:
+        """Within one lease period after an outage: an unknown session may just not be
+        announced again yet (its process re-registers at its next heartbeat)."""
+        ended = self.outage_ended
+        return ended is not None and time.monotonic() - ended < self.lease_ttl
 
     @property
     def available(self) -> bool:
@@ -333,11 +351,15 @@ class Cluster:
         while not self._closing:
             try:
                 await self.refresh()
+                if self._failed and not self.heartbeat_ok:
+                    self.outage_ended = time.monotonic()
+                    log.warning("cluster heartbeat back: Redis reachable again")
                 self.heartbeat_ok = True
             except Exception as exc:  # ClusterUnavailable (or a bug): try again next beat
                 if self.heartbeat_ok:
                     log.warning("cluster heartbeat failed: %s", exc)
                 self.heartbeat_ok = False
+                self._failed = True
             await asyncio.sleep(self.heartbeat)
 
     async def refresh(self) -> None:

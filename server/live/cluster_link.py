@@ -215,6 +215,8 @@ class ClusterLink:
     async def find_watched(self, token: str) -> SessionEntry | None:
         """The session a watch token belongs to in another process (ClusterUnavailable)."""
         entry = await self.cluster.lookup_watch_token(token)
+        if entry is None and (self.cluster.recovering() or not self.cluster.available):
+            raise ClusterUnavailable("Redis is back; sessions are being announced again")
         if entry is None or entry.process == self.cluster.process_id:
             return None
         return entry

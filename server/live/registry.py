@@ -81,6 +81,7 @@ class SessionRegistry:
         self._reaper: asyncio.Task[None] | None = None
         self._closing = False
         self._unscheduled: set[str] = set()  # restored sessions waiting for their owner
+        self._admitting: set[str] = set()  # being counted in the cluster: not reaped yet
         #: Membership of the processes sharing ``settings.redis_url`` (None: this process
         #: is the whole server, and nothing here touches Redis).
         self.link: ClusterLink | None = None
@@ -187,13 +188,21 @@ class SessionRegistry:
         return session
 
     async def _join_cluster(self, session: LiveSession) -> bool:
-        """Count the session in the cluster and announce it; False (dropped): no place."""
+        """Count the session in the cluster and announce it; False (dropped): no place.
+
+        The reaper leaves it alone meanwhile: it has no owner yet, and with a zero grace
+        period it would otherwise be dropped during these awaits."""
         if self.link is None:
             return True
-        if not await self.link.claim_session(session):
-            self.drop(session, "server full", CLOSE_TRY_AGAIN)
-            return False
-        await self.link.announce(session)
+        self._admitting.add(session.id)
+        try:
+            if not await self.link.claim_session(session):
+                self.drop(session, "server full", CLOSE_TRY_AGAIN)
+                return False
+            await self.link.announce(session)
+        finally:
+            self._admitting.discard(session.id)
+            session.orphaned_at = time.monotonic() if session.owner is None else None
         return not session.closed
 
     async def admit_watcher(self, session: LiveSession, conn: Connection) -> bool:
@@ -325,6 +334,8 @@ class SessionRegistry:
         grace = self.settings.session_grace_seconds
         idle = self.settings.idle_timeout_seconds
         for session in list(self.sessions.values()):
+            if session.id in self._admitting:
+                continue
             if session.orphaned_at is not None and now - session.orphaned_at >= grace:
                 self.drop(session, "grace period over")
             elif now - session.last_activity >= idle:

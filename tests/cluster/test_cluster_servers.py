@@ -301,14 +301,17 @@ def test_a_redis_outage_interrupts_remote_watchers_only_and_heals(servers, own_r
         own_redis.start()
         deadline = time.monotonic() + 20
         while True:
-            # A Redis restarted empty knows the session again at the owner's next heartbeat.
+            # A Redis restarted empty knows the session again at the owner's next heartbeat;
+            # meanwhile the token is "try again" (1013), never "unknown" (1008: not retried).
             again = await _watcher(b, hello["watch_token"])
             try:
                 first = await recv_json(again)
             except ConnectionClosed:
                 first = {"type": "closed", "code": again.close_code}
+            assert first.get("code") != 1008, "a known token was called unknown"
             if first["type"] == "hello":
                 break
+            assert first.get("code") == "unavailable", first
             assert time.monotonic() < deadline, f"no recovery: {first}"
             await asyncio.sleep(0.5)
         await _frame(again)
