@@ -170,11 +170,11 @@ class TrainerLoop(TrainerState):
         if len(self._y_train) == 0:
             nan = math.nan
             return Metrics(nan, None, None, None, nan, nan, nan)
-        r = self.model.loss_and_grads(self._X_train, self._y_train, cfg.loss, reg, strength, False)
+        r = self.model.loss(self._X_train, self._y_train, cfg.loss, reg, strength)
         train_acc = None if regression else accuracy(r.scores, self._y_train)
         val_loss = val_acc = None
         if len(self._y_val):
-            v = self.model.loss_and_grads(self._X_val, self._y_val, cfg.loss, reg, strength, False)
+            v = self.model.loss(self._X_val, self._y_val, cfg.loss, reg, strength)
             val_loss = float(v.data_loss)
             val_acc = None if regression else accuracy(v.scores, self._y_val)
         return Metrics(

@@ -126,9 +126,50 @@ class Dense:
         np.add.reduce(dz, 0, None, self.gb)  # type: ignore[call-overload]
         return dz.dot(self.W.T) if need_dx else None
 
+    def evaluate_t(self, xt: np.ndarray, out: np.ndarray, Wt: np.ndarray, b: np.ndarray):
+        """``evaluate`` in the transposed layout: ``xt`` (inputs, N) -> ``out`` (units, N).
+
+        A row-major (N, units) grid adds the bias and applies the activation over rows of
+        8 values; unit-major, every NumPy loop runs over N contiguous cells (a 100x100 grid
+        pass of an 8-8 net: 360 -> 160 us).
+        """
+        np.dot(Wt, xt, out=out)
+        out += b[:, None]
+        alpha = None if self.alpha is None else self.alpha.astype(out.dtype)[:, None]
+        return self.fwd(out, alpha)[0]
+
     def evaluate(self, x: np.ndarray, out: np.ndarray, W: np.ndarray, b: np.ndarray):
         """Inference into a preallocated ``out`` (grids): nothing cached, nothing learned."""
         np.dot(x, W, out=out)
         out += b
         alpha = None if self.alpha is None else self.alpha.astype(out.dtype)
         return self.fwd(out, alpha)[0]
+
+
+def evaluate_unit_major(
+    layers: list[Dense], X: np.ndarray, cache: dict, hidden: bool
+) -> tuple[np.ndarray, list[np.ndarray]]:
+    """float32 inference of ``X`` (N, inputs) through ``layers``, unit-major throughout.
+
+    Returns the output layer's (outputs, N) scores (a buffer, reused by the next call) and,
+    if ``hidden``, each hidden layer's (N, units) output (a transposed view of a fresh
+    copy). The buffers are kept in ``cache`` for one N at a time.
+    """
+    n = X.shape[0]
+    key = (n, "unit-major")
+    bufs = cache.get(key)
+    if bufs is None:
+        cache.clear()  # one grid size at a time: keep memory bounded
+        bufs = [np.empty((X.shape[1], n), np.float32)]
+        bufs += [np.empty((layer.W.shape[1], n), np.float32) for layer in layers]
+        cache[key] = bufs
+    h = bufs[0]
+    np.copyto(h, X.T, casting="same_kind")
+    outs = []
+    f32 = np.float32
+    last = layers[-1]
+    for layer, out in zip(layers, bufs[1:], strict=True):
+        h = layer.evaluate_t(h, out, layer.W.T.astype(f32), layer.b.astype(f32))
+        if hidden and layer is not last:
+            outs.append(h.copy().T)
+    return h, outs
