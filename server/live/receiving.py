@@ -8,6 +8,7 @@ connection), and messages over ``max_messages_per_second`` are dropped with an o
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 
 from starlette.websockets import WebSocketDisconnect
@@ -19,8 +20,15 @@ from mlp_playground.live.connection import (
     Connection,
     RateLimiter,
 )
-from mlp_playground.live.messages import ProtocolError
+from mlp_playground.live.messages import (
+    READ_ONLY_TYPES,
+    ClientMessage,
+    ProtocolError,
+    parse_message,
+)
 from mlp_playground.live.outgoing import dumps
+
+log = logging.getLogger("mlp_playground.live")
 
 
 def error_text(
@@ -64,3 +72,28 @@ async def client_texts(conn: Connection, settings: Settings) -> AsyncIterator[st
                 )
             continue
         yield text
+
+
+async def client_messages(conn: Connection, settings: Settings) -> AsyncIterator[ClientMessage]:
+    """Each valid message the client sends (``client_texts``, then parsed and checked).
+
+    A message refused is answered with its ``error`` and skipped; a watcher may send only
+    the read-only types. The connection carries on either way.
+    """
+    async for text in client_texts(conn, settings):
+        request_type = None
+        try:
+            parsed = parse_message(text, settings)
+            request_type = parsed.type
+            if conn.role == "watcher" and parsed.type not in READ_ONLY_TYPES:
+                raise ProtocolError(
+                    "read_only", f"a watcher cannot send {parsed.type}; it only follows", "type"
+                )
+        except ProtocolError as exc:
+            conn.push(dumps(exc.to_message(request_type)))
+            continue
+        except Exception:  # a validation bug must not silently drop the connection (1006)
+            log.exception("validating a %s message failed", request_type or "client")
+            conn.push(error_text("internal_error", "the message could not be checked", None))
+            continue
+        yield parsed

@@ -27,12 +27,8 @@ from mlp_playground.live.connection import (
 )
 from mlp_playground.live.messages import (
     DATA_REQUEST,
-    READ_ONLY_TYPES,
-    ProtocolError,
-    parse_message,
 )
-from mlp_playground.live.outgoing import dumps
-from mlp_playground.live.receiving import client_texts, error_text
+from mlp_playground.live.receiving import client_messages, error_text
 from mlp_playground.live.registry import SessionRegistry
 from mlp_playground.live.session import LiveSession
 from mlp_playground.routes import live_remote
@@ -172,23 +168,7 @@ async def _serve(registry: SessionRegistry, live: LiveSession, conn: Connection)
 
 
 async def _receive(registry: SessionRegistry, live: LiveSession, conn: Connection) -> None:
-    settings = registry.settings
-    async for text in client_texts(conn, settings):
-        request_type = None
-        try:
-            parsed = parse_message(text, settings)
-            request_type = parsed.type
-            if conn.role == "watcher" and parsed.type not in READ_ONLY_TYPES:
-                raise ProtocolError(
-                    "read_only", f"a watcher cannot send {parsed.type}; it only follows", "type"
-                )
-        except ProtocolError as exc:
-            conn.push(dumps(exc.to_message(request_type)))
-            continue
-        except Exception:  # a validation bug must not silently drop the connection (1006)
-            log.exception("validating a %s message failed", request_type or "client")
-            conn.push(error_text("internal_error", "the message could not be checked", None))
-            continue
+    async for parsed in client_messages(conn, registry.settings):
         if parsed.type in saved_runs.STORE_TYPES:  # the store blocks: off the receiver
             saved_runs.start(registry, live, conn, parsed)
             continue

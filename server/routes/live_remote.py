@@ -11,21 +11,23 @@ the watcher gets an ``error`` (``unavailable``) and a close with 1013: try again
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
 from fastapi import WebSocket
 
-from mlp_playground.cluster import ClusterUnavailable
-from mlp_playground.live.cluster_link import ClusterLink, ConnectionSink
 from mlp_playground.live.connection import (
     CLOSE_POLICY,
     CLOSE_TRY_AGAIN,
     Connection,
     run_connection,
 )
-from mlp_playground.live.messages import READ_ONLY_TYPES, ProtocolError, parse_message
 from mlp_playground.live.outgoing import dumps
-from mlp_playground.live.receiving import client_texts, error_text
+from mlp_playground.live.receiving import client_messages, error_text
 from mlp_playground.live.registry import SessionRegistry
+
+if TYPE_CHECKING:  # Redis is an optional dependency: imported only when it is configured
+    from mlp_playground.cluster import ClusterUnavailable
+    from mlp_playground.live.cluster_link import ClusterLink
 
 
 async def refuse_watcher(websocket: WebSocket, limit: int) -> None:
@@ -44,6 +46,9 @@ async def _unavailable(websocket: WebSocket, exc: ClusterUnavailable) -> None:
 
 async def watch(websocket: WebSocket, registry: SessionRegistry, token: str) -> None:
     """Follow the session of ``token`` held elsewhere; an unknown token closes with 1008."""
+    from mlp_playground.cluster import ClusterUnavailable
+    from mlp_playground.live.cluster_link import ConnectionSink
+
     link = registry.link
     assert link is not None
     try:
@@ -75,19 +80,9 @@ async def _receive(
     registry: SessionRegistry, link: ClusterLink, session_id: str, conn: Connection
 ) -> None:
     """A watcher only follows: ``get_model`` is answered from the published model."""
-    settings = registry.settings
-    async for text in client_texts(conn, settings):
-        request_type = None
-        try:
-            parsed = parse_message(text, settings)
-            request_type = parsed.type
-            if parsed.type not in READ_ONLY_TYPES:
-                raise ProtocolError(
-                    "read_only", f"a watcher cannot send {parsed.type}; it only follows", "type"
-                )
-        except ProtocolError as exc:
-            conn.push(dumps(exc.to_message(request_type)))
-            continue
+    from mlp_playground.cluster import ClusterUnavailable
+
+    async for _ in client_messages(conn, registry.settings):  # get_model: the only one
         try:
             raw = await link.cluster.read_model(session_id)
         except ClusterUnavailable as exc:
