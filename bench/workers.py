@@ -24,7 +24,8 @@ The script starts its own redis-server (Debian's, free loopback port, temporary 
 and its own servers (``bench/_common.start_server``), and stops them. Each measurement is a
 ``--seconds`` window (default 10) after a 2 s warm-up. With one worker the server runs as
 it does by default (in memory, no Redis); with more, it shares Redis and an SQLite file.
-``--no-compression`` connects without permessage-deflate (browsers offer it; the server
+Watchers connect ``--watcher-gap`` seconds apart (0.02; with 0, remote watchers that join
+at the same moment were seen to get their hello and no stream). ``--no-compression`` connects without permessage-deflate (browsers offer it; the server
 then deflates every frame for every connection).
 """
 
@@ -127,6 +128,7 @@ async def client_main(spec: dict) -> None:
         url = spec["urls"][i % len(spec["urls"])]
         ws = await connect(f"ws{url[4:]}/ws/watch/{spec['token']}", max_size=None, compression=comp)
         watchers.append(Counter(ws, errors, "watcher"))
+        await asyncio.sleep(spec["gap"])
     await asyncio.sleep(WARM_UP)
     print("ready", flush=True)
     await asyncio.to_thread(sys.stdin.readline)
@@ -142,6 +144,7 @@ async def client_main(spec: dict) -> None:
         "owner_fps": [c.frames / wall for c in owners],
         "owner_steps": [c.steps() for c in owners],
         "watcher_fps": [c.frames / wall for c in watchers],
+        "watcher_server": [i % len(spec["urls"]) for i in range(len(watchers))],
         "cpu": cpu,
         "wall": wall,
         "errors": errors[:20],
@@ -162,6 +165,7 @@ class Result:
     owner_fps: list[float] = field(default_factory=list)
     owner_steps: list[int] = field(default_factory=list)
     watcher_fps: list[float] = field(default_factory=list)
+    watcher_server: list[int] = field(default_factory=list)  # index of the server it used
     client_cpu: list[float] = field(default_factory=list)  # % of a core, per client process
     server_cpu: float = 0.0  # % of a core, every server process together
     per_process: list[float] = field(default_factory=list)
@@ -243,6 +247,7 @@ async def measure(servers: Servers, owners: int, watchers: int, args, redis) -> 
     n = max(1, args.client_procs)
     specs = [
         {"urls": servers.urls, "compression": comp, "seconds": args.seconds, "token": token,
+         "gap": args.watcher_gap,
          "owners": owners // n + (i < owners % n), "watchers": watchers // n + (i < watchers % n)}
         for i in range(n)
     ]  # fmt: skip
@@ -286,6 +291,7 @@ async def measure(servers: Servers, owners: int, watchers: int, args, redis) -> 
         r.owner_fps += o["owner_fps"]
         r.owner_steps += o["owner_steps"]
         r.watcher_fps += o["watcher_fps"]
+        r.watcher_server += o["watcher_server"]
         r.client_cpu.append(100 * o["cpu"] / o["wall"])
         r.errors += o["errors"]
         r.n_errors += o["n_errors"]
@@ -327,6 +333,12 @@ def report(workers: int, owners: int, watchers: int, r: Result, separate: bool) 
         w = r.watcher_fps
         line = (f"{how}: 1 session, {watchers} watchers: frames/s median "
                 f"{statistics.median(w):.1f} worst {min(w):.1f}")  # fmt: skip
+    if watchers and max(r.watcher_server, default=0) > 0:
+        for k in sorted(set(r.watcher_server)):
+            w = [f for f, i in zip(r.watcher_fps, r.watcher_server, strict=True) if i == k]
+            line += (
+                f"; on server {k}: {len(w)}, median {statistics.median(w):.1f} worst {min(w):.1f}"
+            )
     print(line)
     procs = " + ".join(f"{c:.0f}" for c in r.per_process)
     cpu = (f"  CPU (% of a core): server {r.server_cpu:.0f} ({procs}), client "
@@ -387,6 +399,9 @@ def main() -> None:
     ap.add_argument("--workers", default="1,2", help="comma-separated worker counts")
     ap.add_argument("--sessions", type=int, help="N owner sessions (default 60 per worker)")
     ap.add_argument("--watchers", type=int, default=300)
+    ap.add_argument(
+        "--watcher-gap", type=float, default=0.02, help="seconds between watcher connects"
+    )
     ap.add_argument("--no-watchers", action="store_true", help="skip the watcher measurement")
     ap.add_argument("--no-sessions", action="store_true", help="skip the sessions measurement")
     ap.add_argument("--find-max", action="store_true", help="largest N at >= 10 frames/s")
