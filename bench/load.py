@@ -3,7 +3,7 @@
     python bench/load.py --sessions 30 --watchers 30 --seconds 60
     python bench/load.py --find-max --seconds 10        # largest N at >= 10 frames/s each
 
-Every session is a 2-8-8-2 net (circle data, tanh, sgd) playing at full speed with a
+Every session is a 2-8-8-2 net (spiral data, tanh, sgd: issue 12's load) playing at full speed with a
 100x100 decision grid subscribed at 30 frames/s; watchers follow sessions round-robin; two
 REST clients send ``--rest-rate`` requests a second in all: one in four a ``POST /train``
 (a small 200-step run), the others ``POST /predict`` on a live session, by its id. Pauses
@@ -16,6 +16,9 @@ non-200 answers: must be 0), and the server's RSS before and after. Bounded: the
 after ``--seconds`` (plus set-up), and N, M are capped. Loopback only: the script starts its
 own server (``--url`` may point at another server on 127.0.0.1, without the RSS figures).
 The client runs on the same machine, so it takes CPU from the server: figures are a floor.
+``bench/workers.py`` is the driver beside this one for issue 12's table: sessions and watchers
+held at >= 10 frames/s with one worker and with ``--workers 2`` over Redis, and the CPU of
+the client, the servers and redis-server.
 """
 
 from __future__ import annotations
@@ -41,7 +44,7 @@ from _common import rss_mb, start_server
 MAX_SESSIONS = 300
 MAX_WATCHERS = 600
 NET = {
-    "dataset": {"name": "circle", "n_points": 400},
+    "dataset": {"name": "spiral", "n_points": 400},
     "network": {"hidden_layers": [8, 8], "activation": "tanh"},
     "optimizer": {"name": "sgd", "learning_rate": 0.03},
     "speed": "max",
