@@ -4,11 +4,9 @@ One object per process (``MLPG_REDIS_URL``), created and closed in the app's lif
 owns one Redis client (a small pool: commands and pipelines) and one pub/sub connection,
 and four tasks: the heartbeat, the stream publisher, the model writer and the stream
 subscriber. Nothing here is awaited by training: the training and frame threads only call
-``publish_threadsafe`` / ``offer_model`` / ``model_due``, which return at once.
-
-Threads: every ``async`` method and ``publish``/``end_stream`` belong to the event loop
-that ran ``start()``; from another thread use ``asyncio.run_coroutine_threadsafe`` (async
-methods) or ``publish_threadsafe``. ``offer_model`` and ``model_due`` are thread-safe.
+``offer_model`` / ``model_due`` (thread-safe, return at once); frames reach ``publish``
+through the loop's ``call_soon_threadsafe``. Every other method belongs to the event loop
+that ran ``start()`` (from another thread: ``asyncio.run_coroutine_threadsafe``).
 Every async method raises ``ClusterUnavailable`` within ~1.5 s when Redis is not there.
 """
 
@@ -247,16 +245,6 @@ class Cluster:
         False when not queued: nobody elsewhere watches, or Redis is down.
         """
         return self.publisher.publish(session_id, payload, slot, target)
-
-    def publish_threadsafe(
-        self,
-        loop: asyncio.AbstractEventLoop,
-        session_id: str,
-        payload: str | bytes,
-        slot: str | None = None,
-    ) -> None:
-        """``publish`` from any thread (handed to ``loop``, the one that ran ``start``)."""
-        loop.call_soon_threadsafe(self.publisher.publish, session_id, payload, slot, None)
 
     def is_watched_elsewhere(self, session_id: str) -> bool:
         """Whether publishing would reach anyone (lets the caller skip work). Loop only."""

@@ -86,7 +86,11 @@ class Publisher:
         """Queue one message; False if it was not queued (nobody remote, or Redis down)."""
         if target is None and not self._interest.get(session_id, False):
             return False
-        return self._queue(session_id, wire.encode(payload, slot, target), slot, target is None)
+        data = wire.encode(payload, slot, target)
+        # A targeted message (one watcher's catch-up) is only ever replaced by a newer one
+        # for the same watcher: two watchers joining at once each get their own ``data``.
+        queue_slot = slot if target is None or slot is None else f"{slot}>{target}"
+        return self._queue(session_id, data, queue_slot, target is None)
 
     def publish_end(self, session_id: str, code: int, reason: str) -> bool:
         """Queue the end of the stream for every remote watcher of the session."""

@@ -229,3 +229,30 @@ def test_model_document_is_at_most_about_a_second_stale(
             await b.close()
 
     run(scenario())
+
+
+def test_catch_ups_to_two_watchers_in_one_slot_both_arrive(
+    redis_server: RedisServer, prefix: str
+) -> None:
+    """Two watchers joining at once: each one's slotted ``data`` (published in the same
+    loop turn, so queued together) reaches that watcher; neither replaces the other."""
+
+    async def scenario() -> None:
+        a, b, entry = await owner_and_watcher(redis_server.url, prefix)
+        try:
+            boxes = [LatestWinsInbox(), LatestWinsInbox()]
+            watches = [await b.watch(entry, box) for box in boxes]
+            assert all(w is not None for w in watches)
+            await until(lambda: a.is_watched_elsewhere("sid"))
+            for i, watch in enumerate(watches):
+                assert watch is not None
+                a.publish("sid", f'{{"type":"data","i":{i}}}', "@ready", target=watch.id)
+            a.publish("sid", frame(1), "frame")
+            for i, box in enumerate(boxes):
+                assert await asyncio.wait_for(box.get(), 5) == f'{{"type":"data","i":{i}}}'
+                assert await asyncio.wait_for(box.get(), 5) == frame(1)
+        finally:
+            await a.close()
+            await b.close()
+
+    run(scenario())
