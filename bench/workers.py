@@ -24,8 +24,9 @@ The script starts its own redis-server (Debian's, free loopback port, temporary 
 and its own servers (``bench/_common.start_server``), and stops them. Each measurement is a
 ``--seconds`` window (default 10) after a 2 s warm-up. With one worker the server runs as
 it does by default (in memory, no Redis); with more, it shares Redis and an SQLite file.
-Watchers connect ``--watcher-gap`` seconds apart (0.02; with 0, remote watchers that join
-at the same moment were seen to get their hello and no stream). ``--no-compression`` connects without permessage-deflate (browsers offer it; the server
+Watchers connect ``--watcher-gap`` seconds apart (default 0: a class following a link at
+once; before c2ff8da two remote watchers joining together could lose one's catch-up).
+``--no-compression`` connects without permessage-deflate (browsers offer it; the server
 then deflates every frame for every connection).
 """
 
@@ -400,7 +401,7 @@ def main() -> None:
     ap.add_argument("--sessions", type=int, help="N owner sessions (default 60 per worker)")
     ap.add_argument("--watchers", type=int, default=300)
     ap.add_argument(
-        "--watcher-gap", type=float, default=0.02, help="seconds between watcher connects"
+        "--watcher-gap", type=float, default=0.0, help="seconds between watcher connects"
     )
     ap.add_argument("--no-watchers", action="store_true", help="skip the watcher measurement")
     ap.add_argument("--no-sessions", action="store_true", help="skip the sessions measurement")
