@@ -15,6 +15,7 @@ import uvicorn
 from mlp_playground import __version__
 from mlp_playground.config import Settings
 from mlp_playground.public import WILDCARD_HOSTS, public_url
+from mlp_playground.websocket_protocol import PlaygroundWebSocketProtocol
 
 DESCRIPTION = (
     "Start the MLP Playground server and serve the page. It listens on 127.0.0.1 (this "
@@ -110,6 +111,8 @@ def main(argv: list[str] | None = None) -> None:
         # Refuse oversized websocket messages (close 1009) before they are read into memory;
         # the live route checks the size as well, for servers started another way.
         "ws_max_size": settings.max_message_bytes,
+        # uvicorn's websocket protocol with a cheaper deflate (see websocket_protocol.py).
+        "ws": PlaygroundWebSocketProtocol,
     }
     if args.reload or args.workers > 1:
         # The reloader and the worker processes import the app by name in fresh processes:

@@ -142,6 +142,7 @@ class Cluster:
         self._tasks = []
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self._give_back(), 2.0)
+        await self.publisher.close()
         await self.redis.aclose()
         await self._stream_redis.aclose()
 

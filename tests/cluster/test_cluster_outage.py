@@ -102,3 +102,60 @@ def test_hung_redis_fails_fast(own_redis: RedisServer) -> None:
             await a.close()
 
     run(scenario(), timeout=20)
+
+
+def test_a_hung_redis_never_holds_up_publish_and_the_stream_resumes(
+    own_redis: RedisServer,
+) -> None:
+    """While Redis is stopped (SIGSTOP) ``publish`` returns at once; the publisher drops its
+    unanswered connection and, once Redis runs again, writes on a fresh one, in order."""
+    import signal
+
+    async def scenario() -> None:
+        # Leases outlive the stop: the owner is not declared gone (that ends the stream).
+        a = Cluster(own_redis.url, prefix="p", heartbeat=0.2, lease_ttl=6.0)
+        b = Cluster(own_redis.url, prefix="p", heartbeat=0.2, lease_ttl=6.0)
+        await a.start()
+        await b.start()
+        await a.register_session("sid", "tok")
+        entry = await b.lookup_watch_token("tok")
+        assert entry is not None
+        got: list[bytes] = []
+
+        class Sink:
+            def deliver(self, payload: str | bytes, slot: str | None) -> None:
+                got.append(bytes(payload) if isinstance(payload, bytes) else b"")
+
+            def end(self, code: int, reason: str) -> None:
+                got.append(b"end")
+
+        await b.watch(entry, Sink())
+        a.publish("sid", frame(0), "frame")
+        await until(lambda: got == [frame(0)])
+        assert own_redis.proc is not None
+        own_redis.proc.send_signal(signal.SIGSTOP)
+        try:
+            slowest = 0.0
+            for i in range(1, 21):  # 2 s of frames into a Redis that does not answer
+                t0 = time.monotonic()
+                a.publish("sid", frame(i), "frame")
+                slowest = max(slowest, time.monotonic() - t0)
+                await asyncio.sleep(0.1)
+            assert slowest < 0.01, f"publish took {slowest * 1000:.1f} ms"
+        finally:
+            own_redis.proc.send_signal(signal.SIGCONT)
+        try:
+            assert a.publisher.dropped > 0  # the unanswered ones were given up
+            await asyncio.sleep(0.6)  # past the publisher's retry pause
+            after = [frame(100 + i) for i in range(5)]
+            for payload in after:
+                a.publish("sid", payload)  # unslotted: every one must arrive
+            await until(lambda: got[-5:] == after, timeout=5)
+            assert b"end" not in got
+            order = [int.from_bytes(f[4:8], "little") for f in got]
+            assert order == sorted(set(order))  # in order, none twice
+        finally:
+            await a.close()
+            await b.close()
+
+    run(scenario(), timeout=30)

@@ -1,0 +1,63 @@
+"""The server's websocket protocol: uvicorn's sans-I/O one with deflate at level 1."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import zlib
+
+import numpy as np
+from websockets.asyncio.client import connect
+from websockets.frames import Frame, Opcode
+
+from mlp_playground.__main__ import main as cli_main
+from mlp_playground.websocket_protocol import (
+    DEFLATE_LEVEL,
+    PlaygroundWebSocketProtocol,
+    deflate_factory,
+)
+
+
+def a_frame() -> bytes:
+    """A 100x100 two-class probability grid as bytes, smooth like a real decision boundary."""
+    x, y = np.meshgrid(np.linspace(-1, 1, 100), np.linspace(-1, 1, 100))
+    p = 1 / (1 + np.exp(-4 * np.sin(3 * x) * np.cos(2 * y)))
+    return (np.stack([p, 1 - p], -1) * 255).astype(np.uint8).tobytes()
+
+
+def test_messages_are_deflated_at_the_configured_level() -> None:
+    _, extension = deflate_factory().process_request_params([], [])
+    data = a_frame()
+    sent = extension.encode(Frame(Opcode.BINARY, data)).data
+    zlib_at = {}
+    for level in (DEFLATE_LEVEL, 6):
+        c = zlib.compressobj(level, zlib.DEFLATED, -12, 5)
+        zlib_at[level] = c.compress(data) + c.flush(zlib.Z_SYNC_FLUSH)
+    assert DEFLATE_LEVEL == 1
+    assert sent == zlib_at[1][:-4]  # the same bytes as zlib level 1 (minus 00 00 ff ff)
+    assert len(zlib_at[6]) != len(zlib_at[1])  # the level is visible in the output
+    assert len(sent) < 0.75 * len(data)  # still a saving on the classroom's Wi-Fi
+
+
+def test_the_cli_serves_with_it(monkeypatch) -> None:
+    captured = {}
+    monkeypatch.setattr("uvicorn.run", lambda app, **kw: captured.update(kw))
+    cli_main([])
+    assert captured["ws"] is PlaygroundWebSocketProtocol
+
+
+def test_a_real_server_negotiates_deflate_and_frames_decode(live_server) -> None:
+    async def scenario() -> bytes:
+        async with connect(live_server.ws_url + "/ws", max_size=None) as ws:
+            offered = ws.response.headers["Sec-WebSocket-Extensions"]
+            assert "permessage-deflate" in offered and "server_max_window_bits=12" in offered
+            assert json.loads(await ws.recv())["type"] == "hello"
+            await ws.send(json.dumps({"type": "subscribe", "grid_resolution": 100, "fps": 30}))
+            await ws.send(json.dumps({"type": "play"}))
+            while True:
+                message = await asyncio.wait_for(ws.recv(), 10)
+                if isinstance(message, bytes) and message[5] == 1:
+                    return message
+
+    message = asyncio.run(scenario())
+    assert message[:4] == b"MLPG" and len(message) > 100 * 100  # a whole grid, inflated
