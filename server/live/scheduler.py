@@ -33,7 +33,9 @@ frame is due.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import queue
 import threading
 import time
@@ -50,6 +52,27 @@ ROUND_SECONDS = 0.03
 IDLE_WAIT = 0.05
 FRAME_BACKLOG = 2
 BACKLOG_PAUSE = 0.002
+
+
+#: How much nicer than the process the training thread runs (Linux: nice is per thread).
+TRAINING_NICENESS = 10
+
+
+def yield_cpu_to_frames() -> None:
+    """Lower the calling thread's CPU priority (the training thread, at ``speed: max``).
+
+    Why: training at full speed takes every cycle it is given, and with several worker
+    processes on few cores the OS shared them out equally between one process's training
+    thread and another's frame thread and event loop; frames, which the class sees, came
+    late while steps, which nobody counts, ran. Nicer training threads leave the cores to
+    frames and sockets first and still take everything left over. Where the OS has no
+    per-thread priority this is a no-op.
+    """
+    with contextlib.suppress(AttributeError, OSError):
+        tid = threading.get_native_id()
+        os.setpriority(
+            os.PRIO_PROCESS, tid, os.getpriority(os.PRIO_PROCESS, tid) + TRAINING_NICENESS
+        )
 
 
 class Scheduler:
@@ -116,6 +139,7 @@ class Scheduler:
         self._wake.set()
 
     def _run(self) -> None:
+        yield_cpu_to_frames()
         while not self._stop:
             try:
                 self._turn()

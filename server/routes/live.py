@@ -203,6 +203,10 @@ def load_session_model(
     if live is None:
         raise HTTPException(404, "unknown session id")
     done = live.request_load_model(model)
+    # Ended since the lookup: cancel before its worker, which still runs a closed session's
+    # last commands until it lets go, can apply it.
+    if live.closed and done.cancel():
+        raise HTTPException(404, "the session ended")
     deadline = time.monotonic() + LOAD_MODEL_TIMEOUT
     while True:
         try:
