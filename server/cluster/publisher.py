@@ -28,7 +28,7 @@ from collections import deque
 from dataclasses import dataclass, field
 
 from redis.asyncio import Redis
-from redis.asyncio.connection import Connection
+from redis.asyncio.connection import AbstractConnection
 
 from mlp_playground.cluster import wire
 from mlp_playground.cluster.errors import OPERATION_TIMEOUT, guarded
@@ -61,7 +61,7 @@ class _Line:
     waiting sends each batch in the turn it was queued; one connection keeps Redis's order.
     """
 
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: AbstractConnection) -> None:
         self.conn = conn
         #: (session, epoch, untargeted) of each PUBLISH written and not yet answered.
         self.waiting: deque[tuple[str, int, bool]] = deque()
