@@ -203,10 +203,10 @@ class Publisher:
                 if line is not None:
                     self._lose(line)
                     await line.close()
-                if attempt == 1 and line is not None:
-                    # Once more on a fresh connection: one that died with a restarted Redis
-                    # fails on first use. While Redis is down, connecting is refused at once.
-                    continue
+                    if attempt == 1:
+                        # Once more on a fresh connection: one that died with a restarted
+                        # Redis fails on first use. While Redis is down, connecting fails.
+                        continue
                 self.dropped += len(batch)
                 self._down_until = time.monotonic() + RETRY_AFTER
                 log.debug("publish failed, %d messages dropped: %s", len(batch), exc)
