@@ -157,11 +157,11 @@ def render_cost() -> None:
     """One thumbnail's grid pass + encoding, in-process (what the frame thread adds)."""
     import numpy as np
 
-    from mlp_playground.grid import grid_points
+    from mlp_playground.data.grid import grid_points
     from mlp_playground.live import frames
     from mlp_playground.live.registry import limit_blas_threads
     from mlp_playground.live.session import LIVE_DEFAULTS
-    from mlp_playground.training import TrainConfig, Trainer
+    from mlp_playground.training.trainer import TrainConfig, Trainer
 
     limit_blas_threads()
     trainer = Trainer(TrainConfig.from_dict({**LIVE_DEFAULTS, **STUDENT_CONFIG}))

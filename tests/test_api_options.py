@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from mlp_playground.datasets import DATASETS
-from mlp_playground.features import FEATURES
+from mlp_playground.data.datasets import DATASETS
+from mlp_playground.data.features import FEATURES
 from mlp_playground.nn.optimizers import OPTIMIZERS
 
 

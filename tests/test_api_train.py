@@ -12,10 +12,10 @@ import httpx
 import numpy as np
 import pytest
 
-from mlp_playground.features import expand
-from mlp_playground.grid import grid_points
+from mlp_playground.data.features import expand
+from mlp_playground.data.grid import grid_points
 from mlp_playground.nn.serialization import model_from_document
-from mlp_playground.training import Predictor, TrainConfig, Trainer
+from mlp_playground.training.trainer import Predictor, TrainConfig, Trainer
 
 
 def defaults(client) -> dict:

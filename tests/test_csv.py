@@ -1,4 +1,4 @@
-"""The CSV upload rules (mlp_playground.csv_data), against the cases shared with the page.
+"""The CSV upload rules (mlp_playground.data.csv_data), against the cases shared with the page.
 
 tests/csv_cases.json is also run against static/js/csv.js in the browser, so both parsers
 accept and refuse the same files.
@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mlp_playground.csv_data import DataError, detect_delimiter, parse_csv, split_fields
+from mlp_playground.data.csv_data import DataError, detect_delimiter, parse_csv, split_fields
 
 CASES = json.loads((Path(__file__).parent / "csv_cases.json").read_text(encoding="utf-8"))
 
@@ -59,7 +59,7 @@ def test_crlf_and_blank_lines_keep_line_numbers():
 
 
 def test_round_trip_of_written_csv():
-    from mlp_playground.csv_data import to_csv
+    from mlp_playground.data.csv_data import to_csv
 
     X = np.array([[1e-5, -0.0], [123456789.125, 2.5e20]])
     y = np.array([0, 3])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mlp_playground.datasets import (
+from mlp_playground.data.datasets import (
     DATASETS,
     DOMAIN,
     DataError,

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from mlp_playground.features import FEATURES, Normalization, check_features, expand
+from mlp_playground.data.features import FEATURES, Normalization, check_features, expand
 
 X = np.array([[1.0, 2.0], [-3.0, 0.5], [0.0, -1.0]])
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mlp_playground.datasets import DOMAIN
-from mlp_playground.grid import grid_points, probabilities_to_frame_cells, quantize_units
+from mlp_playground.data.datasets import DOMAIN
+from mlp_playground.data.grid import grid_points, probabilities_to_frame_cells, quantize_units
 
 
 def test_grid_orientation_and_cell_centres():

@@ -11,7 +11,7 @@ import pytest
 
 from mlp_playground.nn.model import MLP
 from mlp_playground.nn.serialization import model_to_document
-from mlp_playground.training import ConfigError, TrainConfig, Trainer
+from mlp_playground.training.trainer import ConfigError, TrainConfig, Trainer
 
 DEEP_TANH = {"hidden_layers": [64] * 10, "activation": "tanh"}
 

@@ -2,7 +2,7 @@
 lesson files, and every step's claim checked on the step's own config through the REST
 routes, so that a lesson can never silently stop teaching.
 
-The claim vocabulary is documented in ``mlp_playground.lessons``; the measuring and the
+The claim vocabulary is documented in ``mlp_playground.classroom.lessons``; the measuring and the
 checking live here, with the HTTP calls (``_outcome`` runs what ``_needs`` asks for).
 """
 
@@ -21,11 +21,11 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from mlp_playground import lessons as L
+from mlp_playground.classroom import lessons as L
 from mlp_playground.app import create_app
-from mlp_playground.grid import grid_points
+from mlp_playground.data.grid import grid_points
 from mlp_playground.routes import lessons as lesson_routes
-from mlp_playground.training import TrainConfig
+from mlp_playground.training.trainer import TrainConfig
 
 LESSON = "multilayer-networks"
 

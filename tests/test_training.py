@@ -7,10 +7,10 @@ import math
 import numpy as np
 import pytest
 
-from mlp_playground.datasets import generate
-from mlp_playground.features import expand
-from mlp_playground.grid import grid_points
-from mlp_playground.training import ConfigError, TrainConfig, Trainer
+from mlp_playground.data.datasets import generate
+from mlp_playground.data.features import expand
+from mlp_playground.data.grid import grid_points
+from mlp_playground.training.trainer import ConfigError, TrainConfig, Trainer
 
 SMALL = {
     "dataset": {"name": "circle", "n_points": 60, "noise": 0.1, "seed": 1},

@@ -13,7 +13,7 @@ import { parseFrame } from './socket.js';
 
 const $ = (id) => document.getElementById(id);
 const STORE_KEY = 'mlpg.class';
-const ID_BYTES = 22; // a kind 5 frame's session id, before its cells (server/live/frames.py)
+const ID_BYTES = 22; // a kind 5 frame's session id, before its cells (server/mlp_playground/live/frames.py)
 const THUMB_RES = 32;
 const THUMB_FPS = 2;
 

@@ -1,6 +1,6 @@
 // CSV in and out for the data panel. Parsing happens here, with line numbers, so a teacher
 // sees "line 7: ..." before anything is sent to the server. The rules are the server's
-// (mlp_playground.datasets.parse_csv), and tests/csv_cases.json holds both parsers to them:
+// (mlp_playground.data.datasets.parse_csv), and tests/csv_cases.json holds both parsers to them:
 //  1. lines split on \n or \r\n; blank lines and lines starting with '#' are skipped;
 //  2. the delimiter comes from the first other line: ';' if it has one, else a tab if it has
 //     one, else ',';

@@ -12,7 +12,7 @@ import { el } from './dom.js';
 const $ = (id) => document.getElementById(id);
 const STORE_KEY = 'mlpg.lesson';
 
-// Instrument hints (server/lessons.py) -> the panel to open; "curves" are always on screen.
+// Instrument hints (server/mlp_playground/classroom/lessons.py) -> the panel to open; "curves" are always on screen.
 const PANELS = { initial_loss: 'inst-initial', stats: 'inst-stats', uncertainty: 'inst-uncertainty', gradcheck: 'inst-gradcheck', race: 'inst-race' };
 
 export const lessons = {

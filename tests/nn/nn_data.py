@@ -1,4 +1,4 @@
-"""Small datasets and helpers shared by the engine tests (made here, no mlp_playground.datasets)."""
+"""Small datasets and helpers shared by the engine tests (made here, no mlp_playground.data.datasets)."""
 
 from __future__ import annotations
 

@@ -8,7 +8,7 @@ import numpy as np
 
 from mlp_playground.live.session import LIVE_DEFAULTS
 from mlp_playground.nn import MLP
-from mlp_playground.training import TrainConfig, Trainer
+from mlp_playground.training.trainer import TrainConfig, Trainer
 
 
 def test_points_added_mid_epoch_join_the_next_epoch_without_an_empty_batch():

@@ -1,0 +1,106 @@
+"""Classroom routes (DESIGN.md section 9): ``POST /classes``, the student page ``/c/{code}``
+and the teacher's stream ``/ws/class/{code}``. (The join URL's QR code is ``GET
+/qr.svg?text=<url>``, routes/qr.py.)
+
+The student's own socket is ``/ws?class=<code>&name=<nickname>`` (routes/live.py, through
+``classroom.students``). Statuses: 201 created; 422 a bad body, naming the field; 507 when
+``max_classrooms`` classes are open. ``/c/{code}`` for an unknown or ended class is a small
+HTML page with status 404 (a person typed that address), as ``/r/{id}`` does.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Request, WebSocket
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from mlp_playground import STATIC_DIR
+from mlp_playground.classroom import push  # noqa: F401  (registers the push commands)
+from mlp_playground.classroom.classes import ClassRegistry, ClassroomsFull
+from mlp_playground.classroom.teacher import serve_teacher
+from mlp_playground.deps import SettingsDep
+from mlp_playground.public import public_url
+from mlp_playground.routes.body_limit import OffLoopJSONRoute
+from mlp_playground.training.trainer import ConfigError
+
+router = APIRouter(route_class=OffLoopJSONRoute, tags=["classroom"])
+
+MAX_TITLE = 100
+
+NOT_FOUND_PAGE = """<!doctype html>
+<html lang="en"><meta charset="utf-8"><title>Class not found - MLP Playground</title>
+<body style="font-family: system-ui, sans-serif; max-width: 36rem; margin: 4rem auto">
+<h1>There is no open class with this code</h1>
+<p>Check the code on the teacher's screen (it has 6 letters and digits), or the class has
+ended.</p>
+<p><a href="/">Open the playground on your own</a></p></body></html>
+"""
+
+
+class ClassRequest(BaseModel):
+    """``POST /classes``: every field optional; an empty body (or none) is fine."""
+
+    model_config = ConfigDict(extra="forbid")
+    title: str | None = Field(None, max_length=MAX_TITLE, description="shown to the teacher")
+
+
+class ClassCreated(BaseModel):
+    code: str = Field(description="6 characters without 0/O or 1/I, e.g. K7PX3M")
+    teacher_token: str = Field(description="the secret of /ws/class/{code}?token=...")
+    join_url: str = Field(description="/c/<code>: the students' page")
+    public_join_url: str | None = Field(description="the join URL on the LAN, if known")
+    expires_in: float = Field(description="seconds until the class ends")
+
+
+def classes_of(request: Request | WebSocket) -> ClassRegistry:
+    return request.app.state.classes
+
+
+@router.post(
+    "/classes",
+    status_code=201,
+    response_model=ClassCreated,
+    responses={
+        422: {"description": "a bad field, named in detail[].field"},
+        507: {"description": "max_classrooms classes are open"},
+    },
+)
+def create_class(request: Request, settings: SettingsDep, body: ClassRequest | None = None) -> Any:
+    """Open a class. The teacher token is shown only here: keep it on the teacher's page."""
+    title = ((body.title or "").strip() or None) if body else None
+    if title is not None and any(ord(c) < 32 for c in title):
+        raise ConfigError("title", "title must be one line of text (no control characters)")
+    try:
+        klass = classes_of(request).create(title)
+    except ClassroomsFull as exc:
+        raise HTTPException(507, str(exc)) from None
+    join = f"/c/{klass.code}"
+    base = public_url(settings)
+    out = {
+        "code": klass.code,
+        "teacher_token": klass.teacher_token,
+        "join_url": join,
+        "public_join_url": f"{base}{join}" if base else None,
+        "expires_in": round(klass.expires_in(), 1),
+    }
+    return JSONResponse(out, status_code=201, headers={"Cache-Control": "no-store"})
+
+
+@router.get(
+    "/c/{code}",
+    response_class=HTMLResponse,
+    responses={404: {"description": "no open class has this code (an HTML page)"}},
+)
+def student_page(code: str, request: Request) -> Response:
+    """The page, which reads the code from its path, asks for a nickname and joins."""
+    if classes_of(request).get(code) is None:
+        return HTMLResponse(NOT_FOUND_PAGE, status_code=404)
+    return FileResponse(STATIC_DIR / "index.html", headers={"Cache-Control": "no-cache"})
+
+
+@router.websocket("/ws/class/{code}")
+async def teacher_socket(websocket: WebSocket, code: str, token: str | None = None) -> None:
+    """The teacher's class stream; a wrong or missing token closes with 1008."""
+    await serve_teacher(websocket, code, token)

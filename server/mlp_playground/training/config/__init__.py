@@ -1,0 +1,1 @@
+"""The training configuration: defaults and limits, value checks, merging partial bodies, validation."""
