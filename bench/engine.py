@@ -10,7 +10,7 @@ like ours, ``torch.optim.SGD`` and ``torch.optim.Adam(foreach=False)``); when sc
 is importable the grids also go through ``MLPClassifier.predict_proba`` with our weights
 copied in. Timings alternate between the engines and keep the best of ``--repeats`` runs,
 and the clock is this process's CPU time with
-one BLAS/torch thread (``--threads``), so other load on the machine counts for neither. Targets (DESIGN.md section 3): small-net sgd and
+one BLAS/torch thread (``--threads``), so other load on the machine counts for neither. Targets (docs/design.md, "The engine"): small-net sgd and
 adam >= 3x PyTorch, 100x100 grid <= 1.0x scikit-learn. Also prints the gradient-check time
 for a 10x256 net on 32 points with 10 sampled entries per tensor.
 """

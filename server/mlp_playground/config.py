@@ -73,7 +73,7 @@ class Settings(BaseSettings):
     #: forgotten after ``idle_timeout_seconds``.
     snapshot_interval_seconds: float = 5.0
 
-    # The classroom (mlp_playground.classroom, DESIGN.md section 9). ``max_classrooms``
+    # The classroom (mlp_playground.classroom, docs/design.md, "The classroom"). ``max_classrooms``
     # because ``max_classes`` is already the number of output classes of a network.
     max_students_per_class: int = 200
     max_classrooms: int = 50

@@ -1,4 +1,4 @@
-"""The page, served by two processes sharing one Redis (DESIGN.md section 10): a watch link
+"""The page, served by two processes sharing one Redis (docs/design.md, "Several processes"): a watch link
 made on one process follows the session from the other, shows "reconnecting" while Redis
 is down (close 1013, retried) and follows again when it is back."""
 

@@ -1,5 +1,5 @@
 """Two real server processes sharing one Redis and one database are one server
-(DESIGN.md section 10): watch tokens, ``/predict`` by session, the session and watcher caps,
+(docs/design.md, "Several processes"): watch tokens, ``/predict`` by session, the session and watcher caps,
 resuming on the other process (after a SIGKILL, or from a live one), a Redis outage, and
 ``mlp-playground --workers 2``."""
 

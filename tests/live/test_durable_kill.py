@@ -1,5 +1,5 @@
 """Sessions survive a real server process killed with SIGKILL or stopped with SIGTERM, on
-an SQLite database (DESIGN.md section 8): resume by id gives the last snapshot's step,
+an SQLite database (docs/design.md, "Saved runs and durable sessions"): resume by id gives the last snapshot's step,
 weights and optimiser state, and training goes on; a kill in the middle of saves leaves
 the database readable with whole runs only."""
 

@@ -1,1 +1,1 @@
-"""The classroom: classes, rosters and thumbnails (DESIGN.md section 9)."""
+"""The classroom: classes, rosters and thumbnails (docs/design.md, "The classroom")."""

@@ -9,7 +9,7 @@ send the student the usual ``config`` (and ``data``, ``reset``) and then
 refuses (a value its current config makes invalid) is reported to the teacher, never to
 the student, and leaves that session as it was, like a refused ``configure``.
 
-Push-run uses the live ``load_run`` command (DESIGN.md section 8: config, points, model,
+Push-run uses the live ``load_run`` command (docs/design.md, "Saved runs and durable sessions": config, points, model,
 history; the session paused at step 0 of the run's weights) when ``live.commands`` has one.
 Without it (it was being built alongside this), a pushed run goes through the steps of
 ``configure`` + ``set_data`` + ``load_model``: the run's config (its live fields, the

@@ -21,7 +21,7 @@ METRIC_FIELDS = ("train_loss", "validation_loss", "train_accuracy", "validation_
 
 
 def student_entry(session: LiveSession, name: str) -> dict[str, Any]:
-    """One roster row (the fields of DESIGN.md section 9, then the page's extras)."""
+    """One roster row (the fields of docs/design.md, "The classroom", then the page's extras)."""
     published = session.frames.published or {}
     return {
         "session_id": session.id,

@@ -1,4 +1,4 @@
-"""Several server processes as one server, through Redis (DESIGN.md section 10).
+"""Several server processes as one server, through Redis (docs/design.md, "Several processes").
 
 ``Cluster`` (cluster.py) is the one object the live layer uses; the modules beside it are
 its parts: leases.py (caps across processes), directory.py (session -> process, watch

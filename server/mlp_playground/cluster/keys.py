@@ -1,4 +1,4 @@
-"""Redis key and channel names (DESIGN.md section 10), in one place.
+"""Redis key and channel names (docs/design.md, "Several processes"), in one place.
 
 Everything lives under one prefix so that several deployments can share a Redis database
 in tests (each test uses its own prefix) and so that an operator can find (or flush)

@@ -1,4 +1,4 @@
-"""The live sessions' side of several processes sharing one Redis (DESIGN.md section 10).
+"""The live sessions' side of several processes sharing one Redis (docs/design.md, "Several processes").
 
 ``ClusterLink`` connects one process's ``SessionRegistry`` to its ``Cluster``
 (mlp_playground.cluster): the session and watcher caps become leases counted across every

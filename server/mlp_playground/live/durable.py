@@ -1,5 +1,5 @@
 """Durable sessions: when snapshots are taken, one writer per process, the idle sweep,
-and reading a snapshot back for a resume (DESIGN.md section 8).
+and reading a snapshot back for a resume (docs/design.md, "Saved runs and durable sessions").
 
 When: a session is snapshotted when it pauses (the worker takes it right after the pause,
 see ``run_commands.take_snapshot``), when its owner disconnects, when it leaves memory

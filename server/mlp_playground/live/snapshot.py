@@ -1,5 +1,5 @@
 """A live session's snapshot: taken on the worker, encoded and decoded anywhere, restored
-into a new ``SessionState`` (DESIGN.md section 8, "sessions survive a restart").
+into a new ``SessionState`` (docs/design.md, "Saved runs and durable sessions", "sessions survive a restart").
 
 Three steps, on three kinds of thread, so the training thread never encodes or waits for
 a database:

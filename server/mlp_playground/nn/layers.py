@@ -7,7 +7,7 @@ saves a tuple per call), and ``backward`` writes the parameter gradients in plac
 All parameters of a model live in one contiguous float64 vector (and all gradients in
 another); ``model.params["dense0.W"]`` is a reshaped *view* into it. That lets the
 optimisers and the regulariser update every parameter with a handful of NumPy calls,
-which is what bounds the speed of a small net (see DESIGN.md section 3, "Speed").
+which is what bounds the speed of a small net (docs/design.md, "The engine", speed).
 """
 
 from __future__ import annotations

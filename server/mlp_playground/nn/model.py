@@ -26,7 +26,7 @@ from .stats import layer_stats
 from .surgery import ShapeSurgery, _positive_int
 
 # From this many rows on, inference reuses preallocated buffers: big fresh arrays cost page
-# faults on every pass (DESIGN.md section 3), small ones are cheaper than a cache lookup.
+# faults on every pass (docs/design.md, "The engine"), small ones are cheaper than a cache lookup.
 BUFFERED_MIN_ROWS = 2048
 
 

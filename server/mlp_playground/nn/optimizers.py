@@ -1,4 +1,4 @@
-"""Optimisers with torch.optim's update formulas and defaults (DESIGN.md section 3).
+"""Optimisers with torch.optim's update formulas and defaults (docs/design.md, "The engine").
 
 With ``g`` the gradient, ``lr`` the learning rate and ``t`` the step number (from 1):
 

@@ -1,11 +1,11 @@
-"""The model document (DESIGN.md section 4), both ways, with exact validation.
+"""The model document (docs/design.md, "The model document"), both ways, with exact validation.
 
 Writing turns every float64 into a JSON number with Python's shortest round-trip repr, so
 ``model_from_document(model_to_document(m))`` gives bit-identical weights. Reading checks
 structure, names, shapes and finiteness and raises ``ModelDocumentError`` whose message
 starts with the path of the offending field (``layers[1].weights: expected 8 rows, got 7``).
 
-Feature names are checked against ``FEATURE_NAMES`` (the fixed list of DESIGN.md section 5)
+Feature names are checked against ``FEATURE_NAMES`` (the fixed list of docs/design.md, "The REST contract")
 unless the caller passes its own ``known_features``; ``server/mlp_playground/nn`` does not import
 ``mlp_playground.data.features`` to keep imports pointing one way.
 """

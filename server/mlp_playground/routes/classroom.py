@@ -1,4 +1,4 @@
-"""Classroom routes (DESIGN.md section 9): ``POST /classes``, the student page ``/c/{code}``
+"""Classroom routes (docs/design.md, "The classroom"): ``POST /classes``, the student page ``/c/{code}``
 and the teacher's stream ``/ws/class/{code}``. (The join URL's QR code is ``GET
 /qr.svg?text=<url>``, routes/qr.py.)
 

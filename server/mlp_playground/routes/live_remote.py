@@ -1,4 +1,4 @@
-"""``/ws/watch/{token}`` for a session held by another process (DESIGN.md section 10).
+"""``/ws/watch/{token}`` for a session held by another process (docs/design.md, "Several processes").
 
 The watcher's connection here receives the owner's stream through Redis
 (``Cluster.watch``): the owner's process sends its catch-up (``hello``, ``data``, ``reset``,

@@ -1,5 +1,5 @@
 """REST routes for saved runs: ``POST /runs``, ``GET``/``DELETE /runs/{id}``, the page at
-``/r/{id}`` (DESIGN.md section 8).
+``/r/{id}`` (docs/design.md, "Saved runs and durable sessions").
 
 The endpoints that touch the store are plain ``def`` functions: FastAPI runs them in its
 threadpool, so a database round trip (or a slow disk) never blocks the event loop and the

@@ -1,4 +1,4 @@
-"""Pydantic models of the REST requests and responses (DESIGN.md sections 4-5).
+"""Pydantic models of the REST requests and responses (docs/design.md, "The model document" and "The REST contract").
 
 These models check shapes and types and reject non-finite numbers (JSON's ``NaN`` and
 ``Infinity`` literals, which Python's json module accepts); the meaning of values (names,

@@ -1,4 +1,4 @@
-"""Saved runs and live-session snapshots behind one small interface (DESIGN.md section 8).
+"""Saved runs and live-session snapshots behind one small interface (docs/design.md, "Saved runs and durable sessions").
 
 ``open_store(settings)`` picks the implementation from ``Settings.database_url``
 (``MLPG_DATABASE_URL``): empty for an SQLite file in the user data directory,

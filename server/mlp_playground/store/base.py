@@ -1,7 +1,7 @@
 """The store's one interface, its errors, and the run encoding both implementations share.
 
 The live layer and the routes talk to saved runs and session snapshots only through
-``Store`` (DESIGN.md section 8), so that the engine and the trainer never see a database and
+``Store`` (docs/design.md, "Saved runs and durable sessions"), so that the engine and the trainer never see a database and
 the tests can swap in ``MemoryStore``. Every implementation enforces the same limits (size
 of one run, runs per client per minute, total runs) and raises the same errors, so a caller
 maps them to HTTP statuses or websocket ``error`` messages once.

@@ -42,7 +42,7 @@ class RunData(BaseModel):
 
 
 class RunRequest(BaseModel):
-    """``POST /runs``: what a saved run holds (DESIGN.md section 8)."""
+    """``POST /runs``: what a saved run holds (docs/design.md, "Saved runs and durable sessions")."""
 
     # No OpenAPI example on purpose: tests/test_api_options.py posts every POST example
     # and expects a 200 (this answers 201); RUN_EXAMPLE is used by tests/store instead.

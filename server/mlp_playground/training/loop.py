@@ -40,7 +40,7 @@ class TrainerLoop(TrainerState):
         On divergence (a non-finite loss, or non-finite weights at the end of the call) the
         weights go back to where this call started, the optimiser state is cleared, and
         ``diverged`` is set. The loop binds everything it touches to locals: it is the
-        training hot path (DESIGN.md section 3).
+        training hot path (docs/design.md, "The engine").
         """
         self.diverged = False
         if k <= 0 or len(self._y_train) == 0:

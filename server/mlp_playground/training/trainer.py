@@ -1,6 +1,6 @@
 """The one training loop, shared by ``POST /train`` and the live sessions.
 
-``TrainConfig`` is the ``/train`` body as plain Python values (DESIGN.md section 5) plus the
+``TrainConfig`` is the ``/train`` body as plain Python values (docs/design.md, "The REST contract") plus the
 live-only ``speed``; it validates itself and raises ``ConfigError(field, message)`` so that
 REST can answer 422 naming the field and the websocket can fill its ``field``. ``Trainer``
 owns the model, the optimiser, the data and the run's one ``numpy.random.Generator``
