@@ -113,6 +113,9 @@ def main(argv: list[str] | None = None) -> None:
         "ws_max_size": settings.max_message_bytes,
         # uvicorn's websocket protocol with a cheaper deflate (see websocket_protocol.py).
         "ws": PlaygroundWebSocketProtocol,
+        # The client's address is the app's business (client_address.py, believing only
+        # MLPG_TRUSTED_PROXIES): uvicorn must not rewrite the peer from X-Forwarded-For.
+        "proxy_headers": False,
     }
     if args.reload or args.workers > 1:
         # The reloader and the worker processes import the app by name in fresh processes:

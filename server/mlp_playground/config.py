@@ -6,7 +6,10 @@ take the server from everybody else. ``GET /api/options`` publishes these number
 
 from __future__ import annotations
 
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from typing import Annotated
+
+from pydantic import field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class Settings(BaseSettings):
@@ -88,6 +91,10 @@ class Settings(BaseSettings):
     #: The base URL others should use for share and join links (a reverse proxy's name, say);
     #: empty: derived from the bind address (``mlp_playground.public.public_url``).
     public_url: str = ""
+    #: Proxies whose ``X-Forwarded-For`` is believed (addresses or CIDRs; in the environment
+    #: comma-separated, ``MLPG_TRUSTED_PROXIES=10.0.0.5,172.28.0.0/24``). Empty: none, so the
+    #: client is the connection's peer (``mlp_playground.client_address``).
+    trusted_proxies: Annotated[list[str], NoDecode] = []
 
     # Several processes and hosts (docs/deploy.md)
     #: ``redis://127.0.0.1:6379/0``: processes sharing it (and one database) are one server.
@@ -95,6 +102,19 @@ class Settings(BaseSettings):
     redis_url: str = ""
     #: The prefix of every Redis key and channel: deployments sharing one Redis keep apart.
     redis_prefix: str = "mlpg"
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _proxy_list(cls, value: object) -> object:
+        """``"10.0.0.5, 172.28.0.0/24"`` -> two entries; each must be an address or CIDR."""
+        from ipaddress import ip_network
+
+        if isinstance(value, str):
+            value = [part.strip() for part in value.split(",") if part.strip()]
+        if isinstance(value, list):
+            for entry in value:
+                ip_network(str(entry), strict=False)  # ValueError: Settings names the field
+        return value
 
     def limits(self) -> dict[str, float | int]:
         """The caps a client needs to know, as published in ``/api/options`` and ``hello``."""
@@ -108,6 +128,7 @@ NOT_LIMITS = (
     "cors_origins",
     "allowed_hosts",
     "public_url",
+    "trusted_proxies",
     "database_url",
     "redis_url",
     "redis_prefix",

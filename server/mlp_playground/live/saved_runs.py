@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
+from mlp_playground.client_address import client_address
 from mlp_playground.live.connection import Connection
 from mlp_playground.live.messages import ClientMessage, ProtocolError
 from mlp_playground.live.outgoing import dumps
@@ -87,7 +88,7 @@ async def _save(
         raise ProtocolError(
             "unavailable", "the session did not answer in time; try again"
         ) from None
-    client = conn.websocket.client.host if conn.websocket.client else "unknown"
+    client = client_address(conn.websocket)
     saved = await asyncio.to_thread(_validate_and_save, store, registry.settings, body, client)
     conn.push(
         dumps(

@@ -28,6 +28,7 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from fastapi.routing import APIRoute
 
 from mlp_playground import STATIC_DIR
+from mlp_playground.client_address import client_address
 from mlp_playground.deps import SettingsDep, StoreDep
 from mlp_playground.store import (
     CorruptRun,
@@ -103,7 +104,7 @@ def save_run(body: RunRequest, request: Request, settings: SettingsDep, store: S
     """Save a run (config, data, model, history, title); answers its id, link and the
     delete token, which is shown only this once."""
     run = validate_run(body, settings)
-    client = request.client.host if request.client else "unknown"
+    client = client_address(request)
     try:
         saved = store.save_run(run, client)
     except RunTooLarge as exc:
