@@ -160,7 +160,7 @@ def render_cost() -> None:
     from mlp_playground.data.grid import grid_points
     from mlp_playground.live import frames
     from mlp_playground.live.registry import limit_blas_threads
-    from mlp_playground.live.session import LIVE_DEFAULTS
+    from mlp_playground.live.state import LIVE_DEFAULTS
     from mlp_playground.training.trainer import TrainConfig, Trainer
 
     limit_blas_threads()

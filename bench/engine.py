@@ -27,7 +27,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from mlp_playground.nn import MLP, gradient_check, make_optimizer
+from mlp_playground.nn.gradcheck import gradient_check
+from mlp_playground.nn.model import MLP
+from mlp_playground.nn.optimizers import make_optimizer
 
 NETS = [("2-8-8-2 tanh", [8, 8], "tanh"), ("2-64-64-64-2 relu", [64, 64, 64], "relu")]
 LR = {"sgd": 0.1, "adam": 0.01}

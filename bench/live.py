@@ -32,7 +32,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 from _common import rss_mb, start_server, stop_server  # noqa: E402
 
 from mlp_playground.live.registry import limit_blas_threads  # noqa: E402
-from mlp_playground.live.session import LIVE_DEFAULTS  # noqa: E402
+from mlp_playground.live.state import LIVE_DEFAULTS  # noqa: E402
 from mlp_playground.training.trainer import TrainConfig, Trainer  # noqa: E402
 
 NET = {"network": {"hidden_layers": [8, 8]}}

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from mlp_playground.nn import MLP, make_optimizer
+from mlp_playground.nn.model import MLP
+from mlp_playground.nn.optimizers import make_optimizer
 
 
 def xor(n: int = 200, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

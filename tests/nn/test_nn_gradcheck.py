@@ -8,8 +8,11 @@ import numpy as np
 import pytest
 from nn_data import kink_free_case
 
-from mlp_playground.nn import ACTIVATIONS, LOSSES, MLP, REGULARIZATIONS, gradient_check
-from mlp_playground.nn.gradcheck import relative_error
+from mlp_playground.nn.activations import ACTIVATIONS
+from mlp_playground.nn.gradcheck import gradient_check, relative_error
+from mlp_playground.nn.losses import LOSSES
+from mlp_playground.nn.model import MLP
+from mlp_playground.nn.regularization import REGULARIZATIONS
 
 CASES = list(itertools.product(ACTIVATIONS, LOSSES, REGULARIZATIONS))
 

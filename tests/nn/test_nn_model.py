@@ -8,9 +8,12 @@ import numpy as np
 import pytest
 from nn_data import circles, spiral, train, xor
 
-from mlp_playground.nn import ACTIVATIONS, INITIALIZERS, MLP, make_optimizer
 from mlp_playground.nn import activations as act
+from mlp_playground.nn.activations import ACTIVATIONS
+from mlp_playground.nn.initializers import INITIALIZERS
 from mlp_playground.nn.losses import cross_entropy, hinge, mse, softmax
+from mlp_playground.nn.model import MLP
+from mlp_playground.nn.optimizers import make_optimizer
 
 
 # ---------------------------------------------------------------- losses

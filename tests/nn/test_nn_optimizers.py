@@ -7,7 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from mlp_playground.nn import MLP, OPTIMIZERS, make_optimizer
+from mlp_playground.nn.model import MLP
+from mlp_playground.nn.optimizers import OPTIMIZERS, make_optimizer
 
 W0 = (1.0, -2.0)
 G1 = (0.5, -2.0)

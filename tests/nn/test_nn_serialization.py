@@ -8,7 +8,12 @@ import json
 import numpy as np
 import pytest
 
-from mlp_playground.nn import MLP, ModelDocumentError, model_from_document, model_to_document
+from mlp_playground.nn.model import MLP
+from mlp_playground.nn.serialization import (
+    ModelDocumentError,
+    model_from_document,
+    model_to_document,
+)
 
 
 def model_and_doc():

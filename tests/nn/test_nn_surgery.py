@@ -5,7 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mlp_playground.nn import MLP, gradient_check, make_optimizer
+from mlp_playground.nn.gradcheck import gradient_check
+from mlp_playground.nn.model import MLP
+from mlp_playground.nn.optimizers import make_optimizer
+from mlp_playground.nn.surgery import Structure, add_layer, remove_unit, set_activation
 
 X = np.random.default_rng(0).normal(size=(12, 2)) * 1.5
 Y = np.arange(12) % 3
@@ -193,3 +196,44 @@ def test_prelu_units_keep_and_get_slopes():
     assert model.activations == ["prelu", "prelu", "prelu"]
     np.testing.assert_array_equal(model.params["dense1.alpha"], 0.25)
     assert same_bits(model.params["dense2.alpha"], old["dense1.alpha"])
+
+
+def test_the_edits_are_functions_of_structure_and_arrays():
+    """nn.surgery works on a Structure and a dict of arrays, without a model: the arrays
+    it is given are left alone, and an edit that changes nothing says so (None)."""
+    s = Structure(2, (3, 2), ("tanh", "relu"), 2)
+    arrays = {
+        "dense0.W": np.arange(6.0).reshape(2, 3),
+        "dense0.b": np.array([1.0, 2.0, 3.0]),
+        "dense1.W": np.arange(6.0).reshape(3, 2),
+        "dense1.b": np.array([4.0, 5.0]),
+        "dense2.W": np.ones((2, 2)),
+        "dense2.b": np.zeros(2),
+    }
+    given = {k: v.copy() for k, v in arrays.items()}
+    drawn = []
+
+    def draw(shape, fan_in, fan_out):
+        drawn.append((shape, fan_in, fan_out))
+        return np.full(shape, -1.0)
+
+    new, out = remove_unit(s, arrays, 0, 1)
+    assert new == Structure(2, (2, 2), ("tanh", "relu"), 2) and not drawn
+    assert out["dense0.W"].tolist() == [[0.0, 2.0], [3.0, 5.0]]
+    assert out["dense1.W"].tolist() == [[0.0, 1.0], [4.0, 5.0]]
+    new, out = add_layer(s, arrays, draw, 1, 4, "sigmoid")
+    assert new.hidden == (3, 4, 2) and new.activations == ("tanh", "sigmoid", "relu")
+    assert drawn == [((3, 4), 3, 4), ((4, 2), 4, 2)]
+    assert "dense1.b" not in out  # the new layer's biases are the model's to fill (zeros)
+    assert out["dense2.b"].tolist() == [4.0, 5.0] and out["dense3.W"].tolist() == [[1, 1]] * 2
+    assert set_activation(s, arrays, 1, "relu") is None
+    for name, value in given.items():
+        assert same_bits(arrays[name], value), name
+
+
+def test_a_model_edit_that_changes_nothing_keeps_its_buffers():
+    model = trained()
+    flat = model.params.flat
+    model.set_activation(0, "tanh")
+    assert model.params.flat is flat
+    assert model.structure == Structure(2, (4, 5, 3), ("tanh",) * 3, 3)

@@ -16,15 +16,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from mlp_playground.nn import (
-    ACTIVATIONS,
-    INITIALIZERS,
-    MLP,
-    OPTIMIZERS,
-    make_optimizer,
-    model_from_document,
-    model_to_document,
-)
+from mlp_playground.nn.activations import ACTIVATIONS
+from mlp_playground.nn.initializers import INITIALIZERS
+from mlp_playground.nn.model import MLP
+from mlp_playground.nn.optimizers import OPTIMIZERS, make_optimizer
+from mlp_playground.nn.serialization import model_from_document, model_to_document
 
 PROFILE = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

@@ -6,8 +6,8 @@ import copy
 
 import numpy as np
 
-from mlp_playground.live.session import LIVE_DEFAULTS
-from mlp_playground.nn import MLP
+from mlp_playground.live.state import LIVE_DEFAULTS
+from mlp_playground.nn.model import MLP
 from mlp_playground.training.trainer import TrainConfig, Trainer
 
 

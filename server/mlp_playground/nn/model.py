@@ -4,8 +4,8 @@ Parameters are named ``dense{i}.W`` (n_in, n_out), ``dense{i}.b`` (n_out,) and, 
 layers, ``dense{i}.alpha`` (n_out,); layer ``i`` is the i-th dense layer, the last one is
 the output layer. They live in one flat float64 buffer (weights first, so regularisation
 and optimisers touch them in a few calls); ``params`` / ``grads`` are name -> view
-dictionaries (see ``layers.ParamDict``). Shape surgery rebuilds the buffer, copying every
-value that keeps its place bit for bit.
+dictionaries (see ``layers.ParamDict``). Shape surgery (the edits are ``surgery``'s
+functions) rebuilds the buffer, copying every value that keeps its place bit for bit.
 """
 
 from __future__ import annotations
@@ -17,13 +17,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import activations as act
+from . import surgery
 from .initializers import check_initializer, initialize
 from .layers import Dense, ParamDict, evaluate_unit_major
 from .losses import CLASSIFICATION_LOSSES, LOSS_FUNCTIONS, check_loss, softmax
 from .regularization import check_regularization, penalty
-from .stats import HISTOGRAM_BINS as HISTOGRAM_BINS  # re-exported: it lived here
-from .stats import layer_stats
-from .surgery import ShapeSurgery, _positive_int
+from .stats import hidden_layer_stats
+from .surgery import Structure, positive_int
 
 # From this many rows on, inference reuses preallocated buffers: big fresh arrays cost page
 # faults on every pass (docs/design.md, "The engine"), small ones are cheaper than a cache lookup.
@@ -40,7 +40,7 @@ class LossResult:
     scores: np.ndarray
 
 
-class MLP(ShapeSurgery):
+class MLP:
     """A fully connected network ``n_inputs -> hidden_layers... -> n_outputs`` (linear)."""
 
     def __init__(
@@ -54,11 +54,11 @@ class MLP(ShapeSurgery):
         rng: np.random.Generator | None = None,
         seed: int | None = None,
     ) -> None:
-        self.n_inputs = _positive_int(n_inputs, "n_inputs")
-        self.n_outputs = _positive_int(n_outputs, "n_outputs")
+        self.n_inputs = positive_int(n_inputs, "n_inputs")
+        self.n_outputs = positive_int(n_outputs, "n_outputs")
         if isinstance(hidden_layers, (int, str)) or hidden_layers is None:
             raise ValueError(f"hidden_layers must be a list of unit counts, got {hidden_layers!r}")
-        hidden = [_positive_int(u, f"hidden_layers[{i}]") for i, u in enumerate(hidden_layers)]
+        hidden = [positive_int(u, f"hidden_layers[{i}]") for i, u in enumerate(hidden_layers)]
         if isinstance(activation, str):
             acts = [act.check_activation(activation)] * len(hidden)
         else:
@@ -169,6 +169,48 @@ class MLP(ShapeSurgery):
 
     def _arrays(self) -> dict[str, np.ndarray]:
         return {k: v.copy() for k, v in self._params.items()}
+
+    # ------------------------------------------------------------------ shape surgery
+    # The edits are nn.surgery's functions; the model hands them its structure and a copy
+    # of its arrays and rebuilds its buffers from what they return.
+    @property
+    def structure(self) -> Structure:
+        """Inputs, hidden units and activations, outputs (what shape surgery edits)."""
+        return Structure(self.n_inputs, tuple(self._hidden), tuple(self._acts), self.n_outputs)
+
+    def _apply(self, edit: surgery.Edit | None) -> None:
+        if edit is not None:
+            structure, arrays = edit
+            self._build(list(structure.hidden), list(structure.activations), arrays)
+
+    def add_unit(self, layer: int) -> None:
+        """Append one unit to hidden ``layer`` (``surgery.add_unit``): a new drawn column of
+        W, a zero bias, slope 0.25 for PReLU, and a new drawn row in the next W."""
+        self._apply(surgery.add_unit(self.structure, self._arrays(), self._draw, layer))
+
+    def remove_unit(self, layer: int, index: int) -> None:
+        """Remove unit ``index`` of hidden ``layer`` with its incoming and outgoing weights."""
+        self._apply(surgery.remove_unit(self.structure, self._arrays(), layer, index))
+
+    def add_layer(self, position: int, units: int, activation: str | None = None) -> None:
+        """Insert a hidden layer of ``units`` before hidden layer ``position`` (``position ==
+        len(hidden_layers)`` appends it below the output layer; ``surgery.add_layer``): the
+        layers below keep everything, the new layer and the incoming weights of the one
+        above are drawn, its activation defaults to its neighbour's."""
+        edit = surgery.add_layer(
+            self.structure, self._arrays(), self._draw, position, units, activation
+        )
+        self._apply(edit)
+
+    def remove_layer(self, position: int) -> None:
+        """Remove hidden layer ``position``; the layer above gets drawn incoming weights
+        and keeps its biases and slopes (``surgery.remove_layer``)."""
+        self._apply(surgery.remove_layer(self.structure, self._arrays(), self._draw, position))
+
+    def set_activation(self, layer: int, name: str) -> None:
+        """Change hidden ``layer``'s activation, weights kept (``surgery.set_activation``);
+        switching to PReLU adds slopes (0.25), switching away removes them."""
+        self._apply(surgery.set_activation(self.structure, self._arrays(), layer, name))
 
     # ------------------------------------------------------------------ checks
     def _check_X(self, X, finite: bool = True) -> np.ndarray:
@@ -341,7 +383,7 @@ class MLP(ShapeSurgery):
 
     def predict_mc(self, X, passes: int = 20) -> tuple[np.ndarray, np.ndarray]:
         """Monte-Carlo dropout: mean and std of softmax over ``passes`` stochastic passes."""
-        passes = _positive_int(passes, "passes")
+        passes = positive_int(passes, "passes")
         X = self._check_X(X)
         probs = np.stack([softmax(self._forward(X, True, None)) for _ in range(passes)])
         return probs.mean(axis=0), probs.std(axis=0)
@@ -360,10 +402,12 @@ class MLP(ShapeSurgery):
         regularization: str = "none",
         strength: float = 0.0,
     ) -> list[dict]:
-        """Per hidden layer statistics on a batch (``nn.stats.layer_stats``): activation
-        mean/std, saturated and dead fractions, incoming-weight gradient norm, histogram.
-        Runs without dropout and overwrites ``self.grads``."""
-        return layer_stats(self, X, y, loss, regularization, strength)
+        """Per hidden layer statistics on a batch (``nn.stats.hidden_layer_stats``):
+        activation mean/std, saturated and dead fractions, incoming-weight gradient norm,
+        histogram. Runs without dropout and overwrites ``self.grads`` (the norms need
+        them)."""
+        self.loss_and_grads(X, y, loss, regularization, strength, train=False)
+        return hidden_layer_stats(self._hidden_layers)
 
     # ------------------------------------------------------------------ misc
     def copy(self) -> MLP:

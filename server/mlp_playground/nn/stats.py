@@ -1,38 +1,33 @@
-"""Per-layer statistics of a model on a batch: the numbers behind the page's health panel."""
+"""Per-layer statistics of a model on a batch: the numbers behind the page's health panel.
+
+They are read off the hidden ``Dense`` layers right after a forward and backward pass
+(``MLP.layer_stats`` runs it), from what each layer keeps for its backward pass.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Sequence
 
 import numpy as np
 
 from . import activations as act
-
-if TYPE_CHECKING:
-    from .model import MLP
+from .layers import Dense
 
 HISTOGRAM_BINS = 20
 
 
-def layer_stats(
-    model: MLP,
-    X: np.ndarray,
-    y: np.ndarray,
-    loss: str = "cross_entropy",
-    regularization: str = "none",
-    strength: float = 0.0,
-) -> list[dict]:
+def hidden_layer_stats(layers: Sequence[Dense]) -> list[dict]:
     """Per hidden layer: activation mean/std, saturated and dead fractions, the norm of
     the gradient of its incoming weights, and a 20-bin histogram of its outputs.
 
+    ``layers`` are the hidden layers of a model that has just run a forward and backward
+    pass on the batch (their outputs ``a`` and gradients ``gW`` are that batch's).
     ``saturated`` is the fraction of activation values (units x samples) in the flat
     part of tanh (|a| > 0.99) or sigmoid (a outside [0.01, 0.99]); ``dead`` is the
     fraction of relu-family units whose pre-activation is <= 0 on the whole batch.
-    Runs without dropout and overwrites ``model.grads``.
     """
-    model.loss_and_grads(X, y, loss, regularization, strength, train=False)
     stats = []
-    for layer in model.layers[:-1]:
+    for layer in layers:
         a, name = layer.a, layer.activation
         if name == "tanh":
             saturated = float(np.mean(np.abs(a) > 0.99))
