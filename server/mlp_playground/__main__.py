@@ -14,6 +14,7 @@ import uvicorn
 
 from mlp_playground import __version__
 from mlp_playground.config import Settings
+from mlp_playground.log_redaction import install_redaction
 from mlp_playground.public import WILDCARD_HOSTS, public_url
 from mlp_playground.websocket_protocol import PlaygroundWebSocketProtocol
 
@@ -103,6 +104,7 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(
         level=args.log_level.upper(), format="%(levelname)s:     %(name)s %(message)s"
     )
+    install_redaction()  # no token, key or watch link in any log line (log_redaction.py)
     options = {
         "host": args.host,
         "port": args.port,

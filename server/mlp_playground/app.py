@@ -89,7 +89,15 @@ def _include_routers(app: FastAPI) -> None:
 
 
 def _add_middleware(app: FastAPI, settings: Settings) -> None:
-    """CORS (closed unless origins are listed), then the host check, outermost."""
+    """CORS (closed unless origins are listed), the body cap, the cross-site refusal, the
+    host check, and outermost the security headers (on every response, errors included);
+    uvicorn's log lines lose their secrets."""
+    from mlp_playground import security_headers
+    from mlp_playground.log_redaction import install_redaction
+    from mlp_playground.routes.body_limit import BodyLimitMiddleware
+    from mlp_playground.routes.cross_site import CrossSiteMiddleware
+
+    install_redaction()
     if settings.cors_origins:
         # Closed by default (same origin only); an operator lists the origins it trusts.
         from fastapi.middleware.cors import CORSMiddleware
@@ -100,11 +108,16 @@ def _add_middleware(app: FastAPI, settings: Settings) -> None:
             allow_methods=["GET", "POST"],
             allow_headers=["content-type"],
         )
+    # Counted while a body streams in: a chunked one is cut as it passes max_body_bytes.
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    # A foreign page's POST/PUT/PATCH/DELETE is a 403 before its body is read.
+    app.add_middleware(CrossSiteMiddleware, allowed_origins=list(settings.cors_origins))
     if settings.allowed_hosts:
         # Added last, so outermost: another host name is a 400 before anything else runs.
         from starlette.middleware.trustedhost import TrustedHostMiddleware
 
         app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(settings.allowed_hosts))
+    security_headers.install(app)
 
 
 def _with_host_check(settings: Settings) -> Settings:

@@ -1,4 +1,10 @@
-"""The REST routes' request class: a body cap, and JSON parsed off the event loop."""
+"""REST bodies: a cap counted while the body streams in, and JSON parsed off the event loop.
+
+``BodyLimitMiddleware`` (every HTTP request) refuses a body over ``Settings.max_body_bytes``
+from its Content-Length before reading it, or, without one (a chunked body), as soon as the
+bytes received pass the cap: the server holds at most the cap of any body, whatever its
+size. ``OffLoopJSONRoute`` (the REST routers' route class) parses large JSON off the loop.
+"""
 
 from __future__ import annotations
 
@@ -11,15 +17,91 @@ from fastapi import Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 OFF_LOOP_BYTES = 65_536
 """JSON bodies larger than this are parsed in the threadpool."""
 
 
-def _too_big(size: int, cap: int) -> JSONResponse:
+def _too_big(size: int | None, cap: int, *, close: bool = False) -> JSONResponse:
+    """422 naming ``body`` (``size`` None: cut while streaming, its size never known);
+    ``close``: say the connection ends, as the rest of the body is never read."""
     message = f"the body is {size} bytes, over the limit of {cap} (max_body_bytes)"
+    if size is None:
+        message = f"the body passed the limit of {cap} bytes (max_body_bytes) and was cut"
     field = {"loc": ["body"], "field": "body", "msg": message, "type": "value_error"}
-    return JSONResponse({"detail": [field]}, status_code=422)
+    headers = {"Connection": "close"} if close else None
+    return JSONResponse({"detail": [field]}, status_code=422, headers=headers)
+
+
+class _Overrun(Exception):
+    """Raised from ``receive`` once a body passes the cap (not a ValueError: the app's
+    ValueError handler must not answer it)."""
+
+
+class BodyLimitMiddleware:
+    """Cap every HTTP request body at ``max_bytes`` while it streams in (pure ASGI).
+
+    Starlette's ``Request.body()`` gathers a chunked body whole before anyone can look at its
+    size, so a 256 MiB body without Content-Length used to be held in memory (twice, while
+    joined) before its 422. Here ``receive`` counts the ``http.request`` chunks and raises
+    as soon as the count passes the cap; whatever the app answers then (FastAPI turns a
+    failed read into a 400) is dropped for the same 422 naming ``body`` that a declared
+    Content-Length over the cap gets, before any of it is read. Both say
+    ``Connection: close``: uvicorn then stops reading the rest rather than discarding it.
+    """
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        cap = self.max_bytes
+        declared = _content_length(scope)
+        if declared is not None and declared > cap:
+            await _too_big(declared, cap, close=True)(scope, receive, send)
+            return
+        received = 0
+        over = False
+        started = False
+
+        async def counted_receive() -> Message:
+            nonlocal received, over
+            if over:
+                raise _Overrun
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > cap:
+                    over = True
+                    raise _Overrun
+            return message
+
+        async def guarded_send(message: Message) -> None:
+            nonlocal started
+            if over and not started:
+                return  # the app's answer to a body it never got whole: ours goes instead
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, counted_receive, guarded_send)
+        except Exception:
+            if not over or started:
+                raise
+        if over and not started:
+            await _too_big(None, cap, close=True)(scope, receive, send)
+
+
+def _content_length(scope: Scope) -> int | None:
+    for name, value in scope.get("headers", ()):
+        if name == b"content-length":
+            return int(value) if value.isdigit() else None
+    return None
 
 
 class OffLoopJSONRoute(APIRoute):
@@ -29,7 +111,8 @@ class OffLoopJSONRoute(APIRoute):
     would freeze every live session's stream meanwhile. Starlette caches the parsed body
     on the request (``Request._json``, the attribute ``Request.json()`` fills), so FastAPI
     then validates the already-parsed value. A body over ``Settings.max_body_bytes`` is
-    refused from its Content-Length before it is read (or once read, without one).
+    refused from its Content-Length before it is read (``BodyLimitMiddleware`` refuses it
+    earlier still, and cuts a chunked one while it streams in).
     """
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
