@@ -1,47 +1,51 @@
 // The page's buttons, file inputs, keyboard shortcuts and the clicks on the plot, wired once
-// at start-up.
+// at start-up (with the panels they act on: the plot and the controls' class picker).
 
-import { app, isOwner, send } from './app.js';
-import { editLayers, addLayer } from './edits.js';
+import { isOwner, send } from './channel.js';
+import { editLayers, addLayer, editPoints, regenerate } from './edits.js';
 import { download, notify } from './feedback.js';
 import { uploadCsv, importModel } from './files.js';
 import { toCsv } from './csv.js';
 import { t, language } from './i18n.js';
 import { setLang, setUi } from './view.js';
+import { exportModel } from './live.js';
+import { session } from './session.js';
+import { ui } from './page.js';
 
 const $ = (id) => document.getElementById(id);
 
 /** The link students open to follow this session: from the server's public URL when known. */
 export function watchUrl() {
-  const base = app.options?.public_url || location.origin;
-  return `${base}/?watch=${encodeURIComponent(app.watchToken || '')}`;
+  const base = session.options?.public_url || location.origin;
+  return `${base}/?watch=${encodeURIComponent(session.watchToken || '')}`;
 }
 
-export function wireButtons() {
+/** @param {object} panels {boundary, controls} */
+export function wireButtons({ boundary, controls }) {
   wireTransport();
-  wireFiles();
+  wireFiles(boundary);
   wireShare();
-  $('btn-large').addEventListener('click', () => setUi('large', !app.ui.large));
+  $('btn-large').addEventListener('click', () => setUi('large', !ui.large));
   $('btn-lang').addEventListener('click', () => setLang(language() === 'fr' ? 'en' : 'fr'));
   $('log-scale').addEventListener('change', (e) => setUi('logScale', e.target.checked));
   const pts = $('points');
-  pts.addEventListener('pointerdown', pointerOnPlot);
+  pts.addEventListener('pointerdown', (e) => pointerOnPlot(e, boundary, controls));
   pts.addEventListener('contextmenu', (e) => e.preventDefault());
   document.addEventListener('keydown', onKey);
 }
 
 function wireTransport() {
-  $('btn-play').addEventListener('click', () => send({ type: app.running ? 'pause' : 'play' }));
+  $('btn-play').addEventListener('click', () => send({ type: session.running ? 'pause' : 'play' }));
   $('btn-step').addEventListener('click', () => send({ type: 'step', steps: 1 }));
   $('btn-reset').addEventListener('click', () => send({ type: 'reset' }));
   $('btn-reseed').addEventListener('click', () => send({ type: 'reseed' }));
-  $('btn-regenerate').addEventListener('click', () => { app.dataCustom = false; send({ type: 'regenerate' }); });
-  $('btn-clear').addEventListener('click', () => { app.dataCustom = true; send({ type: 'clear_points' }); });
+  $('btn-regenerate').addEventListener('click', regenerate);
+  $('btn-clear').addEventListener('click', () => editPoints({ type: 'clear_points' }));
   $('btn-add-layer').addEventListener('click', addLayer);
   $('btn-remove-layer').addEventListener('click', () => editLayers((h) => { h.pop(); }));
 }
 
-function wireFiles() {
+function wireFiles(boundary) {
   const onFile = (id, fn) => $(id).addEventListener('change', (e) => {
     const f = e.target.files[0];
     if (f) fn(f);
@@ -50,13 +54,13 @@ function wireFiles() {
   onFile('csv-input', uploadCsv);
   onFile('model-input', importModel);
   $('btn-download').addEventListener('click', () => {
-    if (!app.data) { notify(t('msg.no_data'), 'warn'); return; }
-    download('mlp-playground-data.csv', toCsv(app.data), 'text/csv');
+    if (!session.data) { notify(t('msg.no_data'), 'warn'); return; }
+    download('mlp-playground-data.csv', toCsv(session.data), 'text/csv');
   });
   $('btn-png').addEventListener('click', () => {
-    app.boundary.composite(800).toBlob((blob) => download('mlp-playground-boundary.png', blob));
+    boundary.composite(800).toBlob((blob) => download('mlp-playground-boundary.png', blob));
   });
-  $('btn-export').addEventListener('click', () => { app.pendingExport = true; app.socket.send({ type: 'get_model' }); });
+  $('btn-export').addEventListener('click', exportModel);
 }
 
 /** The "share to watch" dialog: the read-only link to this live session. */
@@ -90,17 +94,16 @@ function onKey(e) {
 // alt-click or the eraser removes the nearest point within 4 % of the domain's width.
 const ERASE_RADIUS = 0.04;
 
-function pointerOnPlot(e) {
-  if (!isOwner() || !app.config) return;
+function pointerOnPlot(e, boundary, controls) {
+  if (!isOwner() || !session.config) return;
   e.preventDefault();
-  const p = app.boundary.toData(e.clientX, e.clientY);
-  const [x0, x1] = app.boundary.domain;
-  if (e.button === 2 || e.altKey || app.controls.eraser) {
-    send({ type: 'remove_point', point: p, radius: (x1 - x0) * ERASE_RADIUS });
+  const p = boundary.toData(e.clientX, e.clientY);
+  const [x0, x1] = boundary.domain;
+  if (e.button === 2 || e.altKey || controls.eraser) {
+    editPoints({ type: 'remove_point', point: p, radius: (x1 - x0) * ERASE_RADIUS });
   } else {
-    const K = app.data?.classes || app.config.dataset?.classes;
-    const k = e.shiftKey ? (app.controls.selectedClass + 1) % K : app.controls.selectedClass;
-    send({ type: 'add_point', point: p, label: k });
+    const K = session.data?.classes || session.config.dataset?.classes;
+    const k = e.shiftKey ? (controls.selectedClass + 1) % K : controls.selectedClass;
+    editPoints({ type: 'add_point', point: p, label: k });
   }
-  app.dataCustom = true;
 }

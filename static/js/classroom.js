@@ -4,8 +4,8 @@
 // leaderboard. A click on a student opens their session full size, read-only, in a new tab;
 // "push" sends the teacher's settings (or a lesson step) to every student.
 
-import { app } from './app.js';
 import { notify } from './feedback.js';
+import { session } from './session.js';
 import { t, fmtPercent, formatInt } from './i18n.js';
 import { decisionLUT, divergingLUT } from './colors.js';
 import { el, pixelCanvas } from './dom.js';
@@ -18,7 +18,9 @@ const THUMB_RES = 32;
 const THUMB_FPS = 2;
 
 export class Classroom {
-  constructor() {
+  /** @param {object} cb {onConnection()}: the class page connected or dropped (the lesson panel's push buttons follow) */
+  constructor(cb = {}) {
+    this.cb = cb;
     this.klass = null; // {code, teacher_token, join_url}
     this.ws = null;
     this.connected = false;
@@ -34,7 +36,7 @@ export class Classroom {
     $('class-new').addEventListener('click', () => this.open(true));
     $('class-sort').addEventListener('change', () => this.renderWall());
     $('class-push').addEventListener('click', () => {
-      if (app.config && this.push({ config: app.config })) notify(t('class.pushed_all'), 'info', 2500);
+      if (session.config && this.push({ config: session.config })) notify(t('class.pushed_all'), 'info', 2500);
     });
   }
 
@@ -87,7 +89,7 @@ export class Classroom {
       let msg;
       try { msg = JSON.parse(ev.data); } catch { return; }
       if (msg.type === 'roster') {
-        if (!greeted) { greeted = true; this.connected = true; this.retry = 0; app.lessons?.render(); }
+        if (!greeted) { greeted = true; this.connected = true; this.retry = 0; this.cb.onConnection?.(); }
         this.onRoster(msg);
       } else if (msg.type === 'error') {
         notify(t('err.generic', { message: msg.message }), 'error', 8000);
@@ -97,7 +99,7 @@ export class Classroom {
       if (this.ws !== ws) return;
       this.ws = null;
       this.connected = false;
-      app.lessons?.render();
+      this.cb.onConnection?.();
       if (ev.code === 1008 && !greeted && this.fromStore) {
         // The class this browser remembered is gone (a restarted server): start a new one.
         this.fromStore = false;
@@ -227,7 +229,7 @@ export class Classroom {
 
 /** The join link students type or scan: the server's public URL when known (a LAN address). */
 function joinLink(klass) {
-  const base = app.options?.public_url || location.origin;
+  const base = session.options?.public_url || location.origin;
   return `${base}${klass.join_url || `/c/${klass.code}`}`;
 }
 

@@ -1,8 +1,10 @@
 // Files in and out: a CSV of points (parsed here, so a teacher sees "line 7: ..." before
 // anything is sent), and a model document loaded into the live session.
 
-import { app, isOwner, limits, send } from './app.js';
+import { isOwner, limits, wantWeights } from './channel.js';
+import { dropDraft, editPoints } from './edits.js';
 import { notify } from './feedback.js';
+import { session } from './session.js';
 import { parseCsv } from './csv.js';
 import { t } from './i18n.js';
 
@@ -16,8 +18,7 @@ export async function uploadCsv(file) {
     return;
   }
   if (!result.points.length) { notify(t('msg.csv_empty'), 'error'); return; }
-  send({ type: 'set_data', points: result.points, labels: result.labels });
-  app.dataCustom = true;
+  editPoints({ type: 'set_data', points: result.points, labels: result.labels });
   notify(t('msg.csv_loaded', { n: result.points.length, name: file.name }), 'info', 4000);
 }
 
@@ -35,9 +36,9 @@ export async function importModel(file) {
     notify(t('msg.model_bad', { message: e.message }), 'error', 10000);
     return;
   }
-  const id = app.socket.sessionId;
+  const id = session.sessionId;
   if (!id || !isOwner()) return;
-  app.networkDraft = null; // the document's network replaces whatever was on its way
+  dropDraft(); // the document's network replaces whatever was on its way
   let message;
   try {
     const r = await fetch(`/sessions/${encodeURIComponent(id)}/model`, {
@@ -46,7 +47,7 @@ export async function importModel(file) {
       body: JSON.stringify(doc),
     });
     if (r.ok) {
-      app.weightsWanted = true;
+      wantWeights();
       notify(t('msg.model_imported'), 'info', 4000);
       return;
     }

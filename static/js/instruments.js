@@ -33,7 +33,8 @@ function uncertaintyLUT() {
 export class Instruments {
   /**
    * @param {object} ctx {send(msg), configure(partial), resubscribe(), t(key, params),
-   *   notify(text, kind, ms), config(), data(), options(), isOwner(), weightsChanged()}
+   *   notify(text, kind, ms), config(), data(), dataCustom(), options(), limits(), isOwner(),
+   *   weightsChanged()}
    */
   constructor(ctx) {
     this.ctx = ctx;
@@ -239,7 +240,7 @@ export class Instruments {
     const b = $('btn-gradcheck');
     b.disabled = true;
     b.textContent = this.t('gc.running');
-    this.ctx.send({ type: 'gradcheck', points: Math.min(GRADCHECK_POINTS, this.options.limits.max_gradcheck_points) });
+    this.ctx.send({ type: 'gradcheck', points: Math.min(GRADCHECK_POINTS, this.ctx.limits().max_gradcheck_points) });
     clearTimeout(this.gcTimer);
     this.gcTimer = setTimeout(() => this.gradcheckDone(), 15000);
   }

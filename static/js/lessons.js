@@ -3,7 +3,7 @@
 // opens the instrument it points at, and, with the teacher's class page open, pushes the
 // step to every student.
 
-import { app, isOwner } from './app.js';
+import { isOwner } from './channel.js';
 import { configure } from './edits.js';
 import { notify } from './feedback.js';
 import { t, language } from './i18n.js';
@@ -14,6 +14,9 @@ const STORE_KEY = 'mlpg.lesson';
 
 // Instrument hints (server/mlp_playground/classroom/lessons.py) -> the panel to open; "curves" are always on screen.
 const PANELS = { initial_loss: 'inst-initial', stats: 'inst-stats', uncertainty: 'inst-uncertainty', gradcheck: 'inst-gradcheck', race: 'inst-race' };
+
+let classroom = null; // the teacher's class page: a step goes to every student too
+let onApply = () => {}; // called before a step's config is sent (live.js mutes the reset toast)
 
 export const lessons = {
   list: [],
@@ -61,11 +64,11 @@ export const lessons = {
     this.render();
     const step = this.lesson.steps[i];
     if (apply && isOwner()) {
-      app.quietResetUntil = performance.now() + 2000; // the step says what changed; no reset toast
+      onApply(); // the step says what changed; no reset toast
       configure(step.config);
       this.openInstrument(step.instrument);
-      if (app.classroom?.connected) {
-        app.classroom.push({ config: step.config });
+      if (classroom?.connected) {
+        classroom.push({ config: step.config });
         notify(t('lesson.pushed'), 'info', 2500);
       }
     }
@@ -87,7 +90,7 @@ export const lessons = {
     $('lesson-text').textContent = pickText(step.text);
     $('lesson-prev').disabled = this.index === 0;
     $('lesson-next').disabled = this.index >= lesson.steps.length - 1;
-    const inClass = !!app.classroom?.connected;
+    const inClass = !!classroom?.connected;
     $('lesson-push').hidden = !inClass;
     $('class-push-step').hidden = !inClass;
   },
@@ -97,7 +100,10 @@ export const lessons = {
     this.render();
   },
 
-  wire() {
+  /** @param {object} deps {classroom, onApply()}: the class page, and a hook run before a step applies */
+  wire(deps = {}) {
+    classroom = deps.classroom || null;
+    onApply = deps.onApply || onApply;
     $('btn-lesson').addEventListener('click', () => ($('lesson-panel').hidden ? this.open() : this.close()));
     $('lesson-close').addEventListener('click', () => this.close());
     $('lesson-prev').addEventListener('click', () => this.go(this.index - 1));
@@ -105,7 +111,7 @@ export const lessons = {
     $('lesson-pick').addEventListener('change', (e) => this.load(e.target.value, 0));
     const pushStep = () => {
       const step = this.step();
-      if (step && app.classroom?.connected) { app.classroom.push({ config: step.config }); notify(t('class.pushed_all'), 'info', 2500); }
+      if (step && classroom?.connected) { classroom.push({ config: step.config }); notify(t('class.pushed_all'), 'info', 2500); }
     };
     $('lesson-push').addEventListener('click', pushStep);
     $('class-push-step').addEventListener('click', pushStep);

@@ -1,25 +1,59 @@
 // The session's messages to the page: hello (and what a reconnection must restore), config,
-// data, metrics, events, errors, the model, and the connection's status.
+// data, metrics, events, errors, the model, and the connection's status. What the server says
+// goes into the session state (session.js); the panels it is drawn into, and the start-up
+// facts (a saved run to open, the URL's settings) are handed over once by initLive.
 
-import { app, isOwner, send, subscribe } from './app.js';
+import { denyWeights, isOwner, request, send, subscribe, wantWeights } from './channel.js';
+import { dropDraft, isDataCustom } from './edits.js';
 import { banner, download, notify } from './feedback.js';
 import { getPath, satisfied } from './state.js';
 import { t } from './i18n.js';
 import { applyConfig, refreshDiagram, setRunning } from './view.js';
 import { queueMetrics } from './render.js';
 import { loadRunAfterHello, onLoadRunError, onRunLoaded, onSaved, onSaveError } from './runs.js';
-import { classUnknown, onPushed, studentHello } from './student.js';
+import { classIsUnknown, classUnknown, onPushed, studentHello } from './student.js';
+import { clearStep, session, setData, setGreeting, setStatus } from './session.js';
+
+/** {boundary, diagram, controls, instruments, lossChart, accChart} */
+let panels = null;
+let start = { runId: null, hashConfig: {} }; // /r/<id>, and the URL's settings for the first hello
+let wasRunning = false; // training when the connection dropped: a new session plays again
+let greetedReset = false; // the first reset after hello only carries the initial-loss check
+let quietUntil = 0; // no "reset" toast before then (a lesson step says what changed)
+let watchEnded = false;
+let modelWaiters = []; // resolvers of requestModel(), answered by the next `model`
+
+/**
+ * The panels to draw into, and what the first hello acts on: `runId` (a `/r/<id>` page) and
+ * `hashConfig` (the URL's partial config, sent when the session does not already match it).
+ */
+export function initLive(p, { runId = null, hashConfig = {} } = {}) {
+  panels = p;
+  start = { runId, hashConfig };
+}
+
+/** No "reset" toast for the next `ms` (the change was announced some other way). */
+export function muteResetToast(ms) {
+  quietUntil = performance.now() + ms;
+}
+
+/** The session's model document, fetched now (any connection may ask). */
+export function requestModel() {
+  return new Promise((resolve) => {
+    modelWaiters.push(resolve);
+    request({ type: 'get_model' });
+  });
+}
 
 export function onMessage(msg) {
   switch (msg.type) {
-    case 'hello': onHello(msg); break;
     case 'config': applyConfig(msg.config); break;
     case 'data': onData(msg); break;
     case 'metrics': queueMetrics(msg); break;
     case 'event': onEvent(msg); break;
-    case 'stats': app.instruments.stats.onStats(msg); break;
-    case 'gradcheck': app.instruments.onGradcheck(msg); break;
-    case 'transform': app.instruments.transform.onTransform(msg); break;
+    case 'stats': panels.instruments.stats.onStats(msg); break;
+    case 'gradcheck': panels.instruments.onGradcheck(msg); break;
+    case 'transform': panels.instruments.transform.onTransform(msg); break;
     case 'error': onError(msg); break;
     case 'model': onModel(msg); break;
     case 'saved': onSaved(msg); break;
@@ -28,53 +62,59 @@ export function onMessage(msg) {
 }
 
 function onData(msg) {
-  app.data = msg;
-  app.boundary.setData(msg);
-  app.diagram.setDomain(msg.domain || app.diagram.domain);
-  app.controls.buildPalette(msg.classes);
+  setData(msg);
+  panels.boundary.setData(msg);
+  panels.diagram.setDomain(msg.domain || panels.diagram.domain);
+  panels.controls.buildPalette(msg.classes);
   refreshDiagram();
 }
 
 function onModel(msg) {
-  app.model = msg.model; // the newest model document (tests compare it; export uses its own)
-  app.diagram.setWeights(msg.model);
-  if (!app.pendingExport) return;
-  app.pendingExport = false;
-  download('mlp-playground-model.json', JSON.stringify(msg.model, null, 2), 'application/json');
+  panels.diagram.setWeights(msg.model);
+  const waiters = modelWaiters;
+  modelWaiters = [];
+  for (const resolve of waiters) resolve(msg.model);
+}
+
+/** Download the model document as JSON (the "export" button). */
+export async function exportModel() {
+  const model = await requestModel();
+  download('mlp-playground-model.json', JSON.stringify(model, null, 2), 'application/json');
   notify(t('msg.model_exported'), 'info', 3000);
 }
 
-function onHello(msg) {
-  app.networkDraft = null; // a (re)connection starts from the server's config
-  if (msg.resumed !== undefined) msg._resumed = !!msg.resumed;
-  app.role = msg.role || (msg.session_id ? 'owner' : 'watcher');
-  app.watchToken = msg.watch_token || app.watchToken;
-  if (msg.limits) app.options.limits = { ...app.options.limits, ...msg.limits };
-  const previous = app.config;
+/**
+ * hello, with what the socket knows about it: `reconnect` (not the page's first connection)
+ * and `resumed` (the session asked for came back, so it still holds everything).
+ */
+export function onHello(msg, { reconnect, resumed }) {
+  dropDraft(); // a (re)connection starts from the server's config
+  const wasResumed = msg.resumed !== undefined ? !!msg.resumed : resumed;
+  setGreeting(msg);
+  const previous = session.config;
   applyConfig(msg.config);
   setRunning(msg.running);
-  app.weightsWanted = true;
+  wantWeights();
   if (!isOwner()) return; // a watcher follows the owner's subscription
   studentHello(msg);
   subscribe();
-  if (app.runId && !msg._reconnect) {
-    loadRunAfterHello(app.runId); // /r/<id>: that run, paused, in this fresh session
+  if (start.runId && !reconnect) {
+    loadRunAfterHello(start.runId); // /r/<id>: that run, paused, in this fresh session
     return;
   }
-  if (msg._reconnect && !msg._resumed && previous) {
+  if (reconnect && !wasResumed && previous) {
     // A new session after the old one was lost: restore everything the page knew.
     send({ type: 'configure', config: previous });
-    if (app.dataCustom && app.data) {
-      send({ type: 'set_data', points: app.data.points, labels: app.data.labels });
-      app.dataCustom = true;
+    if (isDataCustom() && session.data) {
+      send({ type: 'set_data', points: session.data.points, labels: session.data.labels });
     }
-    if (app.wasRunning) send({ type: 'play' });
+    if (wasRunning) send({ type: 'play' });
     notify(t('msg.new_session'), 'info');
-  } else if (msg._reconnect) {
+  } else if (reconnect) {
     notify(t('msg.reconnected'), 'info', 3000);
-  } else if (Object.keys(app.hashConfig).length && !satisfied(app.hashConfig, msg.config)) {
+  } else if (Object.keys(start.hashConfig).length && !satisfied(start.hashConfig, msg.config)) {
     // The URL's settings, and the page's pace (the server's own session default is "max").
-    send({ type: 'configure', config: app.hashConfig });
+    send({ type: 'configure', config: start.hashConfig });
   }
 }
 
@@ -82,23 +122,22 @@ function onEvent(ev) {
   switch (ev.event) {
     case 'diverged': {
       setRunning(false);
-      const lr = ev.learning_rate ?? getPath(app.config, 'optimizer.learning_rate');
+      const lr = ev.learning_rate ?? getPath(session.config, 'optimizer.learning_rate');
       notify(ev.step != null && lr != null ? t('ev.diverged', { ...ev, message: ev.message || '', learning_rate: lr }) : ev.message, 'error', 15000);
       break;
     }
     case 'reset':
-      app.lossChart.clear();
-      app.accChart.clear();
-      app.lastStep = -1;
-      app.weightsWanted = true;
-      app.instruments?.onReset(ev);
-      // The first reset after hello only carries the initial-loss check: no toast for it.
-      if (app.greetedReset && !(app.quietResetUntil > performance.now())) notify(t('ev.reset'), 'info', 2500);
-      app.greetedReset = true;
+      panels.lossChart.clear();
+      panels.accChart.clear();
+      clearStep();
+      wantWeights();
+      panels.instruments.onReset(ev);
+      if (greetedReset && !(quietUntil > performance.now())) notify(t('ev.reset'), 'info', 2500);
+      greetedReset = true;
       break;
-    case 'playing': setRunning(true); app.instruments?.onPlaying(); break;
+    case 'playing': setRunning(true); panels.instruments.onPlaying(); break;
     case 'paused': setRunning(false); break;
-    case 'stopped': setRunning(false); app.instruments.onStopped(ev); break;
+    case 'stopped': setRunning(false); panels.instruments.onStopped(ev); break;
     case 'pushed': onPushed(ev); break;
     case 'run_loaded': onRunLoaded(ev); break;
     default: if (ev.message) notify(ev.message, 'info');
@@ -109,9 +148,9 @@ function onError(e) {
   if (e.code === 'unknown_class') { classUnknown(); return; }
   if (e.request_type === 'load_run') { onLoadRunError(e); return; }
   if (e.request_type === 'save') { onSaveError(e); return; }
-  if (e.request_type === 'configure') app.networkDraft = null; // the edit was refused
+  if (e.request_type === 'configure') dropDraft(); // the edit was refused
   if (!isOwner() && e.code === 'read_only') {
-    if (e.request_type === 'get_model') app.watcherModelDenied = true;
+    if (e.request_type === 'get_model') denyWeights();
     return; // only the page's own automatic requests get here; the user was already told
   }
   if (e.code === 'not_found' && e.request_type === 'remove_point') {
@@ -120,15 +159,15 @@ function onError(e) {
   }
   const text = e.field ? t('err.field', { field: e.field, message: e.message }) : t('err.generic', { message: e.message });
   notify(text, 'error', 12000);
-  if (app.config) app.controls.update(app.config); // put the rejected control back
+  if (session.config) panels.controls.update(session.config); // put the rejected control back
 }
 
 export function onStatus(status) {
-  app.status = status;
+  setStatus(status);
   document.body.dataset.status = status;
   if (status === 'reconnecting') {
-    if (app.running) app.wasRunning = true;
-    banner(app.role === 'watcher' && app.watchEnded ? t('banner.watch_ended') : t('banner.reconnecting'));
+    if (session.running) wasRunning = true;
+    banner(session.role === 'watcher' && watchEnded ? t('banner.watch_ended') : t('banner.reconnecting'));
   } else if (status === 'connecting') {
     banner(t('banner.connecting'));
   } else if (status === 'open') {
@@ -138,9 +177,9 @@ export function onStatus(status) {
 
 /** 1008 on a watch link: the session is gone (or the link is wrong); stop retrying. */
 export function onClose(ev, watching) {
-  if (app.classUnknown) { banner(null); return false; } // no class to join: stop retrying
+  if (classIsUnknown()) { banner(null); return false; } // no class to join: stop retrying
   if (watching && ev.code === 1008) {
-    app.watchEnded = true;
+    watchEnded = true;
     setRunning(false);
     banner(t('banner.watch_ended'));
     return false;

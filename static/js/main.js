@@ -1,12 +1,19 @@
 // The page's one entry: builds the panels and instruments, loads the server's options, opens
 // the live socket and wires them together. Everything that touches the DOM starts in start(),
 // run once the document is ready; the modules themselves do nothing at import time.
+//
+// State has one writer per piece: session.js (what the server says: written by the socket's
+// handlers in live.js, render.js and view.js), page.js (the page's own settings: view.js's
+// setUi), and module-private state behind small functions (edits.js: drafted network and
+// custom points; channel.js: socket, subscription, weights polling; render.js: the hovered
+// unit; runs.js, student.js, live.js: their own). The panels are passed to the modules that
+// draw into them (initView, initRender, initLive, wireButtons, ...), never looked up globally.
 
-import { app, isOwner, send, setNeuronDetail, subscribe } from './app.js';
-import { configure, draftNetwork, editLayers } from './edits.js';
+import { attach, currentSocket, isOwner, limits, pollWeights, send, subscribe, wantWeights } from './channel.js';
+import { configure, draftNetwork, editLayers, isDataCustom } from './edits.js';
 import { banner, notify, tooltip } from './feedback.js';
 import { LiveSocket } from './socket.js';
-import { UI_DEFAULTS, decodeHash } from './state.js';
+import { decodeHash } from './state.js';
 import { Controls } from './controls.js';
 import { Boundary } from './boundary.js';
 import { NetworkDiagram } from './network.js';
@@ -14,19 +21,22 @@ import { Chart } from './chart.js';
 import { CLASS_COLORS, rgb } from './colors.js';
 import { t, setLanguage, detectLanguage, translatePage, language, fmt, fmtLoss, fmtPercent, formatInt } from './i18n.js';
 import { Instruments } from './instruments.js';
-import { onMessage, onStatus, onClose } from './live.js';
-import { onFrame, flushUnits, counters } from './render.js';
-import { measureHeader, relayout, setUi } from './view.js';
+import { initLive, muteResetToast, onHello, onMessage, onStatus, onClose, requestModel } from './live.js';
+import { counters, flushUnits, hover, initRender, onFrame } from './render.js';
+import { initView, measureHeader, relayout, setUi } from './view.js';
 import { wireButtons, openWatchShare } from './buttons.js';
-import { runIdFromPath, wireSave } from './runs.js';
+import { loadedRun, runIdFromPath, wireSave } from './runs.js';
 import { lessons } from './lessons.js';
 import { Classroom } from './classroom.js';
 import { classCodeFromPath, startStudent } from './student.js';
+import { session, setOptions, setRole } from './session.js';
+import { initUi, ui } from './page.js';
+import { readOnly } from './store.js';
 
 const $ = (id) => document.getElementById(id);
 
-const WEIGHTS_INTERVAL = 500; // ms: the diagram's weights, a few times a second while training
 const UNITS_FLUSH_INTERVAL = 100; // ms
+const RESET_TOAST_MUTE = 2000; // ms after a lesson step's config: its text says what changed
 
 async function loadOptions() {
   for (let attempt = 0; ; attempt++) {
@@ -46,63 +56,61 @@ function makeCharts() {
   $('scores').style.setProperty('--validation-color', rgb(c0));
   const series = () => [{ name: t('chart.train'), color: rgb(c1) }, { name: t('chart.validation'), color: rgb(c0), dashed: true }];
   const xLabel = () => t('chart.step');
-  app.lossChart = new Chart($('chart-loss'), {
-    series: series(), format: fmtLoss, tick: (v) => fmt(v, 2), xTick: (v) => formatInt(v), yMin: 0, log: app.ui.logScale, xLabel,
+  const lossChart = new Chart($('chart-loss'), {
+    series: series(), format: fmtLoss, tick: (v) => fmt(v, 2), xTick: (v) => formatInt(v), yMin: 0, log: ui.logScale, xLabel,
   });
-  app.accChart = new Chart($('chart-acc'), {
+  const accChart = new Chart($('chart-acc'), {
     series: series(), format: (v) => fmtPercent(v), tick: (v) => fmtPercent(v, 0), xTick: (v) => formatInt(v), yMin: 0, yMax: 1, xLabel,
   });
+  return { lossChart, accChart };
 }
 
+/** Every panel, built once; the modules that draw into them get them passed. */
 function makePanels() {
-  app.boundary = new Boundary({ grid: $('grid'), points: $('points'), axes: $('axes'), plot: $('plot') });
-  makeCharts();
-  app.diagram = new NetworkDiagram($('diagram'), {
+  const boundary = new Boundary({ grid: $('grid'), points: $('points'), axes: $('axes'), plot: $('plot') });
+  const { lossChart, accChart } = makeCharts();
+  let instruments = null;
+  const diagram = new NetworkDiagram($('diagram'), {
     label: t,
     tooltip,
-    onHover: (plane) => {
-      app.hovered = plane;
-      app.boundary.showNeuron(plane);
-      setNeuronDetail(!!(plane && plane.isUnit));
-    },
+    onHover: hover,
     onAddUnit: (l) => editLayers((h) => { h[l] += 1; }),
     onRemoveUnit: (l) => editLayers((h) => { if (h[l] > 1) h[l] -= 1; }),
-    onLinkClick: (link) => app.instruments.editWeight(link),
+    onLinkClick: (link) => instruments.editWeight(link),
     onActivation: (l, name) => editLayers((h, acts) => { acts[l] = name; }),
   });
-  app.controls = new Controls(
+  const controls = new Controls(
     { picker: $('dataset-picker'), data: $('data-controls'), view: $('view-controls'), network: $('network-controls'), optimizer: $('optimizer-controls'), speed: $('speed-control'), palette: $('palette') },
     { configure, ui: setUi, t, network: draftNetwork },
   );
-  app.instruments = new Instruments({
+  instruments = new Instruments({
     send,
     configure,
-    resubscribe: () => { if (isOwner() && app.socket) subscribe(); },
+    resubscribe: () => { if (isOwner()) subscribe(); },
     t,
     notify,
-    config: () => app.config,
-    data: () => app.data,
-    dataCustom: () => app.dataCustom,
-    options: () => app.options,
+    config: () => session.config,
+    data: () => session.data,
+    dataCustom: isDataCustom,
+    options: () => session.options,
+    limits,
     isOwner,
-    weightsChanged: () => { app.weightsWanted = true; },
+    weightsChanged: wantWeights,
   });
-  app.counters = counters;
+  const classroom = new Classroom({ onConnection: () => lessons.render() });
+  return { boundary, lossChart, accChart, diagram, controls, instruments, classroom, lessons, counters };
 }
 
 /** The page-only settings and the pace, once the options say what the defaults are. */
-function applyOptions(watch) {
-  // A URL without a speed starts at the server's page pace, one a class can follow; the
-  // server's own session default (for scripts) stays "max", so hello sends it when needed.
-  if (!watch && app.hashConfig.speed === undefined) app.hashConfig.speed = app.options.default_speed;
-  app.controls.build(app.options, app.ui);
-  app.instruments.build(app.options);
-  if (app.ui.large) document.documentElement.classList.add('large');
-  $('btn-large').setAttribute('aria-pressed', String(!!app.ui.large));
-  $('log-scale').checked = !!app.ui.logScale;
-  app.boundary.setShowValidation(app.ui.showValidation);
-  app.boundary.setDiscrete(app.ui.discretize);
-  if (watch) { app.controls.setReadOnly(true); app.instruments.setReadOnly(true); }
+function applyOptions(panels, watch) {
+  panels.controls.build(session.options, ui);
+  panels.instruments.build(session.options);
+  if (ui.large) document.documentElement.classList.add('large');
+  $('btn-large').setAttribute('aria-pressed', String(!!ui.large));
+  $('log-scale').checked = !!ui.logScale;
+  panels.boundary.setShowValidation(ui.showValidation);
+  panels.boundary.setDiscrete(ui.discretize);
+  if (watch) { panels.controls.setReadOnly(true); panels.instruments.setReadOnly(true); }
 }
 
 /** The socket's URL for a resume id (null: a new session), for an owner or a watch link. */
@@ -112,73 +120,94 @@ function ownerUrl(watch) {
     : `${proto}//${location.host}/ws${resume ? `?session=${encodeURIComponent(resume)}` : ''}`);
 }
 
-function connect(urlFor, watch, resumeId = null) {
-  app.socket = new LiveSocket({
+function connect(panels, urlFor, watch, resumeId = null) {
+  const socket = new LiveSocket({
     url: urlFor,
+    resumeId, // a student's reload: the same session back
+    onHello,
     onMessage,
     onFrame,
     onStatus,
     onClose: (ev) => onClose(ev, !!watch),
   });
-  if (resumeId) app.socket.sessionId = resumeId; // a student's reload: the same session back
-  app.socket.connect();
+  attach(socket, () => panels.instruments.subscription());
+  socket.connect();
   setInterval(flushUnits, UNITS_FLUSH_INTERVAL);
-  setInterval(() => {
-    if (!app.socket.open || app.watcherModelDenied) return;
-    if (app.running || app.weightsWanted) {
-      app.weightsWanted = false;
-      app.socket.send({ type: 'get_model' });
-    }
-  }, WEIGHTS_INTERVAL);
+  pollWeights();
 }
 
 /** Saved runs, lessons and the class page (the teacher's), wired once. */
-function wireClassroom(watch) {
-  wireSave(openWatchShare);
-  app.lessons = lessons;
-  lessons.wire();
-  app.classroom = new Classroom();
-  app.classroom.wire();
-  if (watch || app.student) {
+function wireClassroom(panels, watch, student) {
+  wireSave(openWatchShare, panels.classroom);
+  lessons.wire({ classroom: panels.classroom, onApply: () => muteResetToast(RESET_TOAST_MUTE) });
+  panels.classroom.wire();
+  if (watch || student) {
     // A watcher cannot save or steer; a student has no class of their own.
     for (const id of ['btn-class', 'btn-lesson']) $(id).hidden = true;
     if (watch) $('btn-save').hidden = true;
   }
   const params = new URLSearchParams(location.search);
-  if (!watch && !app.student && params.has('teacher')) app.classroom.open();
+  if (!watch && !student && params.has('teacher')) panels.classroom.open();
   if (!watch && params.has('lesson')) lessons.open();
+}
+
+/**
+ * A read-only handle for tests, benchmarks and the console (window.__mlpg): the state's
+ * current values and the panels. Nothing in the page reads it; it cannot be written.
+ */
+function debugHandle(panels) {
+  return readOnly({
+    get session() { return session; },
+    get ui() { return ui; },
+    get options() { return session.options; },
+    get config() { return session.config; },
+    get data() { return session.data; },
+    get running() { return session.running; },
+    get lastStep() { return session.step; },
+    get status() { return session.status; },
+    get dataCustom() { return isDataCustom(); },
+    get loadedRun() { return loadedRun(); },
+    get socket() { return currentSocket(); },
+    requestModel,
+    ...panels,
+  });
 }
 
 async function start() {
   const watch = new URLSearchParams(location.search).get('watch');
-  app.runId = watch ? null : runIdFromPath();
+  const runId = watch ? null : runIdFromPath();
   const classCode = watch ? null : classCodeFromPath();
   const fromHash = decodeHash(location.hash);
-  app.hashConfig = fromHash.config;
-  app.ui = { ...UI_DEFAULTS, ...fromHash.ui };
-  setLanguage(app.ui.lang || detectLanguage(navigator.language));
+  initUi(fromHash.ui);
+  setLanguage(ui.lang || detectLanguage(navigator.language));
   translatePage(document);
   $('btn-lang').textContent = language() === 'fr' ? 'EN' : 'FR';
-  if (app.ui.large) document.documentElement.classList.add('large');
+  if (ui.large) document.documentElement.classList.add('large');
   if (watch) {
-    app.role = 'watcher';
+    setRole('watcher');
     document.body.classList.add('watcher');
     $('watch-note').hidden = false;
   }
   measureHeader();
-  makePanels();
-  app.options = await loadOptions();
-  applyOptions(watch);
-  wireButtons();
-  if (classCode) app.student = { code: classCode, name: null };
-  wireClassroom(watch);
+  const panels = makePanels();
+  initView(panels);
+  initRender(panels);
+  setOptions(await loadOptions());
+  // A URL without a speed starts at the server's page pace, one a class can follow; the
+  // server's own session default (for scripts) stays "max", so hello sends it when needed.
+  const hashConfig = { ...fromHash.config };
+  if (!watch && hashConfig.speed === undefined) hashConfig.speed = session.options.default_speed;
+  initLive(panels, { runId, hashConfig });
+  applyOptions(panels, watch);
+  wireButtons(panels);
+  wireClassroom(panels, watch, !!classCode);
   new ResizeObserver(() => relayout()).observe($('plot'));
   new ResizeObserver(() => measureHeader()).observe($('topbar'));
   new ResizeObserver(() => measureHeader()).observe($('lesson-panel'));
-  app.boundary.resize();
-  window.__mlpg = app;
-  if (classCode) startStudent(classCode, (urlFor, resume) => connect(urlFor, null, resume));
-  else connect(ownerUrl(watch), watch);
+  panels.boundary.resize();
+  window.__mlpg = debugHandle(panels);
+  if (classCode) startStudent(classCode, (urlFor, resume) => connect(panels, urlFor, null, resume));
+  else connect(panels, ownerUrl(watch), watch);
 }
 
 if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', start);

@@ -1,14 +1,33 @@
 // Frames and metrics arrive as separate messages; keep only the newest frame of each kind and
 // draw them together in one animation frame, so the browser renders (and commits) once per
 // batch. The counters under the plot are read, not watched: ten updates a second are plenty.
+// The unit hovered in the diagram is this module's: it shows full size on the plot.
 
-import { app } from './app.js';
+import { setNeuronDetail } from './channel.js';
 import { setText } from './feedback.js';
 import { fmt, fmtLoss, fmtPercent, formatInt } from './i18n.js';
 import { setRunning } from './view.js';
+import { session, setMetrics } from './session.js';
 
 const pending = { grid: null, units: null, metrics: [] };
 let renderQueued = false;
+let hovered = null; // the diagram's plane under the pointer (a unit, an input), or null
+let unitsAt = 0; // when the unit thumbnails were last drawn
+let unitsChannels = 0;
+
+/** {boundary, diagram, lossChart, accChart, instruments} */
+let panels = null;
+
+export function initRender(p) {
+  panels = p;
+}
+
+/** The diagram's hover: that plane full size on the plot (a unit: at the finest resolution). */
+export function hover(plane) {
+  hovered = plane;
+  panels.boundary.showNeuron(plane);
+  setNeuronDetail(!!(plane && plane.isUnit));
+}
 
 const COUNTER_INTERVAL = 100; // ms
 const UNITS_INTERVAL = 80; // ms: nobody reads 16 small pictures faster than ~12 a second
@@ -22,7 +41,7 @@ export function queueMetrics(msg) {
 export function onFrame(frame) {
   if (frame.kind === 1 || frame.kind === 4) pending.grid = frame;
   else if (frame.kind === 2) pending.units = frame;
-  else if (frame.kind === 3) { app.instruments.onUncertainty(frame); return; }
+  else if (frame.kind === 3) { panels.instruments.onUncertainty(frame); return; }
   else return;
   queueRender();
 }
@@ -46,28 +65,26 @@ function renderPending() {
     list.forEach(onMetrics);
   }
   if (pending.grid) {
-    app.boundary.paintFrame(pending.grid);
-    app.lastFrameStep = pending.grid.step;
+    panels.boundary.paintFrame(pending.grid);
     pending.grid = null;
   }
   const now = performance.now();
-  if (pending.units && (now - (app.lastUnitsAt || 0) >= UNITS_INTERVAL || pending.units.channels !== app.lastUnitsChannels)) {
-    app.lastUnitsAt = now;
-    app.lastUnitsChannels = pending.units.channels;
-    app.diagram.setUnitFrame(pending.units);
-    if (app.hovered && app.hovered.isUnit) app.boundary.showNeuron(app.hovered);
+  if (pending.units && (now - unitsAt >= UNITS_INTERVAL || pending.units.channels !== unitsChannels)) {
+    unitsAt = now;
+    unitsChannels = pending.units.channels;
+    panels.diagram.setUnitFrame(pending.units);
+    if (hovered && hovered.isUnit) panels.boundary.showNeuron(hovered);
     pending.units = null;
   }
 }
 
 function onMetrics(m) {
-  if (m.step < app.lastStep) { app.lossChart.clear(); app.accChart.clear(); }
-  app.lastStep = m.step;
-  app.lastMetrics = m;
-  app.instruments?.onMetrics(m);
-  app.lossChart.push(m.step, [m.train_loss, m.validation_loss]);
-  app.accChart.push(m.step, [m.train_accuracy, m.validation_accuracy]);
-  if (m.running !== undefined && m.running !== app.running) setRunning(m.running);
+  if (m.step < session.step) { panels.lossChart.clear(); panels.accChart.clear(); }
+  setMetrics(m);
+  panels.instruments.onMetrics(m);
+  panels.lossChart.push(m.step, [m.train_loss, m.validation_loss]);
+  panels.accChart.push(m.step, [m.train_accuracy, m.validation_accuracy]);
+  if (m.running !== undefined && m.running !== session.running) setRunning(m.running);
   counters.request();
 }
 
@@ -76,14 +93,14 @@ export const counters = {
   timer: 0,
   request() {
     const wait = COUNTER_INTERVAL - (performance.now() - this.at);
-    if (!app.running || wait <= 0) this.show();
+    if (!session.running || wait <= 0) this.show();
     else if (!this.timer) this.timer = setTimeout(() => this.show(), wait);
   },
   show() {
     clearTimeout(this.timer);
     this.timer = 0;
     this.at = performance.now();
-    const m = app.lastMetrics;
+    const m = session.metrics;
     if (!m) return;
     // Step and epoch change many times a second: no grouping, so their width stays steady.
     setText('m-step', formatInt(m.step, false));

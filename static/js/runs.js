@@ -2,14 +2,25 @@
 // the runs this browser saved (with their delete tokens, in localStorage), and opening
 // `/r/<id>`: the run loaded into a fresh session with `load_run`, paused, ready to train on.
 
-import { app, isOwner } from './app.js';
+import { isOpen, isOwner, request } from './channel.js';
+import { pointsLoaded } from './edits.js';
 import { notify } from './feedback.js';
 import { t } from './i18n.js';
 import { el } from './dom.js';
+import { session } from './session.js';
 
 const $ = (id) => document.getElementById(id);
 const STORE_KEY = 'mlpg.savedRuns';
 const MAX_KEPT = 100; // entries in the list: older ones drop off (their runs stay on the server)
+
+let classroom = null; // the teacher's class page (a saved run can be pushed to the class)
+let pendingTitle = null; // the title of the save on its way
+let loaded = null; // {id, title}: the run this page opened (/r/<id>)
+
+/** The saved run this page opened, or null. */
+export function loadedRun() {
+  return loaded;
+}
 
 /** The id in a `/r/<id>` path, or null. */
 export function runIdFromPath(path = location.pathname) {
@@ -19,7 +30,7 @@ export function runIdFromPath(path = location.pathname) {
 
 /** A link others can open: the server's public URL when it has one, else this origin. */
 export function publicLink(path) {
-  return `${app.options?.public_url || location.origin}${path}`;
+  return `${session.options?.public_url || location.origin}${path}`;
 }
 
 export function savedRuns() {
@@ -37,8 +48,8 @@ function keepRuns(list) {
 
 /** Called by live.js on the server's `saved` reply. */
 export function onSaved(msg) {
-  const entry = { id: msg.id, url: msg.url, delete_token: msg.delete_token, title: app.pendingSaveTitle || '', created: new Date().toISOString() };
-  app.pendingSaveTitle = null;
+  const entry = { id: msg.id, url: msg.url, delete_token: msg.delete_token, title: pendingTitle || '', created: new Date().toISOString() };
+  pendingTitle = null;
   keepRuns([entry, ...savedRuns().filter((r) => r.id !== msg.id)]);
   const link = publicLink(msg.url || `/r/${msg.id}`);
   const a = $('run-link');
@@ -83,10 +94,10 @@ function renderList() {
     const del = el('button', { testid: 'saved-run-delete' }, t('save.delete'));
     del.addEventListener('click', () => deleteRun(entry));
     const extra = [];
-    if (app.classroom?.connected) {
+    if (classroom?.connected) {
       // With the class page open: every student gets this run (data and weights included).
       const push = el('button', { testid: 'saved-run-push' }, t('save.push'));
-      push.addEventListener('click', () => { if (app.classroom.push({ run: entry.id })) notify(t('class.pushed_all'), 'info', 2500); });
+      push.addEventListener('click', () => { if (classroom.push({ run: entry.id })) notify(t('class.pushed_all'), 'info', 2500); });
       extra.push(push);
     }
     // Titles are the user's own text: textContent only (el() appends strings as text nodes).
@@ -96,7 +107,9 @@ function renderList() {
   }
 }
 
-export function wireSave(openWatchShare) {
+/** The dialog's buttons; `klass` is the teacher's class page (its push). */
+export function wireSave(openWatchShare, klass) {
+  classroom = klass;
   $('btn-save').addEventListener('click', () => {
     $('save-result').hidden = true;
     $('btn-save-run').disabled = !isOwner();
@@ -106,12 +119,12 @@ export function wireSave(openWatchShare) {
   });
   $('save-form').addEventListener('submit', (e) => {
     e.preventDefault();
-    if (!isOwner() || !app.socket?.open) return;
+    if (!isOwner() || !isOpen()) return;
     const title = $('save-title').value.trim();
-    app.pendingSaveTitle = title;
+    pendingTitle = title;
     $('btn-save-run').disabled = true;
     $('btn-save-run').textContent = t('save.saving');
-    app.socket.send(title ? { type: 'save', title } : { type: 'save' });
+    request(title ? { type: 'save', title } : { type: 'save' });
   });
   $('btn-copy-run').addEventListener('click', async () => {
     try { await navigator.clipboard.writeText($('run-link').href); $('btn-copy-run').textContent = t('btn.copied'); } catch { /* clipboard denied */ }
@@ -125,22 +138,19 @@ export function wireSave(openWatchShare) {
  * config, data, weights and history come back as the usual messages; training stays paused.
  */
 export function loadRunAfterHello(runId) {
-  app.loadingRun = runId;
-  app.socket.send({ type: 'pause' });
-  app.socket.send({ type: 'load_run', id: runId });
+  request({ type: 'pause' });
+  request({ type: 'load_run', id: runId });
 }
 
 /** The server's `run_loaded` event: the run's points are custom data now; say what opened. */
 export function onRunLoaded(ev) {
-  app.loadingRun = null;
-  app.dataCustom = true;
-  app.loadedRun = { id: ev.id, title: ev.title || '' };
+  pointsLoaded();
+  loaded = { id: ev.id, title: ev.title || '' };
   notify(t('run.loaded', { title: ev.title || t('save.untitled') }), 'info', 6000);
 }
 
 /** A `load_run` error (an unknown id): a clear message; the session stays as it was. */
 export function onLoadRunError(e) {
-  app.loadingRun = null;
   const text = e.code === 'not_found' ? t('run.missing') : t('err.generic', { message: e.message });
   notify(text, 'error', 0);
 }

@@ -26,14 +26,16 @@ export function parseFrame(buffer) {
 export class LiveSocket {
   /**
    * @param {object} opts
-   *   url(resumeId) -> websocket URL to open; onMessage(msg); onFrame(frame);
-   *   onStatus(status) with status in "connecting" | "open" | "reconnecting" | "closed";
-   *   maxDelay (ms).
+   *   url(resumeId) -> websocket URL to open; onHello(msg, {reconnect, resumed}) for each
+   *   hello (reconnect: not the first connection; resumed: the session asked for came back);
+   *   onMessage(msg) for every other message; onFrame(frame); onStatus(status) with status in
+   *   "connecting" | "open" | "reconnecting" | "closed"; resumeId: a session to ask for first
+   *   (a student's reload); maxDelay (ms).
    */
   constructor(opts) {
     this.opts = opts;
     this.ws = null;
-    this.sessionId = null;
+    this.sessionId = opts.resumeId || null; // the session to resume after a drop
     this.attempt = 0;
     this.timer = null;
     this.closedByUser = false;
@@ -63,7 +65,7 @@ export class LiveSocket {
           const reconnect = this.everOpened;
           this.everOpened = true;
           this.opts.onStatus?.('open');
-          this.opts.onMessage?.({ ...msg, _reconnect: reconnect, _resumed: resumed });
+          this.opts.onHello?.(msg, { reconnect, resumed });
           for (const m of this.queue.splice(0)) this.send(m);
           return;
         }

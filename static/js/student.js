@@ -3,12 +3,19 @@
 // reload resumes the same session (/ws?session=<id>); the teacher's pushes arrive as
 // `event` "pushed" and show as a toast. Nicknames are only ever set as text.
 
-import { app } from './app.js';
 import { notify } from './feedback.js';
 import { t } from './i18n.js';
 
 const $ = (id) => document.getElementById(id);
 const NAME_MAX = 24;
+
+let student = null; // {code, name} on a student's page
+let unknown = false; // the class is unknown or over: no more retries
+
+/** True once the server said the class is unknown (or over). */
+export function classIsUnknown() {
+  return unknown;
+}
 
 /** The class code in a `/c/<code>` path, or null. */
 export function classCodeFromPath(path = location.pathname) {
@@ -36,18 +43,18 @@ function store(code, value) {
  * the given URL builder once the student has a nickname (at once after a reload).
  */
 export function startStudent(code, connect) {
-  app.student = { code, name: null };
+  student = { code, name: null };
   document.body.classList.add('student');
   $('join-code').textContent = t('student.code', { code });
   const urlFor = (resume) => {
     const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
     // With the class and the nickname even when resuming: a session the server no longer
     // has (expired) is then replaced by a new one in the same class, not a lone session.
-    const q = `class=${encodeURIComponent(code)}&name=${encodeURIComponent(app.student.name)}`;
+    const q = `class=${encodeURIComponent(code)}&name=${encodeURIComponent(student.name)}`;
     return `${proto}//${location.host}/ws?${resume ? `session=${encodeURIComponent(resume)}&` : ''}${q}`;
   };
   const begin = (name, session) => {
-    app.student.name = name;
+    student.name = name;
     showBadge();
     $('join-view').hidden = true;
     connect(urlFor, session);
@@ -70,20 +77,20 @@ export function startStudent(code, connect) {
 function showBadge() {
   const b = $('class-badge');
   b.hidden = false;
-  b.textContent = `${t('class.badge', { code: app.student.code })} · ${app.student.name}`;
+  b.textContent = `${t('class.badge', { code: student.code })} · ${student.name}`;
 }
 
 /** hello: keep the session id so a reload gets this same session back. */
 export function studentHello(msg) {
-  if (!app.student || !msg.session_id) return;
-  store(app.student.code, { name: app.student.name, session: msg.session_id });
+  if (!student || !msg.session_id) return;
+  store(student.code, { name: student.name, session: msg.session_id });
 }
 
 /** The class is unknown or over: a clear message in place of the page, no more retries. */
 export function classUnknown() {
-  if (!app.student) return;
-  try { sessionStorage.removeItem(key(app.student.code)); } catch { /* private mode */ }
-  app.classUnknown = true;
+  if (!student) return;
+  try { sessionStorage.removeItem(key(student.code)); } catch { /* private mode */ }
+  unknown = true;
   $('join-view').hidden = false;
   $('join-name').disabled = true;
   $('join-form').querySelector('button').disabled = true;
@@ -99,8 +106,8 @@ export function onPushed(ev) {
 }
 
 export function retranslateStudent() {
-  if (!app.student) return;
-  $('join-code').textContent = t('student.code', { code: app.student.code });
-  if (app.student.name) showBadge();
-  if (app.classUnknown) $('join-error').textContent = t('student.unknown');
+  if (!student) return;
+  $('join-code').textContent = t('student.code', { code: student.code });
+  if (student.name) showBadge();
+  if (unknown) $('join-error').textContent = t('student.unknown');
 }

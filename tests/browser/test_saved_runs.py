@@ -9,13 +9,8 @@ from playwright.sync_api import Page, expect
 
 from tests.browser.test_page import READY, open_app, wait_steps_above
 
-MODEL_NOW = """async () => {
-  const app = window.__mlpg;
-  app.model = null;
-  app.socket.send({ type: 'get_model' });
-  for (let i = 0; i < 100 && !app.model; i++) await new Promise((r) => setTimeout(r, 50));
-  return app.model;
-}"""
+# The page's own request (live.js's requestModel): resolves with the next `model` message.
+MODEL_NOW = "() => window.__mlpg.requestModel()"
 
 
 def _weights(model: dict) -> list:
