@@ -23,7 +23,7 @@ from mlp_playground.classroom.teacher import serve_teacher
 from mlp_playground.deps import SettingsDep
 from mlp_playground.public import public_url
 from mlp_playground.routes.body_limit import OffLoopJSONRoute
-from mlp_playground.training.trainer import ConfigError
+from mlp_playground.training.config.checks import ConfigError
 
 router = APIRouter(route_class=OffLoopJSONRoute, tags=["classroom"])
 
@@ -31,7 +31,7 @@ MAX_TITLE = 100
 
 NOT_FOUND_PAGE = """<!doctype html>
 <html lang="en"><meta charset="utf-8"><title>Class not found - MLP Playground</title>
-<body style="font-family: system-ui, sans-serif; max-width: 36rem; margin: 4rem auto">
+<link rel="stylesheet" href="/notice.css"><body>
 <h1>There is no open class with this code</h1>
 <p>Check the code on the teacher's screen (it has 6 letters and digits), or the class has
 ended.</p>

@@ -30,7 +30,7 @@ from fastapi.routing import APIRoute
 from mlp_playground import STATIC_DIR
 from mlp_playground.client_address import client_address
 from mlp_playground.deps import SettingsDep, StoreDep
-from mlp_playground.store import (
+from mlp_playground.store.base import (
     CorruptRun,
     RateLimited,
     RunNotFound,
@@ -39,7 +39,7 @@ from mlp_playground.store import (
     WrongDeleteToken,
 )
 from mlp_playground.store.schemas import Message, RunCreated, RunDocument, RunRequest, validate_run
-from mlp_playground.training.trainer import ConfigError
+from mlp_playground.training.config.checks import ConfigError
 
 RUN_ID = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
 OFF_LOOP_BYTES = 65_536
@@ -47,7 +47,7 @@ OFF_LOOP_BYTES = 65_536
 
 NOT_FOUND_PAGE = """<!doctype html>
 <html lang="en"><meta charset="utf-8"><title>Run not found - MLP Playground</title>
-<body style="font-family: system-ui, sans-serif; max-width: 36rem; margin: 4rem auto">
+<link rel="stylesheet" href="/notice.css"><body>
 <h1>This saved run does not exist</h1>
 <p>The link may be mistyped, or whoever saved the run deleted it.</p>
 <p><a href="/">Open the playground</a></p></body></html>
