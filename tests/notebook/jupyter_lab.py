@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import tempfile
@@ -14,8 +15,6 @@ import time
 from pathlib import Path
 
 import httpx
-
-from tests.support.servers import free_port
 
 LAB_CONFIG = """\
 c.ServerApp.ip = "127.0.0.1"
@@ -31,6 +30,13 @@ c.LabApp.expose_app_in_browser = True
 c.LabApp.user_settings_dir = {settings!r}
 c.LabApp.workspaces_dir = {workspaces!r}
 """
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
 
 # JupyterLab's own "fetch news / check for updates?" question, answered no in advance.
 NOTIFICATION_SETTINGS = {"fetchNews": "false", "checkForUpdates": False}
