@@ -8,7 +8,8 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 
 from mlp_playground.config import Settings
-from mlp_playground.store import Store, open_store
+from mlp_playground.store import open_store
+from mlp_playground.store.base import Store
 
 _store_lock = threading.Lock()
 

@@ -9,7 +9,9 @@ import pytest
 from sqlalchemy import text
 
 from mlp_playground.config import Settings
-from mlp_playground.store import MemoryStore, StoreError, default_database_path, open_store
+from mlp_playground.store import default_database_path, open_store
+from mlp_playground.store.base import StoreError
+from mlp_playground.store.memory import MemoryStore
 from mlp_playground.store.sql import SQLITE_BUSY_TIMEOUT_MS, SqlStore
 
 

@@ -5,23 +5,8 @@ its parts: leases.py (caps across processes), directory.py (session -> process, 
 token -> session), publisher.py and fanout.py (each frame published once, one pub/sub
 connection per process fanned out to local sinks), models.py (the model document for
 ``/predict`` elsewhere), wire.py (the channel message layout), errors.py
-(``ClusterUnavailable``). The single-process server never imports this package: Redis is
-an optional dependency (``redis>=5``), needed only with ``MLPG_REDIS_URL``.
+(``ClusterUnavailable``). Import each name from the module that defines it: this file
+imports nothing, so importing one part loads only what that part needs. The single-process
+server never imports this package: Redis is an optional dependency (``redis>=5``), needed
+only with ``MLPG_REDIS_URL``.
 """
-
-from mlp_playground.cluster.cluster import Cluster
-from mlp_playground.cluster.directory import SessionEntry
-from mlp_playground.cluster.errors import ClusterUnavailable
-from mlp_playground.cluster.fanout import CLOSE_TRY_AGAIN, RemoteWatch, StreamSink
-from mlp_playground.cluster.inbox import LatestWinsInbox, StreamEnded
-
-__all__ = [
-    "CLOSE_TRY_AGAIN",
-    "Cluster",
-    "ClusterUnavailable",
-    "LatestWinsInbox",
-    "RemoteWatch",
-    "SessionEntry",
-    "StreamEnded",
-    "StreamSink",
-]

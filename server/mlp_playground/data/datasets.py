@@ -15,8 +15,7 @@ from the same clean positions.
 
 Two regression datasets from TensorFlow Playground (``plane``, ``multi_gaussian``) return
 float targets in [-1, 1]; ``DATASETS[name].regression`` tells them apart. User data as CSV
-(``parse_csv``, ``to_csv``, ``DataError``) lives in ``mlp_playground.data.csv_data`` and is
-re-exported here.
+(``parse_csv``, ``to_csv``, ``DataError``) lives in ``mlp_playground.data.csv_data``.
 """
 
 from __future__ import annotations
@@ -27,18 +26,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mlp_playground.data.csv_data import DataError, parse_csv, to_csv
-
 __all__ = [
     "DATASETS",
     "DOMAIN",
-    "DataError",
     "DatasetInfo",
     "data_domain",
     "generate",
-    "parse_csv",
     "stratified_split",
-    "to_csv",
 ]
 
 DOMAIN: tuple[float, float, float, float] = (-6.0, 6.0, -6.0, 6.0)

@@ -23,15 +23,18 @@ import json
 import logging
 import time
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
-from mlp_playground.cluster import Cluster, ClusterUnavailable, SessionEntry
+from mlp_playground.cluster.cluster import Cluster
+from mlp_playground.cluster.directory import SessionEntry
+from mlp_playground.cluster.errors import ClusterUnavailable
 from mlp_playground.live.connection import CLOSE_POLICY, CLOSE_TRY_AGAIN, Connection
 from mlp_playground.live.messages import DATA_REQUEST
 from mlp_playground.live.outgoing import Output, dumps
 
 if TYPE_CHECKING:
-    from mlp_playground.live.registry import SessionRegistry
+    from mlp_playground.config import Settings
+    from mlp_playground.live.durable import Durability
     from mlp_playground.live.session import LiveSession
 
 log = logging.getLogger("mlp_playground.live")
@@ -41,6 +44,21 @@ HANDOFF_SECONDS = 4.0
 MODEL_READ_SECONDS = 3.0
 #: How long a starting process waits for Redis before serving on its own.
 STARTUP_WAIT = 3.0
+
+
+class LinkedRegistry(Protocol):
+    """What the link needs of its registry (``registry.SessionRegistry``, which creates the
+    link and so is not imported here)."""
+
+    @property
+    def settings(self) -> Settings: ...
+
+    @property
+    def durable(self) -> Durability | None: ...
+
+    def get(self, session_id: str) -> LiveSession | None: ...
+
+    def drop(self, session: LiveSession, reason: str, code: int = ...) -> None: ...
 
 
 class RemoteTarget:
@@ -82,7 +100,7 @@ class ConnectionSink:
 class ClusterLink:
     """One registry's membership of the cluster (created by ``SessionRegistry.start``)."""
 
-    def __init__(self, registry: SessionRegistry, cluster: Cluster) -> None:
+    def __init__(self, registry: LinkedRegistry, cluster: Cluster) -> None:
         self.registry = registry
         self.cluster = cluster
         self.loop: asyncio.AbstractEventLoop | None = None

@@ -29,7 +29,7 @@ from mlp_playground.live.outgoing import (
     reset_message,
     state_event,
 )
-from mlp_playground.training.trainer import ConfigError
+from mlp_playground.training.config.checks import ConfigError
 
 if TYPE_CHECKING:
     from mlp_playground.live.session import LiveSession

@@ -31,11 +31,10 @@ from typing import TYPE_CHECKING, Any
 
 from mlp_playground.config import Settings
 from mlp_playground.live.messages import ClientMessage
-from mlp_playground.live.snapshot import Captured, SnapshotError, decode, encode, restore
-from mlp_playground.live.snapshot import state_key as state_key
+from mlp_playground.live.snapshot import Captured, SnapshotError, decode, encode, restore, state_key
 from mlp_playground.live.state import SessionState
 from mlp_playground.live.tasks import cancel_and_wait
-from mlp_playground.store import Store
+from mlp_playground.store.base import Store
 
 if TYPE_CHECKING:
     from mlp_playground.live.session import LiveSession

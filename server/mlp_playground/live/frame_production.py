@@ -7,6 +7,9 @@ side) runs the grid passes on that replica, encodes the binary frames and delive
 unless a command came meanwhile: then it drops them and asks for a fresh frame, so nothing
 older than an event or a config change reaches a client after it. At most one job per
 session is in flight (``pending``).
+
+The session is seen through ``FrameSource``, the part of ``session.LiveSession`` the frames
+read: the session holds its producer, so this module does not import it back.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -28,19 +31,45 @@ from mlp_playground.live.outgoing import (
     stats_message,
     transform_message,
 )
-from mlp_playground.live.pacing import Throttle
-from mlp_playground.live.state import Subscription
-from mlp_playground.training.trainer import mc_predict
-
-if TYPE_CHECKING:
-    from mlp_playground.live.session import LiveSession
-    from mlp_playground.training.trainer import Trainer
+from mlp_playground.live.pacing import Pacer, Throttle
+from mlp_playground.live.state import SessionState, Subscription
+from mlp_playground.training.config.train_config import TrainConfig
+from mlp_playground.training.predictor import mc_predict
+from mlp_playground.training.trainer import Trainer
 
 STATS_INTERVAL = 0.25  # at most 4 stats messages a second
 STATS_MAX_POINTS = 512  # layer statistics on a bounded sample of the training points
 TRANSFORM_INTERVAL = 0.1  # at most 10 transform messages a second
 MC_WORK_BUDGET = 2e8  # multiply-adds of one frame's MC-dropout passes (~40 ms)
 MC_MIN_RESOLUTION = 16  # a big net's MC grid is coarser, never below this
+
+
+class FrameSource(Protocol):
+    """What frames need of a live session (``session.LiveSession`` is the one there is)."""
+
+    id: str
+    #: Bumped by every command; a frame of an older generation is dropped.
+    generation: int
+    closed: bool
+    class_code: str | None
+    thumbnails: Any  # the class's ThumbnailSink (classroom), or None
+    state: SessionState
+    pacer: Pacer
+    frames: FrameProducer
+    wake: Callable[[], None]
+
+    @property
+    def trainer(self) -> Trainer: ...
+
+    @property
+    def config(self) -> TrainConfig: ...
+
+    @property
+    def running(self) -> bool: ...
+
+    def has_audience(self) -> bool: ...
+
+    def deliver(self, outputs: list[Output]) -> None: ...
 
 
 class FrameProducer:
@@ -70,7 +99,7 @@ class FrameProducer:
         for throttle in self.throttles.values():
             throttle.reset()
 
-    def maybe_emit(self, session: LiveSession, now: float, force: bool = False) -> None:
+    def maybe_emit(self, session: FrameSource, now: float, force: bool = False) -> None:
         """Worker: start a frame (+ metrics, unit grids, stats) if one is due.
 
         The numbers (metrics, stats) are computed here, on the trainer; the grid pass and
@@ -100,7 +129,7 @@ class FrameProducer:
         else:
             self.submit(job)
 
-    def _poll_extras(self, session: LiveSession, now: float, sub: Subscription) -> dict[str, str]:
+    def _poll_extras(self, session: FrameSource, now: float, sub: Subscription) -> dict[str, str]:
         """Which rate-limited extras this frame carries: "send", "owed" or "skip" each."""
         state = (session.generation, session.trainer.step)
         polls = {}
@@ -121,7 +150,7 @@ class FrameProducer:
             polls["thumbnail"] = self.throttles["thumbnail"].poll(now, state, interval)
         return polls
 
-    def _job(self, session: LiveSession, sub: Subscription, polls: dict[str, str]) -> FrameJob:
+    def _job(self, session: FrameSource, sub: Subscription, polls: dict[str, str]) -> FrameJob:
         """Worker: the frame's numbers, now, and its grid work for the frame thread."""
         trainer, config = session.trainer, session.config
         units = polls.get("units") == "send"
@@ -162,7 +191,7 @@ class FrameProducer:
         )
 
     @staticmethod
-    def _metrics(session: LiveSession) -> dict[str, Any]:
+    def _metrics(session: FrameSource) -> dict[str, Any]:
         m = session.trainer.evaluate()
         rate = session.pacer.measure_rate(time.monotonic(), session.trainer.step, session.running)
         return metrics_message(session.trainer, m, rate, session.running)
@@ -216,7 +245,7 @@ class FrameProducer:
 
     # --- frame thread ---------------------------------------------------------------------
 
-    def finish(self, session: LiveSession, job: FrameJob, out: list[Output]) -> None:
+    def finish(self, session: FrameSource, job: FrameJob, out: list[Output]) -> None:
         """Frame thread: deliver a rendered frame, or drop it if a command came since."""
         if session.generation == job.generation and not session.closed:
             session.deliver(out)
@@ -237,7 +266,7 @@ class FrameProducer:
                 throttle.reset()
         self.dirty = True
 
-    def done(self, session: LiveSession) -> None:
+    def done(self, session: FrameSource) -> None:
         """Frame thread: the job is over (delivered, dropped or failed); wake the worker."""
         self.pending = False
         session.wake()
@@ -247,7 +276,7 @@ class FrameProducer:
 class FrameJob:
     """One frame's work for the frame thread: a grid pass on a weight replica, encoding."""
 
-    session: LiveSession
+    session: FrameSource
     generation: int
     step: int
     subscription: Subscription

@@ -3,15 +3,16 @@ check backprop's gradients. Worker thread, between two steps (see ``commands``).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import Future
 from typing import TYPE_CHECKING
 
 from mlp_playground.live.connection import Connection
 from mlp_playground.live.messages import ProtocolError
-from mlp_playground.training.trainer import ConfigError, Predictor, check_model_shape
+from mlp_playground.training.config.checks import ConfigError
+from mlp_playground.training.predictor import Predictor, check_model_shape
 
 if TYPE_CHECKING:
-    from mlp_playground.live.commands import Handler
     from mlp_playground.live.session import LiveSession
 
 GRADCHECK_MAX_PER_PARAMETER = 10  # entries checked per tensor (docs/instruments.md)
@@ -105,7 +106,8 @@ def _gradcheck(session: LiveSession, conn: Connection | None, points: int) -> No
     session.send(conn, {"type": "gradcheck", **reply, "step": session.trainer.step})
 
 
-COMMANDS: dict[str, Handler] = {
+#: Merged into ``commands.COMMANDS`` (handlers take the session, the sender, the args).
+COMMANDS: dict[str, Callable[..., None]] = {
     "set_weight": _set_weight,
     "get_model": _get_model,
     "load_model": _load_model,

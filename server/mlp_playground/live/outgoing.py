@@ -18,7 +18,8 @@ import numpy as np
 from mlp_playground.live.connection import Connection
 
 if TYPE_CHECKING:
-    from mlp_playground.training.trainer import Metrics, Trainer
+    from mlp_playground.training.state import Metrics
+    from mlp_playground.training.trainer import Trainer
 
 #: One payload for the loop to fan out: (target or None for all, payload, slot or None).
 Output = tuple[Connection | None, str | bytes, str | None]

@@ -3,13 +3,15 @@
 The owner/watcher route and the teacher's class stream share these rules: binary data
 closes with 1003, a message over ``max_message_bytes`` with 1009 (both end the
 connection), and messages over ``max_messages_per_second`` are dropped with an occasional
-``rate_limited`` error. Each endpoint then parses the text its own way.
+``rate_limited`` error. Each endpoint then parses the text its own way. Before any of it,
+``origin_allowed`` says whether the page that opens the socket may (the same rule for all).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
+from urllib.parse import urlsplit
 
 from starlette.websockets import WebSocketDisconnect
 
@@ -97,3 +99,21 @@ async def client_messages(conn: Connection, settings: Settings) -> AsyncIterator
             conn.push(error_text("internal_error", "the message could not be checked", None))
             continue
         yield parsed
+
+
+def origin_allowed(origin: str | None, host: str | None, allowed: list[str]) -> bool:
+    """May a connection with this ``Origin`` header open a websocket here?
+
+    Websockets are outside CORS: without this check any web page a student visits could
+    open sessions on (and burn the CPU of) a playground running on their laptop. Browsers
+    always send ``Origin``; scripts usually send none and are let in, as over REST. A page
+    is let in from this server's own origin (same host and port as the ``Host`` header) or
+    from one of ``Settings.cors_origins``.
+    """
+    if not origin:
+        return True
+    if "*" in allowed or origin in allowed:
+        return True
+    if not host:
+        return False
+    return urlsplit(origin).netloc.lower() == host.lower()

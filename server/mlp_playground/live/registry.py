@@ -29,7 +29,7 @@ from mlp_playground.live.outgoing import Output
 from mlp_playground.live.scheduler import Scheduler
 from mlp_playground.live.session import LiveSession
 from mlp_playground.live.tasks import cancel_and_wait
-from mlp_playground.store import Store
+from mlp_playground.store.base import Store
 
 if TYPE_CHECKING:
     from mlp_playground.live.cluster_link import ClusterLink
@@ -100,7 +100,7 @@ class SessionRegistry:
         if self.durable is not None:
             self.durable.start()
         if self.settings.redis_url:
-            from mlp_playground.cluster import Cluster
+            from mlp_playground.cluster.cluster import Cluster
             from mlp_playground.live.cluster_link import ClusterLink
 
             cluster = Cluster(self.settings.redis_url, prefix=self.settings.redis_prefix)

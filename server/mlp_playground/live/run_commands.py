@@ -13,6 +13,7 @@ from __future__ import annotations
 import copy
 import logging
 import time
+from collections.abc import Callable
 from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
 
@@ -20,10 +21,11 @@ from mlp_playground.live.connection import Connection
 from mlp_playground.live.outgoing import data_message, state_event
 from mlp_playground.live.snapshot import capture, state_key
 from mlp_playground.live.state import CONFIG_KEYS
-from mlp_playground.training.trainer import ConfigError, TrainConfig, Trainer
+from mlp_playground.training.config.checks import ConfigError
+from mlp_playground.training.config.train_config import TrainConfig
+from mlp_playground.training.trainer import Trainer
 
 if TYPE_CHECKING:
-    from mlp_playground.live.commands import Handler
     from mlp_playground.live.session import LiveSession
 
 log = logging.getLogger("mlp_playground.live")
@@ -133,7 +135,8 @@ def _load_run(session: LiveSession, conn: Connection | None, run: dict[str, Any]
     )
 
 
-COMMANDS: dict[str, Handler] = {
+#: Merged into ``commands.COMMANDS`` (handlers take the session, the sender, the args).
+COMMANDS: dict[str, Callable[..., None]] = {
     "_snapshot": _snapshot,
     "save": _save,
     "load_run": _load_run,

@@ -22,7 +22,7 @@ from mlp_playground.client_address import client_address
 from mlp_playground.live.connection import Connection
 from mlp_playground.live.messages import ClientMessage, ProtocolError
 from mlp_playground.live.outgoing import dumps
-from mlp_playground.store import (
+from mlp_playground.store.base import (
     CorruptRun,
     RateLimited,
     RunTooLarge,
@@ -32,7 +32,7 @@ from mlp_playground.store import (
     StoreFull,
 )
 from mlp_playground.store.schemas import RunRequest, validate_run
-from mlp_playground.training.trainer import ConfigError
+from mlp_playground.training.config.checks import ConfigError
 
 if TYPE_CHECKING:
     from mlp_playground.live.registry import SessionRegistry

@@ -42,6 +42,7 @@ import time
 
 import numpy as np
 
+from mlp_playground.live import commands, run_commands
 from mlp_playground.live.session import LiveSession
 
 log = logging.getLogger("mlp_playground.live")
@@ -156,7 +157,7 @@ class Scheduler:
         t0 = time.perf_counter()
         for s in sessions:
             if s.commands:
-                s.process_commands()
+                commands.apply_queued(s)
             if s.closed:  # dropped, its last commands (a final snapshot) applied: let go
                 self.remove(s)
         t1 = time.perf_counter()
@@ -169,7 +170,8 @@ class Scheduler:
             self._rr += 1
             budget = min(MAX_SLICE, max(MIN_SLICE, ROUND_SECONDS / len(active)))
             try:
-                session.run_slice(budget)
+                if session.run_slice(budget):  # it paused itself: written at once
+                    run_commands.take_snapshot(session)
             except Exception:
                 log.exception("session %s: training slice failed; paused", session.id)
                 session.slice_failed()

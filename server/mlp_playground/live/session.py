@@ -11,7 +11,9 @@ encoded in the worker, off the loop), and the loop fans them out to the connecti
 Who does what (docs/internals.md has the map): ``state.SessionState`` is what the session
 is (what a snapshot keeps), ``commands``/``model_commands`` apply client messages,
 ``pacing.Pacer`` says when to step and when a frame is due, ``frame_production`` makes
-the frames, ``outgoing`` builds the JSON messages. This class ties them together.
+the frames, ``outgoing`` builds the JSON messages. This class ties the state, the pacing
+and the frames together; the worker (``scheduler``) applies the commands to it
+(``commands.apply_queued``), which is why this module imports no command module.
 """
 
 from __future__ import annotations
@@ -26,9 +28,8 @@ from typing import Any
 import numpy as np
 
 from mlp_playground.config import Settings
-from mlp_playground.live import commands, run_commands
 from mlp_playground.live.connection import Connection
-from mlp_playground.live.frame_production import FrameJob, FrameProducer
+from mlp_playground.live.frame_production import FrameProducer
 from mlp_playground.live.messages import ClientMessage
 from mlp_playground.live.outgoing import (
     Output,
@@ -39,15 +40,13 @@ from mlp_playground.live.outgoing import (
     stopped_event,
 )
 from mlp_playground.live.pacing import Pacer
-from mlp_playground.live.state import LIVE_DEFAULTS, SessionState, Subscription
-from mlp_playground.training.trainer import TrainConfig, Trainer
+from mlp_playground.live.state import SessionState, Subscription
+from mlp_playground.training.config.train_config import TrainConfig
+from mlp_playground.training.trainer import Trainer
 
 
 def _nobody() -> bool:
     return False
-
-
-__all__ = ["LIVE_DEFAULTS", "FrameJob", "LiveSession", "Output", "Subscription", "dumps"]
 
 
 class LiveSession:
@@ -194,11 +193,7 @@ class LiveSession:
         """Worker: one JSON message to ``target`` (None: every connection)."""
         self._deliver(self, [(target, dumps(msg), None)])
 
-    # --- worker side: commands ------------------------------------------------------------
-
-    def process_commands(self) -> bool:
-        """Worker: apply every queued command; True if there was any."""
-        return commands.apply_queued(self)
+    # --- worker side: commands (applied by commands.apply_queued) ---------------------------
 
     def reconfigure(self, partial: dict[str, Any]) -> set[str]:
         """Worker: merge ``partial`` into the config and apply it; the names that changed."""
@@ -230,11 +225,14 @@ class LiveSession:
             wait = min(wait, self.pacer.next_frame - now)
         return wait
 
-    def run_slice(self, budget: float) -> None:
+    def run_slice(self, budget: float) -> bool:
         """Worker: run optimiser steps for about ``budget`` seconds (at least one step).
 
         Steps run in chunks sized from the measured time per step, and never past the next
-        frame's due time, so frames keep their cadence whatever the net's size.
+        frame's due time, so frames keep their cadence whatever the net's size. True if the
+        session paused itself (it diverged, or a ``config.stop`` condition was met): the
+        worker then snapshots it at once, as after a ``pause``
+        (``run_commands.take_snapshot``).
         """
         pacer, trainer = self.pacer, self.trainer
         start = time.perf_counter()
@@ -253,22 +251,22 @@ class LiveSession:
                 self.frames.dirty = True
             if result.diverged:
                 self._diverged()
-                break
+                return True
             if result.stopped is not None:
                 self._stopped(result.stopped)
-                break
+                return True
             if done == 0:  # nothing to train on (every point removed): look again later
                 pacer.rest(time.monotonic())
                 break
             if time.perf_counter() >= deadline or not self.wants_steps(time.monotonic()):
                 break
+        return False
 
     def _diverged(self) -> None:
         self.running = False
         self.pacer.stop()
         self.frames.dirty = True
         self.send(None, diverged_event(self.trainer))
-        run_commands.take_snapshot(self)
 
     def _stopped(self, condition: str) -> None:
         """Worker: a ``config.stop`` condition was met at an epoch's end: pause and say which."""
@@ -276,7 +274,6 @@ class LiveSession:
         self.pacer.stop()
         self.send(None, stopped_event(self.trainer, self.config.stop, condition))
         self.frames.dirty = True  # after the event, so the paused metrics follow it
-        run_commands.take_snapshot(self)
 
     def slice_failed(self) -> None:
         """Worker: a training slice raised (a bug): pause and tell the clients, or the

@@ -14,7 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from mlp_playground.training.trainer import TrainConfig, Trainer
+from mlp_playground.training.config.train_config import TrainConfig
+from mlp_playground.training.trainer import Trainer
 
 #: The page's starting point (TensorFlow Playground's): a small net on the circle data.
 LIVE_DEFAULTS: dict[str, Any] = {

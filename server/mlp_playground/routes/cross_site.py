@@ -6,7 +6,7 @@ student visits would still create classes or save runs on the classroom's server
 state-changing request (POST, PUT, PATCH, DELETE) is refused with 403 when its ``Origin``
 is foreign, or when the browser says ``Sec-Fetch-Site: cross-site``, unless
 ``MLPG_CORS_ORIGINS`` names that origin: the rule the websockets follow
-(``routes.live.origin_allowed``: same host and port as the ``Host`` header). Requests
+(``live.receiving.origin_allowed``: same host and port as the ``Host`` header). Requests
 without ``Origin`` (curl, scripts, the Python client) are not a browser's and are served.
 """
 
@@ -16,7 +16,7 @@ from starlette.datastructures import Headers
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from mlp_playground.routes.live import origin_allowed
+from mlp_playground.live.receiving import origin_allowed
 
 STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 

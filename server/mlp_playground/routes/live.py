@@ -12,7 +12,6 @@ import concurrent.futures
 import logging
 import time
 from typing import Annotated, Any
-from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Body, HTTPException, Query, WebSocket
 from fastapi.responses import JSONResponse
@@ -28,36 +27,18 @@ from mlp_playground.live.connection import (
 from mlp_playground.live.messages import (
     DATA_REQUEST,
 )
-from mlp_playground.live.receiving import client_messages, error_text
+from mlp_playground.live.receiving import client_messages, error_text, origin_allowed
 from mlp_playground.live.registry import SessionRegistry
 from mlp_playground.live.session import LiveSession
 from mlp_playground.routes import live_remote
+from mlp_playground.routes.body_limit import OffLoopJSONRoute
 from mlp_playground.routes.live_remote import refuse_watcher
-from mlp_playground.routes.training import OffLoopJSONRoute
 
 router = APIRouter()
 rest = APIRouter(route_class=OffLoopJSONRoute)  # the REST side of live sessions
 log = logging.getLogger("mlp_playground.live")
 
 LOAD_MODEL_TIMEOUT = 30.0  # seconds: the worker applies it between two training slices
-
-
-def origin_allowed(origin: str | None, host: str | None, allowed: list[str]) -> bool:
-    """May a connection with this ``Origin`` header open a websocket here?
-
-    Websockets are outside CORS: without this check any web page a student visits could
-    open sessions on (and burn the CPU of) a playground running on their laptop. Browsers
-    always send ``Origin``; scripts usually send none and are let in, as over REST. A page
-    is let in from this server's own origin (same host and port as the ``Host`` header) or
-    from one of ``Settings.cors_origins``.
-    """
-    if not origin:
-        return True
-    if "*" in allowed or origin in allowed:
-        return True
-    if not host:
-        return False
-    return urlsplit(origin).netloc.lower() == host.lower()
 
 
 async def _refuse_foreign_origin(websocket: WebSocket, registry: SessionRegistry) -> bool:

@@ -26,7 +26,7 @@ from mlp_playground.live.receiving import client_messages, error_text
 from mlp_playground.live.registry import SessionRegistry
 
 if TYPE_CHECKING:  # Redis is an optional dependency: imported only when it is configured
-    from mlp_playground.cluster import ClusterUnavailable
+    from mlp_playground.cluster.errors import ClusterUnavailable
     from mlp_playground.live.cluster_link import ClusterLink
 
 
@@ -46,7 +46,7 @@ async def _unavailable(websocket: WebSocket, exc: ClusterUnavailable) -> None:
 
 async def watch(websocket: WebSocket, registry: SessionRegistry, token: str) -> None:
     """Follow the session of ``token`` held elsewhere; an unknown token closes with 1008."""
-    from mlp_playground.cluster import ClusterUnavailable
+    from mlp_playground.cluster.errors import ClusterUnavailable
     from mlp_playground.live.cluster_link import ConnectionSink
 
     link = registry.link
@@ -80,7 +80,7 @@ async def _receive(
     registry: SessionRegistry, link: ClusterLink, session_id: str, conn: Connection
 ) -> None:
     """A watcher only follows: ``get_model`` is answered from the published model."""
-    from mlp_playground.cluster import ClusterUnavailable
+    from mlp_playground.cluster.errors import ClusterUnavailable
 
     async for _ in client_messages(conn, registry.settings):  # get_model: the only one
         try:

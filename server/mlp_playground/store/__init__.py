@@ -4,7 +4,7 @@
 (``MLPG_DATABASE_URL``): empty for an SQLite file in the user data directory,
 ``sqlite:///path`` for another file, ``postgresql+psycopg://...`` for a server, and
 ``memory://`` for a store that lives and dies with the process. Callers use only ``Store``'s
-methods and the errors exported here; see ``base.Store`` for the semantics.
+methods and its errors (both in ``store.base``, which gives the semantics).
 """
 
 from __future__ import annotations
@@ -12,40 +12,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mlp_playground.store.base import (
-    CorruptRun,
-    RateLimited,
-    RunNotFound,
-    RunTooLarge,
-    SavedRun,
-    Snapshot,
-    Store,
-    StoreError,
-    StoreFull,
-    StoreLimits,
-    WrongDeleteToken,
-)
+from mlp_playground.store.base import StoreLimits
 from mlp_playground.store.memory import MemoryStore
 
 if TYPE_CHECKING:
     from mlp_playground.config import Settings
-
-__all__ = [
-    "CorruptRun",
-    "MemoryStore",
-    "RateLimited",
-    "RunNotFound",
-    "RunTooLarge",
-    "SavedRun",
-    "Snapshot",
-    "Store",
-    "StoreError",
-    "StoreFull",
-    "StoreLimits",
-    "WrongDeleteToken",
-    "default_database_path",
-    "open_store",
-]
+    from mlp_playground.store.base import Store
 
 MEMORY_URL = "memory://"
 DB_FILE = "mlp-playground.db"
