@@ -80,7 +80,16 @@ class Settings(BaseSettings):
     # because ``max_classes`` is already the number of output classes of a network.
     max_students_per_class: int = 200
     max_classrooms: int = 50
+    #: Open classes one client address may hold: a school behind one NAT address that runs
+    #: more classes at once raises it. Ended, expired and reclaimed classes do not count.
+    max_classrooms_per_client: int = 5
     class_lifetime_seconds: float = 8 * 3600.0
+    #: A class whose teacher page never connects within this is reclaimed (seconds).
+    class_claim_seconds: float = 15 * 60.0
+    #: Unknown class codes (and wrong teacher tokens) one client may try in a minute, on
+    #: /c/, /ws?class= and /ws/class/; over it, every look-up is refused until the minute
+    #: has passed. Generous for a class of typos behind one NAT address.
+    max_unknown_codes_per_minute: int = 30
 
     # CORS: closed unless origins are listed.
     cors_origins: list[str] = []

@@ -23,7 +23,8 @@ def test_post_classes_answers_a_code_a_token_and_the_join_url(client):
     assert titled.status_code == 201
 
 
-def test_codes_and_tokens_differ_between_classes(client):
+def test_codes_and_tokens_differ_between_classes(make_client):
+    client = make_client(max_classrooms_per_client=20)
     made = [client.post("/classes").json() for _ in range(20)]
     assert len({m["code"] for m in made}) == 20
     assert len({m["teacher_token"] for m in made}) == 20

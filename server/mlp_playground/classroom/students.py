@@ -13,8 +13,9 @@ from typing import TYPE_CHECKING
 
 from starlette.websockets import WebSocket
 
-from mlp_playground.classroom.classes import ClassRegistry, check_nickname
+from mlp_playground.classroom.classes import ClassRegistry, TooManyGuesses, check_nickname
 from mlp_playground.classroom.teacher import refuse
+from mlp_playground.client_address import client_address
 from mlp_playground.live.connection import CLOSE_POLICY, CLOSE_TRY_AGAIN
 
 if TYPE_CHECKING:
@@ -30,10 +31,16 @@ async def admit(
     websocket: WebSocket, registry: SessionRegistry, code: str, name: str | None
 ) -> Callable[[LiveSession], None] | None:
     """The enrolment of a new student session, or None after refusing (socket closed):
-    ``unknown_class`` (1008), ``invalid_value`` on ``name`` (1008), ``too_many_students``
-    (1013)."""
+    ``too_many_attempts`` (1013, this address tried too many unknown codes),
+    ``unknown_class`` (1008), ``invalid_value`` on ``name`` (1008), ``name_taken`` on
+    ``name`` (1008: another student of the class goes by that name, or one too like it),
+    ``too_many_students`` (1013)."""
     classes = class_registry(websocket)
-    klass = classes.get(code)
+    try:
+        klass = classes.find(code, client_address(websocket))
+    except TooManyGuesses as exc:
+        await refuse(websocket, "too_many_attempts", str(exc), CLOSE_TRY_AGAIN)
+        return None
     if klass is None:
         message = f"no open class {code.strip().upper()!r}: check the code, or the class has ended"
         await refuse(websocket, "unknown_class", message, CLOSE_POLICY)
@@ -42,6 +49,10 @@ async def admit(
         nickname = check_nickname(name)
     except ValueError as exc:
         await refuse(websocket, "invalid_value", str(exc), CLOSE_POLICY, field="name")
+        return None
+    if classes.name_taken(klass, registry, nickname):
+        message = f"another student of this class is already called {nickname!r}: pick another name"
+        await refuse(websocket, "name_taken", message, CLOSE_POLICY, field="name")
         return None
     cap = registry.settings.max_students_per_class
     if len(classes.students(klass, registry)) >= cap:

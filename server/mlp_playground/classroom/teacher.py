@@ -21,7 +21,9 @@ from typing import TYPE_CHECKING, Any
 from starlette.websockets import WebSocket
 
 from mlp_playground.classroom import push, thumbnails
+from mlp_playground.classroom.classes import TooManyGuesses
 from mlp_playground.classroom.roster import roster_message
+from mlp_playground.client_address import client_address
 from mlp_playground.live.connection import (
     CLOSE_NORMAL,
     CLOSE_POLICY,
@@ -31,7 +33,7 @@ from mlp_playground.live.connection import (
 )
 from mlp_playground.live.messages import ClientMessage, ProtocolError, _int, _number
 from mlp_playground.live.outgoing import dumps
-from mlp_playground.live.receiving import client_texts, error_text
+from mlp_playground.live.receiving import client_texts, error_text, origin_allowed
 from mlp_playground.public import public_url
 
 if TYPE_CHECKING:
@@ -197,7 +199,11 @@ class TeacherStream:
     async def tick(self) -> None:
         while self.conn.close_code is None:
             if self.klass.expired():
-                message = "the class has ended (class_lifetime_seconds)"
+                message = (
+                    "the class was ended by its teacher"
+                    if self.klass.ended
+                    else "the class has ended (class_lifetime_seconds)"
+                )
                 self.conn.push(dumps({"type": "event", "event": "class_ended", "message": message}))
                 await asyncio.sleep(0.5)
                 self.conn.request_close(CLOSE_NORMAL, "class ended")
@@ -208,8 +214,6 @@ class TeacherStream:
 
 async def serve_teacher(websocket: WebSocket, code: str, token: str | None) -> None:
     """Check the class and the token, then stream until either side ends."""
-    from mlp_playground.routes.live import origin_allowed
-
     app = websocket.app
     registry: SessionRegistry = app.state.registry
     classes: ClassRegistry = app.state.classes
@@ -221,17 +225,24 @@ async def serve_teacher(websocket: WebSocket, code: str, token: str | None) -> N
         msg = "pages from another origin may not open websockets here (MLPG_CORS_ORIGINS)"
         await refuse(websocket, "forbidden_origin", msg, CLOSE_POLICY)
         return
-    klass = classes.get(code)
+    client = client_address(websocket)
+    try:
+        klass = classes.find(code, client)
+    except TooManyGuesses as exc:
+        await refuse(websocket, "too_many_attempts", str(exc), CLOSE_TRY_AGAIN)
+        return
     if klass is None:
         await refuse(websocket, "unknown_class", f"no open class {code!r}", CLOSE_POLICY)
         return
     if not klass.token_ok(token):
+        classes.guesses.failed(client)
         await refuse(websocket, "forbidden", "wrong or missing teacher token", CLOSE_POLICY)
         return
     if len(klass.sink.teachers) >= MAX_TEACHERS:
         msg = f"this class already has {MAX_TEACHERS} teacher connections"
         await refuse(websocket, "too_many_teachers", msg, CLOSE_TRY_AGAIN)
         return
+    klass.claimed = True  # a teacher came: the class is no longer reclaimable as abandoned
     conn = Connection(websocket, "teacher")
     conn.push(hello(klass, classes, settings), READY)
     stream = TeacherStream(conn, klass, classes, registry, getattr(app.state, "store", None))

@@ -10,16 +10,23 @@ HTML page with status 404 (a person typed that address), as ``/r/{id}`` does.
 
 from __future__ import annotations
 
-from typing import Any
+import math
+from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Request, WebSocket
+from fastapi import APIRouter, Header, HTTPException, Request, WebSocket
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from mlp_playground import STATIC_DIR
 from mlp_playground.classroom import push  # noqa: F401  (registers the push commands)
-from mlp_playground.classroom.classes import ClassRegistry, ClassroomsFull
+from mlp_playground.classroom.classes import (
+    ClassRegistry,
+    ClassroomsFull,
+    TooManyClasses,
+    TooManyGuesses,
+)
 from mlp_playground.classroom.teacher import serve_teacher
+from mlp_playground.client_address import client_address
 from mlp_playground.deps import SettingsDep
 from mlp_playground.public import public_url
 from mlp_playground.routes.body_limit import OffLoopJSONRoute
@@ -37,6 +44,20 @@ NOT_FOUND_PAGE = """<!doctype html>
 ended.</p>
 <p><a href="/">Open the playground on your own</a></p></body></html>
 """
+
+
+TOO_MANY_PAGE = """<!doctype html>
+<html lang="en"><meta charset="utf-8"><title>Too many wrong codes - MLP Playground</title>
+<link rel="stylesheet" href="/notice.css"><body>
+<h1>Too many wrong class codes from this address</h1>
+<p>Wait a minute, then type the code shown on the teacher's screen again.</p>
+<p><a href="/">Open the playground on your own</a></p></body></html>
+"""
+
+
+def retry_after(seconds: float) -> dict[str, str]:
+    """A Retry-After header in whole seconds, rounded up."""
+    return {"Retry-After": str(math.ceil(seconds))}
 
 
 class ClassRequest(BaseModel):
@@ -64,6 +85,7 @@ def classes_of(request: Request | WebSocket) -> ClassRegistry:
     response_model=ClassCreated,
     responses={
         422: {"description": "a bad field, named in detail[].field"},
+        429: {"description": "this address has max_classrooms_per_client open classes"},
         507: {"description": "max_classrooms classes are open"},
     },
 )
@@ -73,7 +95,9 @@ def create_class(request: Request, settings: SettingsDep, body: ClassRequest | N
     if title is not None and any(ord(c) < 32 for c in title):
         raise ConfigError("title", "title must be one line of text (no control characters)")
     try:
-        klass = classes_of(request).create(title)
+        klass = classes_of(request).create(title, client_address(request))
+    except TooManyClasses as exc:
+        raise HTTPException(429, str(exc), headers=retry_after(exc.retry_after)) from None
     except ClassroomsFull as exc:
         raise HTTPException(507, str(exc)) from None
     join = f"/c/{klass.code}"
@@ -94,10 +118,53 @@ def create_class(request: Request, settings: SettingsDep, body: ClassRequest | N
     responses={404: {"description": "no open class has this code (an HTML page)"}},
 )
 def student_page(code: str, request: Request) -> Response:
-    """The page, which reads the code from its path, asks for a nickname and joins."""
-    if classes_of(request).get(code) is None:
+    """The page, which reads the code from its path, asks for a nickname and joins.
+
+    An unknown code counts against the client's ``max_unknown_codes_per_minute``; over it
+    every code answers 429 (with Retry-After), known or not."""
+    try:
+        klass = classes_of(request).find(code, client_address(request))
+    except TooManyGuesses as exc:
+        return HTMLResponse(TOO_MANY_PAGE, status_code=429, headers=retry_after(exc.retry_after))
+    if klass is None:
         return HTMLResponse(NOT_FOUND_PAGE, status_code=404)
     return FileResponse(STATIC_DIR / "index.html", headers={"Cache-Control": "no-cache"})
+
+
+@router.delete(
+    "/classes/{code}",
+    status_code=204,
+    responses={
+        403: {"description": "a wrong or missing teacher token"},
+        404: {"description": "no open class has this code"},
+        429: {"description": "too many unknown codes or wrong tokens from this address"},
+    },
+)
+def end_class(
+    code: str,
+    request: Request,
+    token: str | None = None,
+    authorization: Annotated[str | None, Header()] = None,
+) -> Response:
+    """End a class now: its teacher pages close, its students keep their sessions as
+    ordinary ones (each is told with a ``class_ended`` event). The teacher token goes in
+    ``Authorization: Bearer <token>`` (or ``?token=``, as the teacher's websocket takes it)."""
+    classes = classes_of(request)
+    client = client_address(request)
+    try:
+        klass = classes.find(code, client)
+    except TooManyGuesses as exc:
+        raise HTTPException(429, str(exc), headers=retry_after(exc.retry_after)) from None
+    if klass is None:
+        raise HTTPException(404, f"no open class {code.strip().upper()!r}")
+    bearer = None
+    if authorization and authorization[:7].lower() == "bearer ":
+        bearer = authorization[7:].strip()
+    if not klass.token_ok(bearer or token):
+        classes.guesses.failed(client)
+        raise HTTPException(403, "wrong or missing teacher token")
+    classes.end(klass, request.app.state.registry)
+    return Response(status_code=204)
 
 
 @router.websocket("/ws/class/{code}")
