@@ -249,17 +249,27 @@ export class Chart {
   }
 
   updateReadout() {
+    // Built as DOM nodes, not innerHTML: the page's CSP (style-src 'self') blocks style
+    // attributes in markup, while a colour set through the CSSOM is allowed.
     const b = this.b;
     const x = b.xmin + this.hoverX * (b.xmax - b.xmin);
-    const parts = [];
+    const nodes = [];
     let shownX = null;
     for (const s of this.series) {
       if (!s.n) continue;
       let best = 0;
       for (let i = 1; i < s.n; i++) if (Math.abs(s.xs[i] - x) < Math.abs(s.xs[best] - x)) best = i;
       shownX = shownX ?? s.xs[best];
-      parts.push(`<span style="color:${s.color}">■</span> ${s.name} ${this.opts.format(s.ys[best])}`);
+      const swatch = document.createElement('span');
+      swatch.style.color = s.color;
+      swatch.textContent = '■';
+      nodes.push(' · ', swatch, ` ${s.name} ${this.opts.format(s.ys[best])}`);
     }
-    this.readout.innerHTML = shownX == null ? '' : `${this.opts.xLabel ? this.opts.xLabel() : 'step'} ${this.xTick(shownX)} · ${parts.join(' · ')}`;
+    if (shownX == null) {
+      this.readout.replaceChildren();
+      return;
+    }
+    nodes[0] = `${this.opts.xLabel ? this.opts.xLabel() : 'step'} ${this.xTick(shownX)} · `;
+    this.readout.replaceChildren(...nodes);
   }
 }
