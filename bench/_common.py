@@ -1,8 +1,12 @@
-"""What the benchmarks share: a loopback port, a server subprocess, Chromium's flags, RSS,
-CPU from /proc, a private redis-server.
+"""What the benchmarks share: a loopback port, a server subprocess, RSS, CPU from /proc, a
+private redis-server.
 
-bench/ is a folder of scripts, not a package: each script puts this folder on ``sys.path``
-(as running ``python bench/x.py`` already does) and imports ``_common``.
+bench/ is a folder of scripts, not a package: ``python bench/x.py`` puts this folder on
+``sys.path``, so each script imports ``_common``. The package comes from the installed
+project; what the benchmarks share with the tests (the fuzzer, the load generator,
+Chromium's flags) lives in ``tests.support``, so this module also puts the checkout's root
+on ``sys.path``: a script imports ``_common`` before ``tests.support`` (isort's order,
+third-party before first-party, keeps it so).
 """
 
 from __future__ import annotations
@@ -18,15 +22,8 @@ from pathlib import Path
 import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
+if str(ROOT) not in sys.path:
+    sys.path.insert(1, str(ROOT))  # after bench/ itself, for ``tests.support``
 
 
 def free_port() -> int:

@@ -23,18 +23,13 @@ import argparse
 import asyncio
 import json
 import os
-import sys
 import time
 from pathlib import Path
 from urllib.parse import urlencode
 
 import httpx
+from _common import start_server, stop_server
 from websockets.asyncio.client import connect
-
-ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
-
-from _common import start_server, stop_server  # noqa: E402
 
 CLOCK = os.sysconf("SC_CLK_TCK")
 STUDENT_FRAMES = [0]  # frames the students received, all together
@@ -161,7 +156,8 @@ def render_cost() -> None:
     from mlp_playground.live import frames
     from mlp_playground.live.registry import limit_blas_threads
     from mlp_playground.live.state import LIVE_DEFAULTS
-    from mlp_playground.training.trainer import TrainConfig, Trainer
+    from mlp_playground.training.config.train_config import TrainConfig
+    from mlp_playground.training.trainer import Trainer
 
     limit_blas_threads()
     trainer = Trainer(TrainConfig.from_dict({**LIVE_DEFAULTS, **STUDENT_CONFIG}))

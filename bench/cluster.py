@@ -27,10 +27,8 @@ import time
 import uuid
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT)]
-
-from mlp_playground.cluster import Cluster, LatestWinsInbox, StreamEnded  # noqa: E402
+from mlp_playground.cluster.cluster import Cluster
+from mlp_playground.cluster.inbox import LatestWinsInbox, StreamEnded
 
 
 def free_port() -> int:

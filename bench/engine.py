@@ -18,14 +18,10 @@ for a 10x256 net on 32 points with 10 sampled entries per tensor.
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 import warnings
-from pathlib import Path
 
 import numpy as np
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from mlp_playground.nn.gradcheck import gradient_check
 from mlp_playground.nn.model import MLP

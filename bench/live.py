@@ -20,20 +20,15 @@ from __future__ import annotations
 import asyncio
 import json
 import statistics
-import sys
 import time
-from pathlib import Path
 
+from _common import rss_mb, start_server, stop_server
 from websockets.asyncio.client import connect
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
-
-from _common import rss_mb, start_server, stop_server  # noqa: E402
-
-from mlp_playground.live.registry import limit_blas_threads  # noqa: E402
-from mlp_playground.live.state import LIVE_DEFAULTS  # noqa: E402
-from mlp_playground.training.trainer import TrainConfig, Trainer  # noqa: E402
+from mlp_playground.live.registry import limit_blas_threads
+from mlp_playground.live.state import LIVE_DEFAULTS
+from mlp_playground.training.config.train_config import TrainConfig
+from mlp_playground.training.trainer import Trainer
 
 NET = {"network": {"hidden_layers": [8, 8]}}
 

@@ -19,14 +19,12 @@ without that contention, and the CPU time is the page's own cost either way.
 from __future__ import annotations
 
 import argparse
-import sys
 import time
-from pathlib import Path
 
+from _common import start_server, stop_server
 from playwright.sync_api import sync_playwright
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import CHROMIUM, CHROMIUM_ARGS, start_server, stop_server
+from tests.support.chromium import CHROMIUM, CHROMIUM_ARGS
 
 HASH = "#data=circle&k=2&h=8,8&act=tanh,tanh&feat=x1,x2&opt=sgd&lr=0.03&bs=10&res=100&speed="
 

@@ -18,12 +18,10 @@ import asyncio
 import json
 import re
 import signal
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import start_server
 from websockets.asyncio.client import connect
 

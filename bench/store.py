@@ -20,7 +20,6 @@ import json
 import os
 import sqlite3
 import statistics
-import sys
 import tempfile
 import time
 import zlib
@@ -28,14 +27,10 @@ from pathlib import Path
 
 import httpx
 import numpy as np
+from _common import start_server, stop_server
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
-
-from _common import start_server, stop_server  # noqa: E402
-
-from mlp_playground.store.base import ZLIB_LEVEL  # noqa: E402
-from mlp_playground.store.sql import SqlStore  # noqa: E402
+from mlp_playground.store.base import ZLIB_LEVEL
+from mlp_playground.store.sql import SqlStore
 
 N_POINTS = 5_000
 SESSIONS = 30

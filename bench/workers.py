@@ -45,10 +45,6 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from websockets.asyncio.client import connect
-from websockets.exceptions import ConnectionClosed
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import (
     RedisServer,
     cpu_seconds,
@@ -57,6 +53,8 @@ from _common import (
     stop_server,
     thread_cpu,
 )
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
 
 NET = {
     "dataset": {"name": "spiral", "n_points": 400},

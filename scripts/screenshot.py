@@ -23,8 +23,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
-from _common import CHROMIUM, CHROMIUM_ARGS, start_server, stop_server  # noqa: E402
+from _common import start_server, stop_server  # noqa: E402
 from playwright.sync_api import Browser, Page, sync_playwright  # noqa: E402
+
+from tests.support.chromium import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 
 MAX_BYTES = 200_000
 SPIRAL = "#data=spiral&k=3&noise=0.1&h=16,16,8&act=relu,relu,relu&opt=adam&lr=0.01&speed=100"

@@ -15,7 +15,7 @@ import pytest
 
 from mlp_playground import __version__
 from mlp_playground.__main__ import main as cli_main
-from tests.conftest import ROOT, free_port
+from tests.support.servers import ROOT, free_port
 
 DOCKERFILE = (ROOT / "Dockerfile").read_text()
 

@@ -6,17 +6,14 @@ clean. The servers come from tests/conftest.py (`live_server`, `server_factory`)
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
-# Debian's chromium and its flags, shared with the benchmarks (bench/ is scripts, not a package).
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
-from _common import CHROMIUM
-from _common import CHROMIUM_ARGS as ARGS
+from tests.support.chromium import CHROMIUM
+from tests.support.chromium import CHROMIUM_ARGS as ARGS
 
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 

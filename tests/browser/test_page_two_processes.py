@@ -12,8 +12,8 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.browser.test_page import READY, open_app, steps, wait_steps_above
-from tests.cluster.cluster_helpers import RedisServer
-from tests.conftest import ServerProcess, free_port
+from tests.support.cluster import RedisServer
+from tests.support.servers import ServerProcess, free_port
 
 
 @pytest.fixture

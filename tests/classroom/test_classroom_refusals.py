@@ -6,9 +6,9 @@ import json
 import time
 
 import pytest
-from class_helpers import join, refused, roster_until, student_hello, teacher
 
-from tests.live.live_helpers import recv, send, until
+from tests.support.classroom import join, refused, roster_until, student_hello, teacher
+from tests.support.live import recv, send, until
 
 
 def test_an_unknown_class_is_an_error_then_1008(client):

@@ -7,10 +7,10 @@ import time
 
 import httpx
 import pytest
-from class_helpers import join, roster_until, student_hello, teacher, thumbnails
 
 from mlp_playground.live import commands, frames
-from tests.live.live_helpers import recv, send, until
+from tests.support.classroom import join, roster_until, student_hello, teacher, thumbnails
+from tests.support.live import recv, send, until
 
 NAMES = ["Ada", "<b>Bob</b>", "Chloé & Co"]
 STEPS = [3, 5, 7]

@@ -7,7 +7,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.cluster.cluster_helpers import RedisServer, free_port
+from tests.support.cluster import RedisServer
+from tests.support.servers import free_port
 
 
 @pytest.fixture(scope="module")

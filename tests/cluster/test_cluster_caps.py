@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
-from mlp_playground.cluster import Cluster
-from tests.cluster.cluster_helpers import RedisServer, run, until
+from mlp_playground.cluster.cluster import Cluster
+from tests.support.cluster import RedisServer, run, until
 
 
 def test_session_cap_holds_across_processes(redis_server: RedisServer, prefix: str) -> None:

@@ -7,8 +7,10 @@ import time
 
 import pytest
 
-from mlp_playground.cluster import Cluster, ClusterUnavailable, LatestWinsInbox
-from tests.cluster.cluster_helpers import RedisServer, frame, run, until
+from mlp_playground.cluster.cluster import Cluster
+from mlp_playground.cluster.errors import ClusterUnavailable
+from mlp_playground.cluster.inbox import LatestWinsInbox
+from tests.support.cluster import RedisServer, frame, run, until
 
 FAST = {"heartbeat": 0.2, "lease_ttl": 1.0}
 

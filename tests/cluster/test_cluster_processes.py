@@ -5,18 +5,20 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
-from pathlib import Path
 
-from mlp_playground.cluster import Cluster, LatestWinsInbox, StreamEnded
-from tests.cluster.cluster_helpers import RedisServer, frame, run
+from mlp_playground.cluster.cluster import Cluster
+from mlp_playground.cluster.inbox import LatestWinsInbox, StreamEnded
+from tests.support.cluster import RedisServer, frame, run
+from tests.support.servers import ROOT
 
-OWNER = Path(__file__).with_name("owner_process.py")
+OWNER = "tests.support.owner_process"
 
 
 def test_frames_cross_two_os_processes(redis_server: RedisServer, prefix: str) -> None:
     n = 40
     owner = subprocess.Popen(
-        [sys.executable, str(OWNER), redis_server.url, prefix, str(n)],
+        [sys.executable, "-m", OWNER, redis_server.url, prefix, str(n)],
+        cwd=ROOT,
         stdout=subprocess.PIPE,
         text=True,
     )

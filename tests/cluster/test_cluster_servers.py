@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -18,11 +17,9 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "reliability"))
-from rel_helpers import closed_with, owner, recv_json, run, send, until
-
-from tests.cluster.cluster_helpers import RedisServer
-from tests.conftest import ServerProcess, free_port
+from tests.support.cluster import RedisServer
+from tests.support.servers import ServerProcess, free_port
+from tests.support.ws import closed_with, owner, recv_json, run, send, until
 
 pytestmark = pytest.mark.timeout(120)
 

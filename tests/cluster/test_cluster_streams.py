@@ -8,9 +8,11 @@ import time
 
 from redis.asyncio import Redis
 
-from mlp_playground.cluster import Cluster, LatestWinsInbox, SessionEntry, StreamEnded
+from mlp_playground.cluster.cluster import Cluster
+from mlp_playground.cluster.directory import SessionEntry
+from mlp_playground.cluster.inbox import LatestWinsInbox, StreamEnded
 from mlp_playground.cluster.wire import decode, encode, encode_end, end_fields
-from tests.cluster.cluster_helpers import RedisServer, frame, run, until
+from tests.support.cluster import RedisServer, frame, run, until
 
 FAST = {"heartbeat": 0.1, "lease_ttl": 0.5}
 

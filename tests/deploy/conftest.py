@@ -4,29 +4,12 @@ sharing it and one SQLite file, and Debian's nginx in front running deploy/nginx
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 import pytest
 
-from tests.cluster.cluster_helpers import RedisServer, free_port
-from tests.conftest import ServerProcess
-from tests.deploy.deploy_helpers import Nginx
-
-#: The name the test's clients give nginx, which passes it on in ``Host``. 127.0.0.1 too:
-#: ServerProcess asks each app's /healthz directly.
-PROXY_NAME = "playground.test"
-
-
-@dataclass
-class Stack:
-    redis: RedisServer
-    apps: list[ServerProcess]
-    nginx: Nginx
-
-    @property
-    def backends(self) -> set[str]:
-        """The upstream addresses nginx reports (``$upstream_addr``), one per app."""
-        return {f"127.0.0.1:{app.port}" for app in self.apps}
+from tests.support.cluster import RedisServer
+from tests.support.deploy import PROXY_NAME, Nginx, Stack
+from tests.support.servers import ServerProcess, free_port
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ from typing import Any
 import yaml
 
 from mlp_playground.config import Settings
-from tests.deploy.deploy_helpers import COMPOSE_FILE, NGINX_CONF, ROOT
+from tests.support.deploy import COMPOSE_FILE, NGINX_CONF, ROOT
 
 APPS = ("app1", "app2")
 

@@ -5,7 +5,7 @@ Round-robin, no sticky sessions: REST answers from both processes; an owner's we
 passes the upgrade and the Origin check (nginx forwards ``Host`` with its port); watchers
 and ``POST /predict {"session": id}`` work on whichever process nginx picks, because
 sessions are found through Redis. The backend of each answer is read from the
-``X-Upstream`` header the test's copy of the config adds (deploy_helpers.loopback_config).
+``X-Upstream`` header the test's copy of the config adds (tests.support.deploy.loopback_config).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import httpx
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
 
-from tests.deploy.conftest import PROXY_NAME, Stack
+from tests.support.deploy import PROXY_NAME, Stack
 
 pytestmark = pytest.mark.timeout(90)
 

@@ -13,13 +13,13 @@ from typing import Any
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
-from live_helpers import open_session, recv, send, until
 from starlette.websockets import WebSocketDisconnect
 
 from mlp_playground.app import create_app
 from mlp_playground.config import Settings
 from mlp_playground.live import snapshot
 from mlp_playground.live.session import LiveSession
+from tests.support.live import open_session, recv, send, until
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import signal
 import sqlite3
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -16,12 +15,10 @@ from typing import Any
 import numpy as np
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "reliability"))
-from rel_helpers import owner, run, send, until
-
 from mlp_playground.config import Settings
 from mlp_playground.live import snapshot
 from mlp_playground.store.sql import SqlStore
+from tests.support.ws import owner, run, send, until
 
 pytestmark = pytest.mark.timeout(120)
 

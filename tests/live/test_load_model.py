@@ -11,10 +11,10 @@ from typing import Any
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
-from live_helpers import open_session, recv, send, until
 
 from mlp_playground.app import create_app
 from mlp_playground.config import Settings
+from tests.support.live import open_session, recv, send, until
 
 pytestmark = pytest.mark.timeout(60)
 

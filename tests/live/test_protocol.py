@@ -6,12 +6,12 @@ import json
 
 import pytest
 from fastapi.testclient import TestClient
-from live_helpers import open_session, recv, send, until, until_frame
 from starlette.websockets import WebSocketDisconnect
 
 from mlp_playground.app import create_app
 from mlp_playground.config import Settings
 from mlp_playground.live import frames
+from tests.support.live import open_session, recv, send, until, until_frame
 
 pytestmark = pytest.mark.timeout(20)
 

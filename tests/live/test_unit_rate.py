@@ -6,10 +6,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
-from live_helpers import open_session, recv, send, until, until_frame
 
 from mlp_playground.app import create_app
 from mlp_playground.live import frames
+from tests.support.live import open_session, recv, send, until, until_frame
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -7,16 +7,12 @@ aborted, so the page cannot silently fall back to it).
 
 from __future__ import annotations
 
-import sys
 from urllib.parse import urlsplit
 
 import pytest
 from playwright.sync_api import Route, sync_playwright
 
-from tests.conftest import ROOT
-
-sys.path.insert(0, str(ROOT / "bench"))
-from _common import CHROMIUM, CHROMIUM_ARGS
+from tests.support.chromium import CHROMIUM, CHROMIUM_ARGS
 
 pytestmark = pytest.mark.browser
 

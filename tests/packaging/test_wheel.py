@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from mlp_playground import __version__
-from tests.conftest import ROOT, ServerProcess, free_port
+from tests.support.servers import ROOT, ServerProcess, free_port
 
 pytestmark = pytest.mark.slow
 

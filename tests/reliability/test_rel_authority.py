@@ -12,12 +12,13 @@ import string
 import httpx
 import pytest
 from fastapi.testclient import TestClient
-from rel_helpers import ROOT, closed_with, owner, recv_json, run, send, until
 from websockets.asyncio.client import connect
 
 from mlp_playground.__main__ import main as cli_main
 from mlp_playground.app import create_app
 from mlp_playground.config import Settings
+from tests.support.servers import ROOT
+from tests.support.ws import closed_with, owner, recv_json, run, send, until
 
 pytestmark = pytest.mark.timeout(120)
 MUTATING = [

@@ -6,7 +6,8 @@ from __future__ import annotations
 import math
 
 import pytest
-from rel_helpers import owner, run, send, step_advances, until
+
+from tests.support.ws import owner, run, send, step_advances, until
 
 pytestmark = pytest.mark.timeout(120)
 

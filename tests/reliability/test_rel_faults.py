@@ -14,9 +14,10 @@ import struct
 import time
 
 import pytest
-from rel_helpers import owner, run, send, step_advances, until
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
+
+from tests.support.ws import owner, run, send, step_advances, until
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -9,10 +9,11 @@ import re
 
 import httpx
 import pytest
-from rel_helpers import ROOT, closed_with, owner, recv_json, run, send, step_advances, until
 from websockets.asyncio.client import connect
 
 from mlp_playground.config import Settings
+from tests.support.servers import ROOT
+from tests.support.ws import closed_with, owner, recv_json, run, send, step_advances, until
 
 pytestmark = pytest.mark.timeout(120)
 

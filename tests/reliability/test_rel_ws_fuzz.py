@@ -8,10 +8,11 @@ import json
 import os
 
 import pytest
-from rel_helpers import load_bench, owner, run, send, step_advances, until
+
+from tests.support import ws_fuzz as fuzz
+from tests.support.ws import owner, run, send, step_advances, until
 
 pytestmark = pytest.mark.timeout(180)
-fuzz = load_bench("fuzz_ws")
 CASES = int(
     os.environ.get("MLPG_FUZZ_WS_CASES", "20000" if os.environ.get("MLPG_FUZZ_LONG") else "400")
 )

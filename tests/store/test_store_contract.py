@@ -7,9 +7,8 @@ import threading
 from datetime import datetime
 
 import pytest
-from store_helpers import sample_run
 
-from mlp_playground.store import (
+from mlp_playground.store.base import (
     RateLimited,
     RunNotFound,
     RunTooLarge,
@@ -18,6 +17,7 @@ from mlp_playground.store import (
     StoreLimits,
     WrongDeleteToken,
 )
+from tests.support.store import sample_run
 
 URL_SAFE = re.compile(r"^[A-Za-z0-9_-]+$")
 

@@ -19,8 +19,9 @@ import zlib
 from pathlib import Path
 
 from mlp_playground.store.sql import SqlStore
+from tests.support.servers import ROOT
 
-HERE = Path(__file__).resolve().parent
+WORKER = "tests.support.store_kill_worker"
 N_POINTS = 5_000
 ROUNDS = 4
 
@@ -28,7 +29,8 @@ ROUNDS = 4
 def run_and_kill(url: str, rng: random.Random) -> list[str]:
     """Start a saver, let it get going, kill -9 it at a random moment; its reported ids."""
     proc = subprocess.Popen(
-        [sys.executable, str(HERE / "store_kill_worker.py"), url, str(N_POINTS)],
+        [sys.executable, "-m", WORKER, url, str(N_POINTS)],
+        cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

@@ -14,13 +14,12 @@ import zlib
 
 import pytest
 from sqlalchemy import create_engine, inspect, text
-from store_helpers import sample_run
 
-from mlp_playground.store import StoreError
 from mlp_playground.store import migrations as mig
-from mlp_playground.store.base import encode_run, hash_token
+from mlp_playground.store.base import StoreError, encode_run, hash_token
 from mlp_playground.store.sql import SqlStore
 from mlp_playground.store.tables import SCHEMA_VERSION, metadata
+from tests.support.store import sample_run
 
 V1_DDL = """
 CREATE TABLE schema_version (version INTEGER NOT NULL);

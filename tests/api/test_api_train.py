@@ -15,7 +15,9 @@ import pytest
 from mlp_playground.data.features import expand
 from mlp_playground.data.grid import grid_points
 from mlp_playground.nn.serialization import model_from_document
-from mlp_playground.training.trainer import Predictor, TrainConfig, Trainer
+from mlp_playground.training.config.train_config import TrainConfig
+from mlp_playground.training.predictor import Predictor
+from mlp_playground.training.trainer import Trainer
 
 
 def defaults(client) -> dict:
@@ -207,7 +209,7 @@ def test_hinge_loss_trains(client):
 
 
 def test_large_bodies_parsed_off_the_loop_behave_the_same(client):
-    from mlp_playground.routes.training import OFF_LOOP_BYTES
+    from mlp_playground.routes.body_limit import OFF_LOOP_BYTES
 
     out = client.post("/train", json={"dataset": {"name": "xor"}, "epochs": 1}).json()
     pts = np.random.default_rng(0).uniform(-6, 6, (3000, 2))

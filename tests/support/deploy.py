@@ -18,11 +18,14 @@ import signal
 import socket
 import subprocess
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support.cluster import RedisServer
+from tests.support.servers import ROOT, ServerProcess
+
 NGINX_CONF = ROOT / "deploy" / "nginx.conf"
 COMPOSE_FILE = ROOT / "docker-compose.yml"
 
@@ -156,3 +159,22 @@ class Nginx:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.proc.pid, signal.SIGKILL)  # stray workers of this nginx only
         self.proc = None
+
+
+#: The name the test's clients give nginx, which passes it on in ``Host``. 127.0.0.1 too:
+#: ServerProcess asks each app's /healthz directly.
+PROXY_NAME = "playground.test"
+
+
+@dataclass
+class Stack:
+    """What the deploy tests run against: Redis, two app processes, nginx in front."""
+
+    redis: RedisServer
+    apps: list[ServerProcess]
+    nginx: Nginx
+
+    @property
+    def backends(self) -> set[str]:
+        """The upstream addresses nginx reports (``$upstream_addr``), one per app."""
+        return {f"127.0.0.1:{app.port}" for app in self.apps}

@@ -1,4 +1,4 @@
-"""Helpers for the classroom tests (websocket reading is tests/live/live_helpers')."""
+"""Helpers for the classroom tests (reading a websocket is tests.support.live)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from starlette.websockets import WebSocketDisconnect
 
 from mlp_playground.live import frames
-from tests.live.live_helpers import recv, send, until
+from tests.support.live import recv, send, until
 
 #: Small, cheap frames for the students' own streams.
 LIGHT = {"grid_resolution": 16, "fps": 20}

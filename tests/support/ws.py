@@ -1,31 +1,14 @@
-"""Helpers for the reliability tests: the fuzz/load functions from bench/, servers, clients."""
+"""Async websocket clients against a real server (the reliability, durable-kill and
+cluster-server tests): open an owner, send, read until a message, wait for the close."""
 
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import json
-import sys
 import time
-from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 from websockets.asyncio.client import connect
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def load_bench(name: str) -> ModuleType:
-    """Import ``bench/<name>.py`` (bench/ is scripts, not a package)."""
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, ROOT / "bench" / f"{name}.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 def run(coro):

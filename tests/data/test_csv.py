@@ -5,14 +5,15 @@ accept and refuse the same files.
 """
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from mlp_playground.data.csv_data import DataError, detect_delimiter, parse_csv, split_fields
+from tests.support.servers import ROOT
 
-CASES = json.loads((Path(__file__).parent / "csv_cases.json").read_text(encoding="utf-8"))
+#: Shared with tests/browser/test_page_i18n_csv.py, hence at the top of tests/.
+CASES = json.loads((ROOT / "tests" / "csv_cases.json").read_text(encoding="utf-8"))
 
 
 @pytest.mark.parametrize("case", CASES["cases"], ids=[c["name"] for c in CASES["cases"]])

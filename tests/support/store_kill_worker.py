@@ -1,6 +1,6 @@
 """Saves large runs and rewrites a snapshot in a loop until killed (tests/store/test_store_kill.py).
 
-    python store_kill_worker.py sqlite:///path.db N_POINTS
+    python -m tests.support.store_kill_worker sqlite:///path.db N_POINTS
 
 Prints ``saved <id>`` after each committed save (flushed), so the test knows which runs
 must survive the kill.
@@ -14,7 +14,7 @@ import sys
 
 import numpy as np
 
-from mlp_playground.store import StoreLimits
+from mlp_playground.store.base import StoreLimits
 from mlp_playground.store.sql import SqlStore
 
 

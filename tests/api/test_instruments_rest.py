@@ -11,7 +11,9 @@ import pytest
 
 from mlp_playground.nn.model import MLP
 from mlp_playground.nn.serialization import model_to_document
-from mlp_playground.training.trainer import ConfigError, TrainConfig, Trainer
+from mlp_playground.training.config.checks import ConfigError
+from mlp_playground.training.config.train_config import TrainConfig
+from mlp_playground.training.trainer import Trainer
 
 DEEP_TANH = {"hidden_layers": [64] * 10, "activation": "tanh"}
 

@@ -1,7 +1,8 @@
-"""A tiny owner process for the two-process test: ``python owner_process.py URL PREFIX N``.
+"""A tiny owner process for the two-process test:
+``python -m tests.support.owner_process URL PREFIX N`` (from the repository's root).
 
 Registers session ``sid`` (watch token ``tok``), prints ``ready``, and when a watcher joins
-publishes N frames (frame i is ``cluster_helpers.frame(i)``) and one text message, then
+publishes N frames (frame i is ``tests.support.cluster.frame(i)``) and one text message, then
 ends the stream with 1000 and exits.
 """
 
@@ -9,12 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-
-from mlp_playground.cluster import Cluster
-from tests.cluster.cluster_helpers import frame
+from mlp_playground.cluster.cluster import Cluster
+from tests.support.cluster import frame
 
 
 async def main(url: str, prefix: str, n: int) -> None:

@@ -5,11 +5,10 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import httpx
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.support.servers import ROOT
 
 
 def test_rest_client_trains_predicts_and_saves(live_server, tmp_path):

@@ -1,4 +1,5 @@
-"""Helpers of the cluster tests: a private ``redis-server`` on loopback, ``run``.
+"""Helpers of the cluster tests (and the deploy and two-process page tests): a private
+``redis-server`` on loopback, ``run``, ``until``, recognisable frames.
 
 Missing binary: the tests fail with a clear message rather than skip (CI must run them).
 The server is killable and restartable on the same port, for the outage tests.
@@ -23,12 +24,6 @@ import pytest
 T = TypeVar("T")
 
 REDIS_SERVER = os.environ.get("MLPG_REDIS_SERVER", "redis-server")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class RedisServer:

@@ -5,16 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mlp_playground.data.datasets import (
-    DATASETS,
-    DOMAIN,
-    DataError,
-    data_domain,
-    generate,
-    parse_csv,
-    stratified_split,
-    to_csv,
-)
+from mlp_playground.data.csv_data import DataError, parse_csv, to_csv
+from mlp_playground.data.datasets import DATASETS, DOMAIN, data_domain, generate, stratified_split
 
 CLASSIFIERS = [name for name, info in DATASETS.items() if not info.regression]
 REGRESSORS = [name for name, info in DATASETS.items() if info.regression]

@@ -21,11 +21,11 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from mlp_playground.classroom import lessons as L
 from mlp_playground.app import create_app
+from mlp_playground.classroom import lessons as L
 from mlp_playground.data.grid import grid_points
 from mlp_playground.routes import lessons as lesson_routes
-from mlp_playground.training.trainer import TrainConfig
+from mlp_playground.training.config.train_config import TrainConfig
 
 LESSON = "multilayer-networks"
 

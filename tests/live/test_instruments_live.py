@@ -13,8 +13,8 @@ from fastapi.testclient import TestClient
 
 from mlp_playground.app import create_app
 from mlp_playground.data.grid import grid_points
-from mlp_playground.training.trainer import Predictor
-from tests.live.live_helpers import recv, send, until, until_frame
+from mlp_playground.training.predictor import Predictor
+from tests.support.live import recv, send, until, until_frame
 
 pytestmark = pytest.mark.timeout(30)
 
