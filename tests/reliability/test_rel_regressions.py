@@ -8,7 +8,8 @@ import numpy as np
 
 from mlp_playground.live.state import LIVE_DEFAULTS
 from mlp_playground.nn.model import MLP
-from mlp_playground.training.trainer import TrainConfig, Trainer
+from mlp_playground.training.config.train_config import TrainConfig
+from mlp_playground.training.trainer import Trainer
 
 
 def test_points_added_mid_epoch_join_the_next_epoch_without_an_empty_batch():
@@ -16,10 +17,10 @@ def test_points_added_mid_epoch_join_the_next_epoch_without_an_empty_batch():
     trainer.run_steps(3)  # mid-epoch
     for i in range(30):
         trainer.add_point([0.1 * i, 0.2], i % 2)
-    n_before = len(trainer._y_epoch)
+    n_before = len(trainer.feed.y_epoch)
     result = trainer.run_steps(500)
     assert result.steps_done == 500 and not result.diverged
-    assert len(trainer._y_epoch) == n_before + 30  # a later epoch holds the new points
+    assert len(trainer.feed.y_epoch) == n_before + 30  # a later epoch holds the new points
 
 
 def test_layer_stats_of_a_runaway_net_have_empty_histograms_not_an_exception():

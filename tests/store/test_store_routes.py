@@ -15,7 +15,7 @@ from mlp_playground.config import Settings
 from mlp_playground.store import MemoryStore
 from mlp_playground.store.schemas import RUN_EXAMPLE
 from mlp_playground.store.sql import SqlStore
-from mlp_playground.training.trainer import TrainConfig
+from mlp_playground.training.config.train_config import TrainConfig
 
 POINTS = [[-1.0, -1.0], [-1.0, 1.0], [1.0, -1.0], [1.0, 1.0]]
 

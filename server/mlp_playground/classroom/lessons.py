@@ -65,7 +65,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from mlp_playground.training.trainer import ConfigError, TrainConfig
+from mlp_playground.training.config.checks import ConfigError
+from mlp_playground.training.config.train_config import TrainConfig
 
 LESSON_DIR = Path(__file__).resolve().parent / "lesson_data"
 LANGUAGES = ("en", "fr")

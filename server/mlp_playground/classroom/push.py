@@ -29,7 +29,9 @@ from mlp_playground.live.messages import ClientMessage, ProtocolError
 from mlp_playground.live.model_commands import load_document
 from mlp_playground.live.outgoing import data_message
 from mlp_playground.live.state import CONFIG_KEYS, LIVE_DEFAULTS
-from mlp_playground.training.trainer import ConfigError, Predictor, TrainConfig, check_model_shape
+from mlp_playground.training.config.checks import ConfigError
+from mlp_playground.training.config.train_config import TrainConfig
+from mlp_playground.training.predictor import Predictor, check_model_shape
 
 if TYPE_CHECKING:
     from mlp_playground.live.connection import Connection

@@ -19,9 +19,10 @@ a database:
    the next optimiser step is the one that would have followed.
 
 What is saved is ``SessionState`` (see state.py) plus the session's watch token; pacing,
-throttles and frame caches are rebuilt within a frame. The trainer and the optimiser have
-no public way to set their inner state, so ``restore`` writes a few of their private
-attributes; it is the one place that does, kept next to ``capture``, which reads them.
+throttles and frame caches are rebuilt within a frame. The trainer's part goes through its
+one public door, ``Trainer.state_dict`` / ``load_state_dict`` (which includes the
+optimiser's ``state_dict``); this module only lays that dict out as JSON and arrays. The
+layout is the one snapshots have always had, so every stored snapshot still restores.
 """
 
 from __future__ import annotations
@@ -30,19 +31,13 @@ import io
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 
-from mlp_playground.data.features import Normalization
 from mlp_playground.live.state import SessionState, Subscription
-from mlp_playground.nn.model import MLP
-from mlp_playground.nn.optimizers import make_optimizer
-from mlp_playground.training.state import TrainingData
-from mlp_playground.training.trainer import TrainConfig, Trainer
-
-if TYPE_CHECKING:
-    from mlp_playground.live.session import LiveSession
+from mlp_playground.training.config.train_config import TrainConfig
+from mlp_playground.training.trainer import Trainer
 
 FORMAT = "mlp-playground.snapshot/1"
 META = "meta"
@@ -50,6 +45,22 @@ META = "meta"
 
 class SnapshotError(ValueError):
     """A snapshot that cannot be read or restored (damaged, another format, over a limit)."""
+
+
+class Snapshotted(Protocol):
+    """What ``capture`` and ``state_key`` read of a live session (``LiveSession`` has it):
+    a protocol, so this module does not import the session, which imports it."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def watch_token(self) -> str: ...
+    @property
+    def generation(self) -> int: ...
+    @property
+    def running(self) -> bool: ...
+    @property
+    def state(self) -> SessionState: ...
 
 
 @dataclass
@@ -71,20 +82,35 @@ class Captured:
         return {"format": FORMAT, "step": t["step"], "running": self.meta["running"]}
 
 
-def state_key(session: LiveSession) -> tuple[int, int, int, bool]:
+def state_key(session: Snapshotted) -> tuple[int, int, int, bool]:
     """What changes whenever the session's state may have: every command bumps
     ``generation``, training moves ``step``, a re-initialisation bumps ``resets``, an
     automatic pause flips ``running``. Equal keys: nothing to write again."""
-    t = session.trainer
+    t = session.state.trainer
     return (session.generation, t.step, t.resets, session.running)
 
 
-def capture(session: LiveSession) -> Captured:
+def capture(session: Snapshotted) -> Captured:
     """Worker: a consistent copy of the session's state (between two steps)."""
     state = session.state
-    t = state.trainer
-    d = t.data
-    arrays, names, slots = _arrays(t)
+    sd = state.trainer.state_dict()  # copies: the worker trains on in place right after
+    data, model, opt, loop = sd["data"], sd["model"], sd["optimizer"], sd["loop"]
+    arrays: dict[str, np.ndarray] = {
+        "X": data["X"],
+        "y": data["y"],
+        "train_idx": data["train_idx"],
+        "val_idx": data["val_idx"],
+        "epoch_X": data["epoch_X"],
+        "epoch_y": data["epoch_y"],
+    }
+    if data["normalization"] is not None:
+        arrays["norm_mean"] = data["normalization"]["mean"]
+        arrays["norm_std"] = data["normalization"]["std"]
+    for name, value in model["params"].items():
+        arrays[f"param:{name}"] = value
+    for name, per_slot in opt["state"].items():
+        for slot, value in per_slot.items():
+            arrays[f"opt:{name}:{slot}"] = value
     meta = {
         "format": FORMAT,
         "watch_token": session.watch_token,
@@ -94,61 +120,31 @@ def capture(session: LiveSession) -> Captured:
         "title": state.title,
         "history": state.history,
         "trainer": {
-            "step": int(t.step),
-            "epoch": int(t.epoch),
-            "pos": int(t._pos),
-            "resets": int(t.resets),
-            "diverged": bool(t.diverged),
-            "initial_loss": t.initial_loss,
-            "features": list(t.features),
-            "classes": int(d.classes),
-            "domain": [float(v) for v in d.domain],
-            "regression": bool(d.regression),
-            "rng": t.rng.bit_generator.state,
+            "step": loop["step"],
+            "epoch": loop["epoch"],
+            "pos": data["pos"],
+            "resets": sd["resets"],
+            "diverged": loop["diverged"],
+            "initial_loss": sd["initial_loss"],
+            "features": data["features"],
+            "classes": data["classes"],
+            "domain": data["domain"],
+            "regression": data["regression"],
+            "rng": sd["rng"],
+            "history": loop["history"],
         },
         "model": {
-            "n_inputs": int(t.model.n_inputs),
-            "hidden_layers": [int(u) for u in t.model.hidden_layers],
-            "n_outputs": int(t.model.n_outputs),
-            "activations": list(t.model.activations),
-            "init": t.model.init,
-            "dropout": float(t.model.dropout),
-            "params": names,
+            **{k: v for k, v in model.items() if k != "params"},
+            "params": list(model["params"]),
         },
         "optimizer": {
-            "name": t.optimizer.name,
-            "hparams": t.optimizer.hparams,
-            "steps": {k: int(v) for k, v in t.optimizer.steps.items()},
-            "slots": slots,
+            "name": opt["name"],
+            "hparams": opt["hparams"],
+            "steps": opt["steps"],
+            "slots": {name: list(per_slot) for name, per_slot in opt["state"].items()},
         },
     }
     return Captured(session.id, meta, arrays)
-
-
-def _arrays(t: Trainer) -> tuple[dict[str, np.ndarray], list[str], dict[str, list[str]]]:
-    """Copies of the trainer's arrays; the parameter names and optimiser slots they hold."""
-    d, opt, model = t.data, t.optimizer, t.model
-    arrays: dict[str, np.ndarray] = {
-        "X": np.array(d.X, dtype=np.float64),
-        "y": np.array(d.y),
-        "train_idx": np.array(d.train_idx, dtype=np.int64),
-        "val_idx": np.array(d.val_idx, dtype=np.int64),
-        # The epoch being walked, in its shuffled order (the permutation is not kept).
-        "epoch_X": np.array(t._X_epoch, dtype=np.float64),
-        "epoch_y": np.array(t._y_epoch),
-    }
-    if t.normalization is not None:
-        arrays["norm_mean"] = np.array(t.normalization.mean, dtype=np.float64)
-        arrays["norm_std"] = np.array(t.normalization.std, dtype=np.float64)
-    names = list(model.params)
-    for name in names:
-        arrays[f"param:{name}"] = np.array(model.params[name], dtype=np.float64)
-    slots: dict[str, list[str]] = {}
-    for name, per_slot in opt.state.items():
-        slots[name] = list(per_slot)
-        for slot, value in per_slot.items():
-            arrays[f"opt:{name}:{slot}"] = np.array(value, dtype=np.float64)
-    return arrays, names, slots
 
 
 # --------------------------------------------------------------------------- bytes
@@ -189,14 +185,14 @@ def restore(snap: Decoded, limits: Mapping[str, Any]) -> SessionState:
     """A ``SessionState`` carrying on exactly where the snapshot stopped.
 
     The config is checked against today's limits (a snapshot is data from disk); the
-    trainer is built from it, then given the snapshot's points, model, optimiser and
-    counters. ``SnapshotError`` if anything does not fit.
+    trainer is built from it, then given the snapshot's state (``Trainer.load_state_dict``:
+    points, model, optimiser, counters, RNG). ``SnapshotError`` if anything does not fit.
     """
     meta, a = snap.meta, snap.arrays
     try:
         config = TrainConfig.from_dict(meta["config"], limits)
         trainer = Trainer(config, record_history=False, limits=limits)
-        _restore_trainer(trainer, meta, a)
+        trainer.load_state_dict(_trainer_state(meta, a))
         sub = replace(Subscription(), **meta["subscription"])
     except SnapshotError:
         raise
@@ -208,58 +204,46 @@ def restore(snap: Decoded, limits: Mapping[str, Any]) -> SessionState:
     return state
 
 
-def _restore_trainer(trainer: Trainer, meta: dict[str, Any], a: dict[str, np.ndarray]) -> None:
-    """Overwrite a freshly built trainer with the snapshot's data, model and counters."""
+def _trainer_state(meta: Mapping[str, Any], a: Mapping[str, np.ndarray]) -> dict[str, Any]:
+    """The ``Trainer.state_dict`` a snapshot's meta and arrays lay out (``capture``'s
+    inverse). A snapshot written before the trainer history was kept has none: empty."""
     tm, mm, om = meta["trainer"], meta["model"], meta["optimizer"]
-    trainer.data = TrainingData(
-        a["X"].astype(np.float64).reshape(-1, 2),
-        a["y"],
-        a["train_idx"].astype(np.int64),
-        a["val_idx"].astype(np.int64),
-        int(tm["classes"]),
-        (
-            float(tm["domain"][0]),
-            float(tm["domain"][1]),
-            float(tm["domain"][2]),
-            float(tm["domain"][3]),
-        ),
-        bool(tm["regression"]),
-    )
-    trainer.features = list(tm["features"])
-    trainer.normalization = (
-        Normalization(a["norm_mean"], a["norm_std"]) if "norm_mean" in a else None
-    )
-    rng = np.random.default_rng()
-    trainer.rng = rng
-    model = MLP(
-        int(mm["n_inputs"]),
-        [int(u) for u in mm["hidden_layers"]],
-        int(mm["n_outputs"]),
-        activation=list(mm["activations"]),
-        init=mm["init"],
-        dropout=float(mm["dropout"]),
-        rng=rng,
-    )
-    if sorted(mm["params"]) != sorted(model.params):
-        raise SnapshotError("the snapshot's parameters do not match its network")
-    for name in mm["params"]:
-        model.params[name] = a[f"param:{name}"]
-    trainer.model = model
-    rng.bit_generator.state = tm["rng"]  # after the model's initialiser drew from it
-    opt = make_optimizer(om["name"], **om["hparams"])
-    # Optimiser state by name; the first step adopts it into its flat buffers.
-    opt._state = {
-        name: {slot: a[f"opt:{name}:{slot}"].copy() for slot in slots}
-        for name, slots in om["slots"].items()
+    norm = {"mean": a["norm_mean"], "std": a["norm_std"]} if "norm_mean" in a else None
+    return {
+        "data": {
+            "X": a["X"],
+            "y": a["y"],
+            "train_idx": a["train_idx"],
+            "val_idx": a["val_idx"],
+            "classes": tm["classes"],
+            "domain": tm["domain"],
+            "regression": tm["regression"],
+            "features": tm["features"],
+            "normalization": norm,
+            "epoch_X": a["epoch_X"],
+            "epoch_y": a["epoch_y"],
+            "pos": tm["pos"],
+        },
+        "model": {
+            **{k: v for k, v in mm.items() if k != "params"},
+            "params": {name: a[f"param:{name}"] for name in mm["params"]},
+        },
+        "optimizer": {
+            "name": om["name"],
+            "hparams": om["hparams"],
+            "state": {
+                name: {slot: a[f"opt:{name}:{slot}"] for slot in slots}
+                for name, slots in om["slots"].items()
+            },
+            "steps": om["steps"],
+        },
+        "loop": {
+            "step": tm["step"],
+            "epoch": tm["epoch"],
+            "diverged": tm["diverged"],
+            "history": tm.get("history", []),
+        },
+        "rng": tm["rng"],
+        "resets": tm["resets"],
+        "initial_loss": tm["initial_loss"],
     }
-    opt._steps = {k: int(v) for k, v in om["steps"].items()}
-    trainer.optimizer = opt
-    trainer._prepare()
-    trainer._pos = int(tm["pos"])
-    trainer._X_epoch = np.ascontiguousarray(a["epoch_X"], dtype=np.float64)
-    trainer._y_epoch = a["epoch_y"]
-    trainer.step = int(tm["step"])
-    trainer.epoch = int(tm["epoch"])
-    trainer.resets = int(tm["resets"])
-    trainer.diverged = bool(tm["diverged"])
-    trainer.initial_loss = tm["initial_loss"]

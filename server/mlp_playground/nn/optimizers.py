@@ -24,13 +24,16 @@ State is keyed by parameter name. When the parameters are a model's ``ParamDict`
 into one flat buffer) the state is kept as flat buffers too, so one update costs a fixed
 handful of NumPy calls whatever the number of layers; otherwise it is updated name by name.
 State whose shape no longer matches its parameter (after shape surgery) is dropped and
-starts afresh, as does Adam's step count for that parameter.
+starts afresh, as does Adam's step count for that parameter. ``state_dict`` /
+``load_state_dict`` are the one public door to that state (a saved session resumes
+through them).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
@@ -113,6 +116,69 @@ class Optimizer:
     @property
     def steps(self) -> dict[str, int]:
         return dict(self._steps)
+
+    # ---------------------------------------------------------------- resumable state
+    def state_dict(self) -> dict[str, Any]:
+        """Everything needed to carry on exactly (PyTorch's meaning): ``name``,
+        ``hparams``, ``state`` (parameter name -> slot -> array) and ``steps`` (parameter
+        name -> updates made, Adam's bias correction). Arrays are copies: the optimiser
+        updates its own in place on the next step."""
+        return {
+            "name": self.name,
+            "hparams": dict(self._h),
+            "state": {k: {s: np.array(a) for s, a in v.items()} for k, v in self._state.items()},
+            "steps": {k: int(v) for k, v in self._steps.items()},
+        }
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Take ``state`` (from ``state_dict`` of an optimiser of the same name).
+
+        Everything is checked before anything is assigned: another optimiser's name, a
+        missing key, a wrong slot or step count, or slots of different shapes raise
+        ``ValueError`` naming it and leave this optimiser as it was. The state is matched to
+        the parameters by name on the next ``step`` (state whose shape no longer fits its
+        parameter starts afresh, as after shape surgery).
+        """
+        if not isinstance(state, Mapping):
+            raise ValueError(f"optimizer state must be a mapping, got {type(state).__name__}")
+        for key in ("name", "hparams", "state", "steps"):
+            if key not in state:
+                raise ValueError(f"optimizer state has no {key!r}")
+        if state["name"] != self.name:
+            raise ValueError(f"optimizer state is for {state['name']!r}, not {self.name!r}")
+        hparams, raw, raw_steps = state["hparams"], state["state"], state["steps"]
+        if not isinstance(hparams, Mapping) or set(hparams) != set(self._h):
+            raise ValueError(
+                f"optimizer hparams must be exactly {', '.join(self._h)}, got {hparams!r}"
+            )
+        h = {k: _check_hparam(k, v) for k, v in hparams.items()}
+        slots = _SLOTS[self.name]
+        if not isinstance(raw, Mapping) or not isinstance(raw_steps, Mapping):
+            raise ValueError("optimizer state and steps must be mappings")
+        if set(raw_steps) != set(raw):
+            raise ValueError(f"optimizer steps name {sorted(raw_steps)}, its state {sorted(raw)}")
+        named: dict[str, dict[str, np.ndarray]] = {}
+        steps: dict[str, int] = {}
+        for name, per_slot in raw.items():
+            if not isinstance(per_slot, Mapping) or set(per_slot) != set(slots):
+                got = sorted(per_slot) if isinstance(per_slot, Mapping) else per_slot
+                raise ValueError(
+                    f"optimizer state {name!r}: slots must be {list(slots)}, got {got}"
+                )
+            try:
+                arrays = {s: np.array(per_slot[s], dtype=np.float64) for s in slots}
+            except (TypeError, ValueError) as exc:
+                raise ValueError(f"optimizer state {name!r}: {exc}") from None
+            shapes = {a.shape for a in arrays.values()}
+            if len(shapes) > 1:
+                raise ValueError(f"optimizer state {name!r}: slots of different shapes {shapes}")
+            t = raw_steps[name]
+            if isinstance(t, bool) or not isinstance(t, (int, np.integer)) or t < 0:
+                raise ValueError(f"optimizer steps {name!r} must be a non-negative integer")
+            named[name], steps[name] = arrays, int(t)
+        self.reset()
+        self._h = h
+        self._state, self._steps = named, steps
 
     # ---------------------------------------------------------------- state management
     def _adopt_layout(self, layout) -> None:

@@ -20,16 +20,15 @@ from mlp_playground.routes.schemas import (
 )
 from mlp_playground.routes.training_run import ERRORS, build_trainer
 from mlp_playground.store import CorruptRun, Store
-from mlp_playground.training.config.train_config import MAX_MC_PASSES
-from mlp_playground.training.trainer import (
+from mlp_playground.training.config.checks import (
     ConfigError,
-    Predictor,
-    Trainer,
     check_int,
     check_number,
     check_points,
-    mc_predict,
 )
+from mlp_playground.training.config.defaults import MAX_MC_PASSES
+from mlp_playground.training.predictor import Predictor, mc_predict
+from mlp_playground.training.trainer import Trainer
 
 router = APIRouter(route_class=OffLoopJSONRoute)
 

@@ -21,12 +21,8 @@ from mlp_playground.nn.optimizers import OPTIMIZERS
 from mlp_playground.nn.regularization import REGULARIZATIONS
 from mlp_playground.public import page_options
 from mlp_playground.routes.body_limit import OffLoopJSONRoute
-from mlp_playground.training.config.train_config import (
-    MAX_MC_PASSES,
-    PREDICTION_MODES,
-    SCHEDULES,
-    TrainConfig,
-)
+from mlp_playground.training.config.defaults import MAX_MC_PASSES, PREDICTION_MODES, SCHEDULES
+from mlp_playground.training.config.train_config import TrainConfig
 
 router = APIRouter(route_class=OffLoopJSONRoute)
 

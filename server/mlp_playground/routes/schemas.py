@@ -20,7 +20,7 @@ from mlp_playground.nn.initializers import INITIALIZERS
 from mlp_playground.nn.losses import LOSSES
 from mlp_playground.nn.optimizers import OPTIMIZERS
 from mlp_playground.nn.regularization import REGULARIZATIONS
-from mlp_playground.training.trainer import TrainConfig
+from mlp_playground.training.config.train_config import TrainConfig
 
 Finite = Annotated[float, Field(allow_inf_nan=False)]
 Point = Annotated[list[Finite], Field(min_length=2, max_length=2)]

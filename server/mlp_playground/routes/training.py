@@ -40,7 +40,8 @@ from mlp_playground.routes.training_run import (
     limits_of,
     run_to_end,
 )
-from mlp_playground.training.trainer import ConfigError, TrainConfig
+from mlp_playground.training.config.checks import ConfigError
+from mlp_playground.training.config.train_config import TrainConfig
 
 __all__ = ["OFF_LOOP_BYTES", "OffLoopJSONRoute", "router"]  # also imported from here
 

@@ -16,7 +16,9 @@ import numpy as np
 
 from mlp_playground.config import Settings
 from mlp_playground.routes.schemas import ErrorResponse, TrainRequest
-from mlp_playground.training.trainer import ConfigError, TrainConfig, Trainer
+from mlp_playground.training.config.checks import ConfigError
+from mlp_playground.training.config.train_config import TrainConfig
+from mlp_playground.training.trainer import Trainer
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     422: {"model": ErrorResponse, "description": "a bad field, named in detail[].field"}

@@ -16,7 +16,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from mlp_playground.config import Settings
 from mlp_playground.nn.serialization import model_from_document
-from mlp_playground.training.trainer import ConfigError, TrainConfig
+from mlp_playground.training.config.checks import ConfigError
+from mlp_playground.training.config.train_config import TrainConfig
 
 MAX_HISTORY_SERIES = 32
 MAX_HISTORY_KEY_CHARS = 64

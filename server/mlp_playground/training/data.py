@@ -1,30 +1,26 @@
-"""The trainer's data: points, the train/validation split, normalisation, the epoch order.
+"""The trainer's data part: points, the train/validation split, normalisation, the epoch order.
 
-``TrainerData`` is the part of ``Trainer`` that owns what the network is fed: it makes the
-points (generated or given), splits them with the run's RNG, fits the normalisation on the
-training split, keeps the feature matrices of both splits ready for the step loop, walks
-the training set one shuffled epoch at a time, and applies live data edits (a new CSV, a
-point added or removed) without touching the weights unless the class count changes.
+``TrainerData`` owns what the network is fed: the points (``TrainingData``), the input
+features and their normalisation (fitted on the training split), the feature matrices of
+both splits kept ready for the step loop, and the epoch being walked (its order and the
+position in it). It knows nothing of the model or the optimiser: what it needs from the run
+(the RNG, the validation fraction, whether to shuffle) is passed to the call that uses it,
+so the part can be read, tested and saved (``state_dict``) on its own.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
 from mlp_playground.data.datasets import DOMAIN, data_domain, generate, stratified_split
-from mlp_playground.data.features import Normalization, expand
-from mlp_playground.training.config.train_config import (
-    DEFAULT_LIMITS,
-    TrainConfig,
-    check_data,
-    check_int,
-    check_number,
-    check_points,
-)
-from mlp_playground.training.state import TrainerState, TrainingData
+from mlp_playground.data.features import Normalization, check_features, expand
+from mlp_playground.training.config.checks import check_int, check_number, check_points
+from mlp_playground.training.config.train_config import TrainConfig
+from mlp_playground.training.state import TrainingData
 
 
 def make_data(config: TrainConfig) -> tuple[np.ndarray, np.ndarray, int]:
@@ -43,111 +39,115 @@ def domain_for(config: TrainConfig, X: np.ndarray) -> tuple[float, float, float,
     return DOMAIN if config.data is None else data_domain(X)
 
 
-class TrainerData(TrainerState):
-    """Data, split, normalisation and the epoch being walked (part of ``Trainer``)."""
+def _inputs(
+    points: np.ndarray, features: list[str], normalization: Normalization | None
+) -> np.ndarray:
+    F = expand(points, features)
+    if normalization is not None:
+        normalization.apply(F, out=F)
+    return F
+
+
+class TrainerData:
+    """Points, split, features, normalisation and the epoch being walked.
+
+    The split matrices (``X_train``, ``y_train``, ``X_val``, ``y_val``) and the epoch
+    (``X_epoch``, ``y_epoch``, position ``pos``) are plain attributes, not properties,
+    because the step loop reads them on every update. They are derived: ``prepare`` rebuilds
+    them from the points, and only the loop moves ``pos`` and calls ``start_epoch``.
+    """
+
+    def __init__(self, data: TrainingData, features: Sequence[str]) -> None:
+        self.data = data
+        self.features = list(features)
+        self.normalization: Normalization | None = None
+        self.prepare()
 
     def inputs(self, points: np.ndarray) -> np.ndarray:
         """The network's inputs for raw (N, 2) points: features expanded, then normalised
         with the training split's statistics (what the model sees when it trains)."""
-        F = expand(points, self.features)
-        if self.normalization is not None:
-            self.normalization.apply(F, out=F)
-        return F
+        return _inputs(points, self.features, self.normalization)
 
-    def _split(self) -> None:
-        train_idx, val_idx = stratified_split(self.data.y, self.config.validation_split, self.rng)
+    # ---------------------------------------------------------------- split, fit, epochs
+
+    def split(self, validation_split: float, rng: np.random.Generator) -> None:
+        """A new stratified train/validation split drawn from ``rng``."""
+        train_idx, val_idx = stratified_split(self.data.y, validation_split, rng)
         self.data.train_idx = train_idx.astype(np.int64)
         self.data.val_idx = val_idx.astype(np.int64)
 
-    def _fit_normalization(self) -> None:
+    def fit_normalization(self, normalize: bool) -> None:
+        """Fit the normalisation on the training split (identity while there are no points);
+        ``normalize`` False: none. Replaces the object, never mutates it (frame caches key
+        on its identity)."""
         self.normalization = None
-        if self.config.network["normalize"]:
+        if normalize:
             if len(self.data.train_idx):
                 F = expand(self.data.X[self.data.train_idx], self.features)
                 self.normalization = Normalization.fit(F)
             else:  # no points yet: identity until there are some
                 self.normalization = Normalization.identity(len(self.features))
 
-    def _prepare(self) -> None:
+    def prepare(self) -> None:
         """Feature matrices of both splits; the next step starts a new epoch."""
         d = self.data
         F = self.inputs(d.X)
-        self._X_train = np.ascontiguousarray(F[d.train_idx])
-        self._y_train = d.y[d.train_idx]
-        self._X_val = np.ascontiguousarray(F[d.val_idx])
-        self._y_val = d.y[d.val_idx]
-        self._pos = 0
-        self._X_epoch = self._X_train
-        self._y_epoch = self._y_train
+        self.X_train = np.ascontiguousarray(F[d.train_idx])
+        self.y_train = d.y[d.train_idx]
+        self.X_val = np.ascontiguousarray(F[d.val_idx])
+        self.y_val = d.y[d.val_idx]
+        self.pos = 0
+        self.X_epoch = self.X_train
+        self.y_epoch = self.y_train
 
-    def _start_epoch(self) -> None:
-        if self.config.shuffle and len(self._y_train) > 1:
-            perm = self.rng.permutation(len(self._y_train))
-            self._X_epoch = self._X_train[perm]
-            self._y_epoch = self._y_train[perm]
+    def start_epoch(self, shuffle: bool, rng: np.random.Generator) -> None:
+        """The order of the epoch that starts now: a permutation drawn from ``rng``, or the
+        training set as it is. Gathered once here so a batch is two slices (views)."""
+        if shuffle and len(self.y_train) > 1:
+            perm = rng.permutation(len(self.y_train))
+            self.X_epoch = self.X_train[perm]
+            self.y_epoch = self.y_train[perm]
         else:
-            self._X_epoch = self._X_train
-            self._y_epoch = self._y_train
+            self.X_epoch = self.X_train
+            self.y_epoch = self.y_train
 
     # ---------------------------------------------------------------- sizes
 
     @property
     def n_train(self) -> int:
-        return len(self._y_train)
+        return len(self.y_train)
+
+    def steps_per_epoch(self, batch_size: int) -> int:
+        """Mini-batches of ``batch_size`` in one epoch (the last one may be short)."""
+        n = max(len(self.y_train), 1)
+        return math.ceil(n / max(1, min(batch_size, n)))
 
     @property
-    def steps_per_epoch(self) -> int:
-        n = max(len(self._y_train), 1)
-        return math.ceil(n / max(1, min(self.config.batch_size, n)))
-
-    @property
-    def epochs_done(self) -> float:
-        """Completed epochs plus the fraction of the current one."""
-        return self.epoch + (self._pos / self.n_train if self.n_train else 0.0)
+    def epoch_fraction(self) -> float:
+        """How far the walk is through the current epoch, 0 <= f < 1."""
+        return self.pos / self.n_train if self.n_train else 0.0
 
     def training_batch(self, n: int) -> tuple[np.ndarray, np.ndarray]:
         """The first ``n`` training inputs (features, normalised) and their labels."""
-        return self._X_train[:n], self._y_train[:n]
+        return self.X_train[:n], self.y_train[:n]
 
     # ---------------------------------------------------------------- data edits
 
-    def set_data(self, X: np.ndarray, y: np.ndarray, classes: int | None = None) -> None:
-        """Replace the points (live CSV upload). Same class count: weights kept, split and
-        normalisation refitted. A different class count re-initialises the model."""
-        limits = {**DEFAULT_LIMITS, "max_points_train": 10**9}
-        d = check_data(
-            {"points": X, "labels": y, "classes": classes},
-            self.data.regression,
-            limits,
-            empty_classes=self.data.classes,
-        )
-        self.config.data = None
-        domain = data_domain(d["points"]) if len(d["labels"]) else self.data.domain
-        self._replace_data(d["points"], d["labels"], d["classes"], domain)
-
-    def regenerate(self) -> None:
-        """New points from ``config.dataset`` (weights kept when the class count stays)."""
-        if self.config.dataset is None:
-            return
-        X, y, classes = make_data(self.config)
-        self._replace_data(X, y, classes, DOMAIN)
-
-    def _replace_data(
+    def replace(
         self,
         X: np.ndarray,
         y: np.ndarray,
         classes: int,
         domain: tuple[float, float, float, float],
-    ) -> None:
-        old_classes = self.data.classes
+        regression: bool | None = None,
+    ) -> bool:
+        """New points (the old split indices stay until the caller re-splits); True when
+        the task changed (class count or regression), so the model must be re-initialised."""
         d = self.data
-        self.data = TrainingData(X, y, d.train_idx, d.val_idx, classes, domain, d.regression)
-        if classes != old_classes:
-            self.reset()
-            return
-        self._split()
-        self._fit_normalization()
-        self._prepare()
+        regression = d.regression if regression is None else regression
+        changed = classes != d.classes or regression != d.regression
+        self.data = TrainingData(X, y, d.train_idx, d.val_idx, classes, domain, regression)
+        return changed
 
     def add_point(self, point: Sequence[float], label: float) -> None:
         """Add one training point; it joins the next epoch (normalisation unchanged)."""
@@ -162,8 +162,8 @@ class TrainerData(TrainerState):
         d.y = np.concatenate([d.y, np.array([value], dtype=d.y.dtype)])
         d.train_idx = np.append(d.train_idx, len(d.y) - 1)
         F = self.inputs(p)
-        self._X_train = np.concatenate([self._X_train, F])
-        self._y_train = np.concatenate([self._y_train, d.y[-1:]])
+        self.X_train = np.concatenate([self.X_train, F])
+        self.y_train = np.concatenate([self.y_train, d.y[-1:]])
 
     def remove_point(self, point: Sequence[float], radius: float | None = None) -> int | None:
         """Remove the point nearest ``point`` within ``radius`` (default 3% of the domain
@@ -186,5 +186,108 @@ class TrainerData(TrainerState):
         tr, va = d.train_idx[d.train_idx != i], d.val_idx[d.val_idx != i]
         d.train_idx = tr - (tr > i)
         d.val_idx = va - (va > i)
-        self._prepare()
+        self.prepare()
         return i
+
+    # ---------------------------------------------------------------- resumable state
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything that cannot be recomputed: points, split, task, features,
+        normalisation, and the epoch being walked in its shuffled order (the permutation is
+        not kept) with the position in it. Arrays are copies."""
+        d, norm = self.data, self.normalization
+        return {
+            "X": np.array(d.X, dtype=np.float64),
+            "y": np.array(d.y),
+            "train_idx": np.array(d.train_idx, dtype=np.int64),
+            "val_idx": np.array(d.val_idx, dtype=np.int64),
+            "classes": int(d.classes),
+            "domain": [float(v) for v in d.domain],
+            "regression": bool(d.regression),
+            "features": list(self.features),
+            "normalization": None
+            if norm is None
+            else {"mean": np.array(norm.mean), "std": np.array(norm.std)},
+            "epoch_X": np.array(self.X_epoch, dtype=np.float64),
+            "epoch_y": np.array(self.y_epoch),
+            "pos": int(self.pos),
+        }
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Take ``state`` (from ``state_dict``); the split matrices are rebuilt from it.
+
+        Everything is checked before anything is assigned: a missing key or a wrong shape
+        raises ``ValueError`` naming it and leaves this object as it was.
+        """
+        X = _array(state, "X", np.float64, 2)
+        if X.shape[1] != 2:
+            raise ValueError(f"X must have shape (N, 2), got {X.shape}")
+        n = len(X)
+        regression = bool(_get(state, "regression"))
+        y = _array(state, "y", np.float64 if regression else np.int64, 1)
+        if len(y) != n:
+            raise ValueError(f"y has {len(y)} labels for {n} points")
+        idx = {}
+        for key in ("train_idx", "val_idx"):
+            idx[key] = _array(state, key, np.int64, 1)
+            if idx[key].size and (idx[key].min() < 0 or idx[key].max() >= n):
+                raise ValueError(f"{key} holds an index outside 0..{n - 1}")
+        classes = int(_get(state, "classes"))
+        box = [float(v) for v in _get(state, "domain")]
+        if len(box) != 4:
+            raise ValueError(f"domain must have 4 values, got {len(box)}")
+        domain = (box[0], box[1], box[2], box[3])
+        try:
+            features = check_features(_get(state, "features"))
+        except ValueError as exc:
+            raise ValueError(f"features: {exc}") from None
+        raw = _get(state, "normalization")
+        norm = None
+        if raw is not None:
+            mean, std = _array(raw, "mean", np.float64, 1), _array(raw, "std", np.float64, 1)
+            norm = Normalization(mean, std)
+            if norm.mean.size != len(features):
+                raise ValueError(
+                    f"normalization has {norm.mean.size} values for {len(features)} features"
+                )
+        epoch_X = np.ascontiguousarray(_array(state, "epoch_X", np.float64, 2))
+        epoch_y = _array(state, "epoch_y", y.dtype.type, 1)
+        if epoch_X.shape[1] != len(features) or len(epoch_y) != len(epoch_X):
+            raise ValueError(
+                f"epoch_X {epoch_X.shape} and epoch_y {epoch_y.shape} do not fit "
+                f"{len(features)} features"
+            )
+        pos = int(_get(state, "pos"))
+        if not 0 <= pos < max(len(epoch_y), 1):
+            raise ValueError(f"pos {pos} is outside the epoch of {len(epoch_y)} points")
+        data = TrainingData(X, y, idx["train_idx"], idx["val_idx"], classes, domain, regression)
+        F = _inputs(X, features, norm)
+        # Checked; from here on nothing raises.
+        self.data, self.features, self.normalization = data, features, norm
+        self.X_train = np.ascontiguousarray(F[data.train_idx])
+        self.y_train = y[data.train_idx]
+        self.X_val = np.ascontiguousarray(F[data.val_idx])
+        self.y_val = y[data.val_idx]
+        self.X_epoch, self.y_epoch, self.pos = epoch_X, epoch_y, pos
+
+
+def _get(state: Mapping[str, Any], key: str) -> Any:
+    if not isinstance(state, Mapping):
+        raise ValueError(f"expected a mapping holding {key!r}, got {type(state).__name__}")
+    if key not in state:
+        raise ValueError(f"state has no {key!r}")
+    return state[key]
+
+
+def _array(state: Mapping[str, Any], key: str, dtype: type, ndim: int) -> np.ndarray:
+    """``state[key]`` as a private array of ``dtype`` with ``ndim`` dimensions, or ValueError."""
+    value = _get(state, key)
+    try:
+        a: np.ndarray = np.array(value, dtype=dtype)
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise ValueError(f"{key} must be an array of {np.dtype(dtype).name}: {exc}") from None
+    if key == "X" and a.ndim == 1 and a.size == 0:  # no points at all
+        a = a.reshape(0, 2)
+    if a.ndim != ndim:
+        raise ValueError(f"{key} must have {ndim} dimension(s), got shape {a.shape}")
+    return a

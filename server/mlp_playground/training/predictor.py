@@ -3,8 +3,9 @@
 ``Predictor`` is what ``/predict`` and a live session's background work use: a model document
 (or a frozen copy of a trainer's model) with its features and normalisation, raw points in,
 probabilities out. The helpers here are shared by the trainer, REST and the live session:
-the Monte-Carlo dropout average, the expected loss of a fresh initialisation, and the check
-that a model document fits the server's network caps.
+the Monte-Carlo dropout average, the expected loss of a fresh initialisation, the check
+that a model document fits the server's network caps, and a model's part of the trainer's
+``state_dict`` (``model_state`` / ``model_from_state``).
 """
 
 from __future__ import annotations
@@ -115,3 +116,60 @@ def mc_predict(
         return model.predict_mc(F, passes)
     outs = np.stack([model.forward(F, train=True) for _ in range(passes)])
     return outs.mean(axis=0), outs.std(axis=0)
+
+
+def model_state(model: MLP) -> dict[str, Any]:
+    """A model's architecture and weights (copies): its part of ``Trainer.state_dict``.
+    The architecture is state because live edits reshape the network."""
+    return {
+        "n_inputs": int(model.n_inputs),
+        "hidden_layers": [int(u) for u in model.hidden_layers],
+        "n_outputs": int(model.n_outputs),
+        "activations": list(model.activations),
+        "init": model.init,
+        "dropout": float(model.dropout),
+        "params": {k: np.array(v) for k, v in model.params.items()},
+    }
+
+
+def check_model_fits(model: MLP, data: Any) -> None:
+    """The model's inputs and outputs must match the saved data's features and task."""
+    try:
+        n_features = len(data["features"])
+        n_out = 1 if data["regression"] else int(data["classes"])
+    except (KeyError, TypeError) as exc:
+        raise ValueError(f"data state has no {exc.args[0]!r}") from None
+    if model.n_inputs != n_features or model.n_outputs != n_out:
+        raise ValueError(
+            f"the model has {model.n_inputs} inputs and {model.n_outputs} outputs; the data "
+            f"has {n_features} features and {n_out} outputs"
+        )
+
+
+def model_from_state(state: Any, rng: np.random.Generator) -> MLP:
+    """The network ``state`` describes, with its weights; ValueError if anything is off."""
+    if not isinstance(state, Mapping):
+        raise ValueError("model state must be a mapping")
+    try:
+        model = MLP(
+            int(state["n_inputs"]),
+            [int(u) for u in state["hidden_layers"]],
+            int(state["n_outputs"]),
+            activation=list(state["activations"]),
+            init=state["init"],
+            dropout=float(state["dropout"]),
+            rng=rng,
+        )
+        params = state["params"]
+    except KeyError as exc:
+        raise ValueError(f"model state has no {exc.args[0]!r}") from None
+    except TypeError as exc:
+        raise ValueError(f"model state: {exc}") from None
+    if not isinstance(params, Mapping) or set(params) != set(model.params):
+        got = sorted(params) if isinstance(params, Mapping) else params
+        raise ValueError(
+            f"model parameters {got} do not match the network's {sorted(model.params)}"
+        )
+    for name in model.params:
+        model.params[name] = params[name]  # ParamDict checks the shape, naming the parameter
+    return model

@@ -1,6 +1,6 @@
 """Live reconfiguration of a trainer, and the shape surgery that keeps weights across it.
 
-``TrainerReconfiguration.reconfigure`` applies a new (validated) config between two steps:
+``TrainerReconfiguration.apply`` takes a new (validated) config between two steps:
 it works out which dotted fields changed (``config_diff``), re-initialises only when it has
 to (seed, initialiser, class count), regenerates or re-splits the data when asked, and
 otherwise edits the network in place: ``reshape_hidden`` adds or removes layers and units
@@ -11,14 +11,15 @@ features that stay.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from mlp_playground.nn.model import MLP
+from mlp_playground.nn.optimizers import Optimizer, make_optimizer
 from mlp_playground.training.config.train_config import TrainConfig
-from mlp_playground.training.data import domain_for, make_data
-from mlp_playground.training.state import TrainerState, TrainingData
+from mlp_playground.training.data import TrainerData, domain_for, make_data
 
 _MISSING = object()
 
@@ -99,76 +100,93 @@ def reshape_inputs(
     return new
 
 
-class TrainerReconfiguration(TrainerState):
-    """``reconfigure``: a live config edit applied between two steps (part of ``Trainer``)."""
+@dataclass
+class Reconfigured:
+    """What ``TrainerReconfiguration.apply`` did: the dotted paths that changed, and either
+    ``reset`` (the trainer must re-initialise) or the model and optimiser to train on."""
 
-    def reconfigure(self, new: TrainConfig) -> set[str]:
-        """Apply a new (validated) config between two steps, keeping weights where they fit.
+    changed: set[str]
+    reset: bool
+    model: MLP
+    optimizer: Optimizer
 
-        Returns the dotted paths that changed. Re-initialises (like ``reset``) when
-        ``seed``, ``network.init`` or the number of classes changes; regenerates the data
-        when a ``dataset`` field changes; re-splits on ``validation_split``.
-        """
-        old = self.config
+
+class TrainerReconfiguration:
+    """A live config edit applied between two steps, keeping weights where they fit.
+
+    It edits the trainer's ``TrainerData`` in place (points, features, split,
+    normalisation) and hands back the model and optimiser to keep training on; what it
+    cannot do in place (a new seed or initialiser, a new class count) it leaves to the
+    trainer's reset by saying so.
+    """
+
+    def __init__(self, feed: TrainerData) -> None:
+        self.feed = feed
+
+    def apply(
+        self,
+        old: TrainConfig,
+        new: TrainConfig,
+        model: MLP,
+        optimizer: Optimizer,
+        rng: np.random.Generator,
+    ) -> Reconfigured:
+        """Go from ``old`` to ``new`` (validated). Asks for a reset when ``seed``,
+        ``network.init`` or the task (class count, regression) changes; regenerates the data
+        when a ``dataset`` field changes; re-splits on ``validation_split``."""
         changed = config_diff(old.to_dict(), new.to_dict())
         if (old.data is not None or new.data is not None) and old.data is not new.data:
             changed.add("data")
-        self.config = new
         if not changed:
-            return changed
+            return Reconfigured(changed, False, model, optimizer)
         data_changed = any(c.startswith(("dataset", "data")) for c in changed) or (
             "loss" in changed and old.regression != new.regression
         )
         if data_changed and self._reload_data(new):
-            self.reset()
-            return changed
+            return Reconfigured(changed, True, model, optimizer)
         if {"seed", "network.init"} & changed:
-            self.reset()
-            return changed
-        self._reshape_network(old.network, new.network)
+            return Reconfigured(changed, True, model, optimizer)
+        model = self._reshape_network(model, old.network, new.network, rng)
+        feed = self.feed
         if data_changed or "validation_split" in changed:
-            self._split()
+            feed.split(new.validation_split, rng)
         if data_changed or {"validation_split", "network.features", "network.normalize"} & changed:
-            self._fit_normalization()
-            self._prepare()
-        self._update_optimizer(old.optimizer, new.optimizer)
+            feed.fit_normalization(new.network["normalize"])
+            feed.prepare()
+        optimizer = update_optimizer(optimizer, old.optimizer, new.optimizer)
         # shuffle, batch_size, loss and regularization are read on every step.
-        return changed
+        return Reconfigured(changed, False, model, optimizer)
 
     def _reload_data(self, new: TrainConfig) -> bool:
         """Make ``new``'s data; True when the task changed (class count or regression), so
         the model must be re-initialised."""
         X, y, classes = make_data(new)
-        regression = new.regression
-        d = self.data
-        task_changed = classes != d.classes or regression != d.regression
-        self.data = TrainingData(
-            X, y, d.train_idx, d.val_idx, classes, domain_for(new, X), regression
-        )
-        return task_changed
+        return self.feed.replace(X, y, classes, domain_for(new, X), new.regression)
 
-    def _reshape_network(self, net_old: Mapping, net_new: Mapping) -> None:
+    def _reshape_network(
+        self, model: MLP, net_old: Mapping, net_new: Mapping, rng: np.random.Generator
+    ) -> MLP:
         """Hidden sizes, activations, input features and dropout, in place where possible."""
-        model = self.model
         if net_old["hidden_layers"] != net_new["hidden_layers"]:
             reshape_hidden(model, net_old["hidden_layers"], net_new["hidden_layers"])
         for i, name in enumerate(net_new["activation"]):
             if model.activations[i] != name:
                 model.set_activation(i, name)
         if net_old["features"] != net_new["features"]:
-            init = self.config.network["init"]
             features = list(net_new["features"])
-            self.model = reshape_inputs(model, self.features, features, init, self.rng)
-            self.features = features
-        if self.model.dropout != net_new["dropout"]:
-            self.model.dropout = net_new["dropout"]
+            model = reshape_inputs(model, self.feed.features, features, net_new["init"], rng)
+            self.feed.features = features
+        if model.dropout != net_new["dropout"]:
+            model.dropout = net_new["dropout"]
+        return model
 
-    def _update_optimizer(self, opt_old: Mapping, opt_new: Mapping) -> None:
-        """A new optimiser when the name changes, else only the changed hyper-parameters
-        (the moment estimates are kept)."""
-        if opt_old["name"] != opt_new["name"]:
-            self.optimizer = self._make_optimizer()
-            return
-        hp = {k: v for k, v in opt_new.items() if k != "name" and opt_old[k] != v}
-        if hp:
-            self.optimizer.set(**hp)
+
+def update_optimizer(optimizer: Optimizer, opt_old: Mapping, opt_new: Mapping) -> Optimizer:
+    """A new optimiser when the name changes, else the same one with only the changed
+    hyper-parameters set (the moment estimates are kept)."""
+    if opt_old["name"] != opt_new["name"]:
+        return make_optimizer(opt_new["name"], **{k: v for k, v in opt_new.items() if k != "name"})
+    hp = {k: v for k, v in opt_new.items() if k != "name" and opt_old[k] != v}
+    if hp:
+        optimizer.set(**hp)
+    return optimizer

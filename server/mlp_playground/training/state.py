@@ -1,26 +1,16 @@
-"""What a training run holds and reports, shared by every part of the ``Trainer``.
+"""The values a training run holds and reports, shared by the parts of the ``Trainer``.
 
 ``TrainingData`` is the run's points and split; ``StepResult``, ``Metrics`` and ``GridResult``
-are what the loop, the evaluation and the grid hand back. ``TrainerState`` only declares the
-attributes (and the two methods) that the trainer's parts (``training_data``,
-``training_loop``, ``training_reconfigure``, ``training_instruments``) share, so each part
-can be read and type-checked on its own; ``mlp_playground.training.trainer.Trainer`` puts them
-together and fills them in.
+are what the loop, the evaluation and the grid hand back. Plain values only: the parts
+themselves (``training.data``, ``training.loop``, ...) import these, never each other's state.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
-
-from mlp_playground.data.features import Normalization
-from mlp_playground.nn.model import MLP
-from mlp_playground.nn.optimizers import Optimizer
-from mlp_playground.training.config.train_config import TrainConfig
 
 
 def finite_or_none(v: float | None) -> float | None:
@@ -89,69 +79,3 @@ class GridResult:
     hidden: list[np.ndarray]  # one (R*R, units) per hidden layer
     values: np.ndarray | None = None  # (R*R,) raw outputs of a regression model
     std: np.ndarray | None = None  # (R*R, K) MC-dropout standard deviation (mc_dropout mode)
-
-
-class TrainerState:
-    """The attributes every part of the trainer reads or writes (declarations only).
-
-    The feature matrices of both splits (``_X_train`` ...) and the epoch being walked
-    (``_X_epoch``, ``_y_epoch``, position ``_pos``) are plain attributes rather than
-    properties because the step loop reads them on every update.
-    """
-
-    config: TrainConfig
-    limits: dict[str, Any]
-    record_history: bool
-    data: TrainingData
-    rng: np.random.Generator
-    model: MLP
-    optimizer: Optimizer
-    features: list[str]
-    normalization: Normalization | None
-    resets: int
-    step: int
-    epoch: int
-    diverged: bool
-    history: list[dict]
-    initial_loss: float | None
-    _X_train: np.ndarray
-    _y_train: np.ndarray
-    _X_val: np.ndarray
-    _y_val: np.ndarray
-    _X_epoch: np.ndarray
-    _y_epoch: np.ndarray
-    _pos: int
-
-    # Methods one part calls and another defines (the base is last in Trainer's MRO, so
-    # these stubs are never what runs).
-
-    def reset(self, initial_model: Mapping | None = None) -> None:
-        raise NotImplementedError  # Trainer.reset
-
-    def inputs(self, points: np.ndarray) -> np.ndarray:
-        raise NotImplementedError  # TrainerData.inputs
-
-    def _start_epoch(self) -> None:
-        raise NotImplementedError  # TrainerData._start_epoch
-
-    def _split(self) -> None:
-        raise NotImplementedError  # TrainerData._split
-
-    def _fit_normalization(self) -> None:
-        raise NotImplementedError  # TrainerData._fit_normalization
-
-    def _prepare(self) -> None:
-        raise NotImplementedError  # TrainerData._prepare
-
-    def _make_optimizer(self) -> Optimizer:
-        raise NotImplementedError  # Trainer._make_optimizer
-
-    def training_batch(self, n: int) -> tuple[np.ndarray, np.ndarray]:
-        raise NotImplementedError  # TrainerData.training_batch
-
-    @property
-    def steps_per_epoch(self) -> int:
-        raise NotImplementedError  # TrainerData.steps_per_epoch
-
-    def evaluate(self) -> Metrics:
-        raise NotImplementedError  # TrainerLoop.evaluate

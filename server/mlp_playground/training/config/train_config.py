@@ -2,11 +2,11 @@
 
 One validator serves REST and the live websocket: ``ConfigError(field, message)`` names the
 dotted field so REST can answer 422 with it and the websocket can fill its ``field``. No
-pydantic here (see docs/internals.md). ``TrainConfig`` is the value; its parts live in
-``training_config_defaults`` (defaults, limits, choices), ``training_config_checks``
-(``ConfigError`` and the value checks), ``training_config_merge`` (partial bodies and live
-edits) and ``training_config_validate`` (the whole-config check); this module re-exports
-the names the rest of the server imports from it.
+pydantic here. ``TrainConfig`` is the value; the rest of the package ``training.config``
+is its parts, each imported from where it is defined: ``defaults`` (defaults, limits,
+choices), ``checks`` (``ConfigError`` and the value checks), ``merge`` (partial bodies and
+live edits) and ``validate`` (the whole-config check, which takes any object with the
+config's fields, so it never imports this module).
 """
 
 from __future__ import annotations
@@ -17,43 +17,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 
 from mlp_playground.data.datasets import DATASETS
-from mlp_playground.training.config.checks import (
-    ConfigError,
-    check_data,
-    check_int,
-    check_number,
-    check_points,
-)
-from mlp_playground.training.config.defaults import (
-    DEFAULT_CONFIG,
-    DEFAULT_LIMITS,
-    HPARAM_RANGES,
-    MAX_MC_PASSES,
-    MAX_SEED,
-    MAX_SPEED,
-    PREDICTION_MODES,
-    SCHEDULES,
-    default,
-)
+from mlp_playground.training.config.defaults import DEFAULT_LIMITS, default
 from mlp_playground.training.config.merge import merge_fields
 from mlp_playground.training.config.validate import validate
-
-__all__ = [
-    "DEFAULT_CONFIG",
-    "DEFAULT_LIMITS",
-    "HPARAM_RANGES",
-    "MAX_MC_PASSES",
-    "MAX_SEED",
-    "MAX_SPEED",
-    "PREDICTION_MODES",
-    "SCHEDULES",
-    "ConfigError",
-    "TrainConfig",
-    "check_data",
-    "check_int",
-    "check_number",
-    "check_points",
-]
 
 
 @dataclass

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
 
@@ -40,11 +40,33 @@ from mlp_playground.training.config.defaults import (
     SECTION_KEYS,
 )
 
-if TYPE_CHECKING:
-    from mlp_playground.training.config.train_config import TrainConfig
+
+class ConfigFields(Protocol):
+    """The fields ``validate`` checks and rewrites: what ``train_config.TrainConfig`` has.
+
+    A protocol rather than an import of ``TrainConfig``, whose module calls ``validate``:
+    the dependency goes one way only.
+    """
+
+    dataset: dict | None
+    data: dict | None
+    validation_split: float
+    network: dict
+    loss: str
+    regularization: dict
+    optimizer: dict
+    batch_size: int
+    epochs: int
+    steps: int | None
+    shuffle: bool
+    seed: int
+    speed: float | str
+    schedule: dict
+    stop: dict
+    prediction: dict
 
 
-def validate(cfg: TrainConfig, limits: Mapping) -> None:
+def validate(cfg: ConfigFields, limits: Mapping) -> None:
     """Check every value of ``cfg`` and put it in canonical form, in place."""
     cfg.loss = check_name("loss", cfg.loss, list(LOSSES), "loss")
     _validate_source(cfg, limits)
@@ -67,7 +89,7 @@ def validate(cfg: TrainConfig, limits: Mapping) -> None:
     validate_instruments(cfg, limits)
 
 
-def _validate_source(cfg: TrainConfig, limits: Mapping) -> None:
+def _validate_source(cfg: ConfigFields, limits: Mapping) -> None:
     """``dataset`` (whose kind must match the loss) or ``data`` (user points)."""
     regression = cfg.loss == "mse"
     if cfg.dataset is not None:
@@ -156,7 +178,7 @@ def _validate_optimizer(opt: dict) -> None:
         raise ConfigError("optimizer", str(exc)) from None
 
 
-def validate_instruments(cfg: TrainConfig, limits: Mapping) -> None:
+def validate_instruments(cfg: ConfigFields, limits: Mapping) -> None:
     """``schedule``, ``stop`` and ``prediction`` (docs/instruments.md)."""
     _validate_schedule(cfg.schedule, float(cfg.optimizer.get("learning_rate", 0.0)), limits)
     _validate_stop(cfg.stop, cfg.loss == "mse", limits)
