@@ -74,7 +74,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 def _include_routers(app: FastAPI) -> None:
     """One router per concern; all before the static mount, which would answer first."""
     from mlp_playground.classroom.classes import ClassRegistry
-    from mlp_playground.routes import classroom, docs, lessons, live, qr, runs, training
+    from mlp_playground.routes import classroom, docs, export, lessons, live, qr, runs, training
 
     app.state.classes = ClassRegistry(app.state.settings)  # in this process's memory
 
@@ -86,6 +86,7 @@ def _include_routers(app: FastAPI) -> None:
     app.include_router(lessons.router)
     app.include_router(qr.router)
     app.include_router(classroom.router)
+    app.include_router(export.router)
 
 
 def _add_middleware(app: FastAPI, settings: Settings) -> None:
