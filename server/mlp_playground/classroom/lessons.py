@@ -19,7 +19,7 @@ curves), ``stats`` (layer statistics), ``uncertainty`` (MC-dropout prediction an
 ``gradcheck`` (optional ``"points"``, 1..256, default 32) and ``race`` (``"optimizers"``: 2
 to 6 optimiser specs, raced from the step's config).
 
-Claims (``"claim": {"kind": ...}``): what the step shows, checked by ``tests/test_lessons.py``
+Claims (``"claim": {"kind": ...}``): what the step shows, checked by ``tests/classroom/test_lessons.py``
 on the step's own measurements so that a lesson can never silently stop teaching.
 
 Measures, read from ``POST /train`` with the step's config:

@@ -45,7 +45,7 @@ class RunData(BaseModel):
 class RunRequest(BaseModel):
     """``POST /runs``: what a saved run holds (docs/design.md, "Saved runs and durable sessions")."""
 
-    # No OpenAPI example on purpose: tests/test_api_options.py posts every POST example
+    # No OpenAPI example on purpose: tests/api/test_api_options.py posts every POST example
     # and expects a 200 (this answers 201); RUN_EXAMPLE is used by tests/store instead.
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
