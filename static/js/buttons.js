@@ -9,6 +9,7 @@ import { toCsv } from './csv.js';
 import { t, language } from './i18n.js';
 import { setLang, setUi } from './view.js';
 import { exportModel } from './live.js';
+import { wireExportCode } from './export-code.js';
 import { session } from './session.js';
 import { ui } from './page.js';
 
@@ -61,6 +62,7 @@ function wireFiles(boundary) {
     boundary.composite(800).toBlob((blob) => download('mlp-playground-boundary.png', blob));
   });
   $('btn-export').addEventListener('click', exportModel);
+  wireExportCode();
 }
 
 /** The "share to watch" dialog: the read-only link to this live session. */
