@@ -12,24 +12,17 @@ from __future__ import annotations
 
 import json
 import time
-from contextlib import contextmanager
 from typing import Any
 from urllib.parse import quote
 
 import pytest
-from websockets.sync.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import ClientConnection
 
 from mlp_playground.classroom.classes import check_nickname, name_key
-from tests.routes.http_helpers import client_from, running_server
+from tests.support.attack import client_from, running_server, ws_from
 
 pytestmark = pytest.mark.slow
-
-
-@contextmanager
-def ws_from(address: str, url: str):
-    """A websocket whose connection leaves from ``address``."""
-    with connect(url, source_address=(address, 0), open_timeout=20) as ws:
-        yield ws
 
 
 def next_of(ws: ClientConnection, kind: str, timeout: float = 20.0, **match: Any) -> dict:
@@ -123,7 +116,7 @@ def test_ending_a_class_closes_the_teacher_and_keeps_the_students_sessions() -> 
             assert ended.status_code == 204
             assert next_of(student, "event", event="class_ended")["class"] == code
             assert next_of(teacher, "event", event="class_ended")
-            with pytest.raises(Exception):  # the teacher's stream closes
+            with pytest.raises(ConnectionClosed):  # the teacher's stream closes
                 while True:
                     teacher.recv(timeout=10)
             assert teacher.close_code == 1000

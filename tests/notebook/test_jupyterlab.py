@@ -18,18 +18,9 @@ from playwright.sync_api import Page, sync_playwright
 
 from tests.notebook.jupyter_lab import JupyterLab, notebook
 from tests.notebook.nb_helpers import watcher_hello
+from tests.support.chromium import CHROMIUM, CHROMIUM_ARGS
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-
-CHROMIUM = "/usr/bin/chromium"  # Debian's, with the flags every headless run here uses
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
 
 CONFIG = {
     "dataset": {"name": "gaussian", "classes": 3, "n_points": 300, "noise": 0.1},

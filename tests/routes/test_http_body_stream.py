@@ -11,7 +11,7 @@ import threading
 
 import httpx
 
-from tests.routes.http_helpers import running_server
+from tests.support.attack import running_server
 
 MIB = 1024 * 1024
 CAP = 8 * MIB

@@ -10,7 +10,7 @@ import pytest
 
 from mlp_playground.client_address import resolve, trusted_networks
 from mlp_playground.config import Settings
-from tests.routes.http_helpers import client_from, running_server
+from tests.support.attack import client_from, running_server
 
 RUN = {
     "config": {"network": {"hidden_layers": [4]}, "seed": 1},

@@ -10,7 +10,7 @@ import httpx
 import websockets
 
 from mlp_playground.log_redaction import RedactSecrets, redact
-from tests.routes.http_helpers import running_server
+from tests.support.attack import running_server
 
 
 def test_a_teachers_token_is_masked_in_the_servers_log() -> None:
