@@ -78,16 +78,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-def main(argv: list[str] | None = None) -> None:
-    """Start the server; loopback only unless ``--host`` says otherwise."""
-    args = parse_args(argv)
-    overrides: dict[str, Any] = {"host": args.host, "port": args.port}
-    if args.classroom:
-        from mlp_playground.classroom.cli import classroom_overrides
-
-        overrides.update(classroom_overrides(Settings(), args.host))
-        args.host = overrides["host"]
-    settings = Settings(**overrides)
+def announce(args: argparse.Namespace, settings: Settings) -> None:
+    """Print where the server answers (and the class's join link), open the page if asked."""
     local = "127.0.0.1" if args.host in WILDCARD_HOSTS else args.host
     url = f"http://{local}:{args.port}"
     shared = public_url(settings)
@@ -100,6 +92,19 @@ def main(argv: list[str] | None = None) -> None:
         print(f"Others on the network open {shared}", flush=True)
     if args.open:
         threading.Timer(1.0, webbrowser.open, args=(url,)).start()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Start the server; loopback only unless ``--host`` says otherwise."""
+    args = parse_args(argv)
+    overrides: dict[str, Any] = {"host": args.host, "port": args.port}
+    if args.classroom:
+        from mlp_playground.classroom.cli import classroom_overrides
+
+        overrides.update(classroom_overrides(Settings(), args.host))
+        args.host = overrides["host"]
+    settings = Settings(**overrides)
+    announce(args, settings)
     # The app's own loggers (session start/end lines) next to uvicorn's, in the same shape.
     logging.basicConfig(
         level=args.log_level.upper(), format="%(levelname)s:     %(name)s %(message)s"
