@@ -41,6 +41,7 @@ def start_load_server(sessions: int) -> tuple[subprocess.Popen, str]:
         {
             "MLPG_SESSION_GRACE_SECONDS": "0",
             "MLPG_MAX_SESSIONS": str(max(64, sessions + 8)),
+            "MLPG_MAX_SESSIONS_PER_CLIENT": str(max(64, sessions + 8)),  # all from loopback
             "MLPG_MAX_WATCHERS": str(MAX_WATCHERS),
         }
     )

@@ -189,6 +189,7 @@ class Servers:
         env = {
             "MLPG_SESSION_GRACE_SECONDS": "0",
             "MLPG_MAX_SESSIONS": str(max(64, sessions + 8)),
+            "MLPG_MAX_SESSIONS_PER_CLIENT": str(max(64, sessions + 8)),  # all from loopback
             "MLPG_MAX_WATCHERS": "1000",
         }
         if workers > 1:

@@ -52,7 +52,8 @@ def make_client() -> Iterator:
 @pytest.fixture(scope="session")
 def live_server() -> Iterator[ServerProcess]:
     """One real server for the whole test session (tests must not depend on its state)."""
-    server = ServerProcess(free_port())
+    # Every test's sockets come from 127.0.0.1: one "client" for max_sessions_per_client.
+    server = ServerProcess(free_port(), {"MLPG_MAX_SESSIONS_PER_CLIENT": "64"})
     server.start()
     yield server
     server.stop()

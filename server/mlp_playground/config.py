@@ -45,6 +45,10 @@ class Settings(BaseSettings):
 
     # Live sessions
     max_sessions: int = 64
+    #: Live sessions one client address may hold (not counting a class's students, whom
+    #: their class's cap bounds), those in their grace period included: one client cannot
+    #: fill ``max_sessions``. A school whose pages share one NAT address raises it.
+    max_sessions_per_client: int = 8
     max_watchers: int = 200
     session_grace_seconds: float = 10.0
     idle_timeout_seconds: float = 1800.0

@@ -1,6 +1,7 @@
 // The live websocket: JSON messages and binary frames in, JSON messages out. Reconnects with
-// exponential backoff; on reconnect it first asks to resume the old session (?session=<id>)
-// and falls back to a fresh session, telling the page so it can re-send its settings.
+// exponential backoff; on reconnect it first asks to resume the old session
+// (?session=<id>&resume_key=<key>: the id is public, the key from the owner's hello is what
+// resumes it) and falls back to a fresh session, telling the page so it can re-send its settings.
 
 const HEADER = 16;
 
@@ -30,12 +31,13 @@ export class LiveSocket {
    *   hello (reconnect: not the first connection; resumed: the session asked for came back);
    *   onMessage(msg) for every other message; onFrame(frame); onStatus(status) with status in
    *   "connecting" | "open" | "reconnecting" | "closed"; resumeId: a session to ask for first
-   *   (a student's reload); maxDelay (ms).
+   *   (a student's reload), as {id, key} (its id and resume key); maxDelay (ms).
    */
   constructor(opts) {
     this.opts = opts;
     this.ws = null;
-    this.sessionId = opts.resumeId || null; // the session to resume after a drop
+    this.sessionId = opts.resumeId?.id || null; // the session to resume after a drop
+    this.resumeKey = opts.resumeId?.key || null; // its owner's secret (hello's resume_key)
     this.attempt = 0;
     this.timer = null;
     this.closedByUser = false;
@@ -47,7 +49,11 @@ export class LiveSocket {
   connect() {
     this.closedByUser = false;
     const resume = this.sessionId && this.resumeFailures < 1 ? this.sessionId : null;
-    const ws = new WebSocket(this.opts.url(resume));
+    let url = this.opts.url(resume);
+    if (resume && this.resumeKey) {
+      url += `${url.includes('?') ? '&' : '?'}resume_key=${encodeURIComponent(this.resumeKey)}`;
+    }
+    const ws = new WebSocket(url);
     ws.binaryType = 'arraybuffer';
     this.ws = ws;
     let greeted = false;
@@ -60,6 +66,7 @@ export class LiveSocket {
           greeted = true;
           const resumed = resume != null && msg.session_id === resume;
           if (msg.session_id) this.sessionId = msg.session_id;
+          if (msg.resume_key) this.resumeKey = msg.resume_key;
           this.attempt = 0;
           this.resumeFailures = 0;
           const reconnect = this.everOpened;

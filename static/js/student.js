@@ -1,6 +1,7 @@
 // The student's page, `/c/<code>`: a nickname, then the student's own live session in that
-// class (/ws?class=<code>&name=<nickname>). The session id is kept in sessionStorage, so a
-// reload resumes the same session (/ws?session=<id>); the teacher's pushes arrive as
+// class (/ws?class=<code>&name=<nickname>). The session id and its resume key are kept in
+// sessionStorage, so a reload resumes the same session (/ws?session=<id>&resume_key=<key>,
+// the key added by socket.js); the teacher's pushes arrive as
 // `event` "pushed" and show as a toast. Nicknames are only ever set as text.
 
 import { notify } from './feedback.js';
@@ -60,7 +61,7 @@ export function startStudent(code, connect) {
     connect(urlFor, session);
   };
   const known = stored(code);
-  if (known) { begin(known.name, known.session || null); return; }
+  if (known) { begin(known.name, known.session ? { id: known.session, key: known.key } : null); return; }
   $('join-view').hidden = false;
   const input = $('join-name');
   input.maxLength = NAME_MAX;
@@ -83,7 +84,7 @@ function showBadge() {
 /** hello: keep the session id so a reload gets this same session back. */
 export function studentHello(msg) {
   if (!student || !msg.session_id) return;
-  store(student.code, { name: student.name, session: msg.session_id });
+  store(student.code, { name: student.name, session: msg.session_id, key: msg.resume_key });
 }
 
 /** The class is unknown or over: a clear message in place of the page, no more retries. */
@@ -101,8 +102,13 @@ export function classUnknown() {
 
 /** The teacher pushed settings (or a run): a toast naming what changed. */
 export function onPushed(ev) {
-  const changed = Array.isArray(ev.changed) && ev.changed.length ? ev.changed.join(', ') : '–';
-  notify(t('student.pushed', { changed }), 'info', 8000).setAttribute('data-testid', 'pushed-toast');
+  // A push that changed nothing (the teacher sent settings this session already had) says
+  // so, rather than listing an empty set.
+  const changed = Array.isArray(ev.changed) ? ev.changed : [];
+  const text = changed.length
+    ? t('student.pushed', { changed: changed.join(', ') })
+    : t('student.pushed_same');
+  notify(text, 'info', 8000).setAttribute('data-testid', 'pushed-toast');
 }
 
 export function retranslateStudent() {

@@ -145,8 +145,11 @@ def test_students_see_nothing_of_the_class(client, klass):
 
 def test_a_resumed_student_keeps_their_class(client, klass):
     with join(client, klass["code"], "Ada") as ws:
-        sid = student_hello(ws)["session_id"]
-    with client.websocket_connect(f"/ws?session={sid}&class={klass['code']}&name=Al") as ws:
+        first = student_hello(ws)
+        sid, key = first["session_id"], first["resume_key"]
+    with client.websocket_connect(
+        f"/ws?session={sid}&resume_key={key}&class={klass['code']}&name=Al"
+    ) as ws:
         hello = recv(ws)
         assert hello["resumed"] is True and hello["session_id"] == sid
         assert hello["class"] == klass["code"] and hello["name"] == "Ada"
@@ -237,13 +240,16 @@ def test_a_student_back_after_the_grace_period_is_still_in_the_class(make_client
     c = make_client(session_grace_seconds=0)
     klass = c.post("/classes").json()
     with join(c, klass["code"], "Ada") as ws:
-        sid = student_hello(ws)["session_id"]
+        first = student_hello(ws)
+        sid, key = first["session_id"], first["resume_key"]
     registry = c.app.state.registry
     deadline = time.monotonic() + 5
     while registry.get(sid) is not None:  # dropped at once (grace 0), snapshot written
         assert time.monotonic() < deadline
         time.sleep(0.02)
-    with c.websocket_connect(f"/ws?session={sid}&class={klass['code']}&name=Other") as ws:
+    with c.websocket_connect(
+        f"/ws?session={sid}&resume_key={key}&class={klass['code']}&name=Other"
+    ) as ws:
         hello = recv(ws)
         if not hello["resumed"]:
             pytest.skip("this server does not resume sessions from snapshots")

@@ -227,13 +227,13 @@ def test_an_owner_whose_process_was_killed_resumes_on_the_other(servers):
         while step < 200:
             step = (await until(ws, "metrics"))["step"]
         await asyncio.sleep(1.2)  # a snapshot (every 0.5 s while training) after that step
-        return hello["session_id"], hello["watch_token"], step
+        return hello["session_id"], hello["watch_token"], hello["resume_key"], step
 
-    sid, token, step = run(scenario())
+    sid, token, key, step = run(scenario())
     _kill(a)
 
     async def resume() -> None:
-        ws, hello = await owner(b.ws_url, f"?session={sid}")
+        ws, hello = await owner(b.ws_url, f"?session={sid}&resume_key={key}")
         assert hello["type"] == "hello" and hello["session_id"] == sid, hello
         assert hello["resumed"] is True and hello["step"] >= step
         assert hello["watch_token"] == token
@@ -260,7 +260,7 @@ def test_an_owner_reconnecting_to_the_other_process_takes_the_session_along(serv
         left_behind = await _watcher(a, hello["watch_token"])
         assert (await recv_json(left_behind))["type"] == "hello"
         await ws.close()
-        moved, again = await owner(b.ws_url, f"?session={hello['session_id']}")
+        moved, again = await owner(b.ws_url, f"?session={hello['session_id']}&resume_key={hello['resume_key']}")
         assert again["type"] == "hello" and again["resumed"] is True, again
         assert again["step"] == paused["step"]
         assert await closed_with(left_behind, 10) == 1013  # told to reconnect: it moved

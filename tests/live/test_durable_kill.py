@@ -6,6 +6,8 @@ the database readable with whole runs only."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 import signal
 import sqlite3
 import time
@@ -18,7 +20,7 @@ import pytest
 from mlp_playground.config import Settings
 from mlp_playground.live import snapshot
 from mlp_playground.store.sql import SqlStore
-from tests.support.ws import owner, run, send, until
+from tests.support.ws import closed_with, owner, run, send, until
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -100,16 +102,27 @@ def test_sigkill_paused_then_mid_training_resumes_from_the_last_snapshot(server_
         await send(ws, "pause")
         paused = await until(ws, "event", event="paused")
         model = await _model(ws)
-        return hello["session_id"], int(paused["step"]), model
+        return hello["session_id"], hello["resume_key"], int(paused["step"]), model
 
-    sid, paused_step, paused_model = run(train_and_pause())
+    sid, key, paused_step, paused_model = run(train_and_pause())
     assert paused_step > 0
-    _wait_snapshot(db, sid, paused_step)
+    stored = _wait_snapshot(db, sid, paused_step)
+    # The snapshot keeps the key's hash, never the key itself.
+    assert stored.meta["resume_hash"] == hashlib.sha256(key.encode()).hexdigest()
+    assert key not in json.dumps(stored.meta)
     _kill(server)
     server.start()
 
+    async def id_alone_is_refused() -> None:
+        for query in (f"?session={sid}", f"?session={sid}&resume_key={key[::-1]}"):
+            ws, err = await owner(server.ws_url, query)
+            assert err["type"] == "error" and err["code"] == "forbidden", err
+            assert await closed_with(ws) == 1008
+
+    run(id_alone_is_refused())  # after the restart too, and the session is left as it was
+
     async def resume_paused() -> int:
-        ws, hello = await owner(server.ws_url, f"?session={sid}")
+        ws, hello = await owner(server.ws_url, f"?session={sid}&resume_key={key}")
         assert hello["resumed"] is True and hello["session_id"] == sid
         assert hello["step"] == paused_step and hello["running"] is False
         assert _same(_weights(await _model(ws)), _weights(paused_model))
@@ -133,7 +146,7 @@ def test_sigkill_paused_then_mid_training_resumes_from_the_last_snapshot(server_
     server.start()
 
     async def resume_running() -> None:
-        ws, hello = await owner(server.ws_url, f"?session={sid}")
+        ws, hello = await owner(server.ws_url, f"?session={sid}&resume_key={key}")
         assert hello["resumed"] is True and hello["step"] == last and hello["running"] is True
         await send(ws, "pause")
         paused = await until(ws, "event", event="paused")

@@ -140,7 +140,7 @@ def test_bad_config_in_the_constructor_raises(live_server):
 def test_close_is_clean_and_the_session_waits_its_grace_period(live_server):
     w = Playground(url=live_server.url, config=SMALL)
     w.play()
-    session_id, token = w.session_id, w.watch_token
+    session_id, token, key = w.session_id, w.watch_token, w.resume_key
     w.close()
     assert w.closed and w._conn.close_code == 1000
     assert not w._conn._thread.is_alive()
@@ -150,7 +150,7 @@ def test_close_is_clean_and_the_session_waits_its_grace_period(live_server):
     w.close()  # twice is fine
     # close() paused the session; the server keeps it for its grace period: resumable.
     assert watcher_hello(live_server.ws_url, token)["running"] is False
-    again = Playground(url=live_server.url, session=session_id)
+    again = Playground(url=live_server.url, session=session_id, resume_key=key)
     try:
         assert again._conn.hello["resumed"] is True and again.session_id == session_id
         assert again.config["dataset"]["classes"] == 3

@@ -59,11 +59,12 @@ def test_sessions_are_isolated(live_server):
 
 
 def test_resuming_a_session_takes_it_from_the_previous_connection(live_server):
-    """Knowing the id is being the owner: there is one controlling connection at a time."""
+    """Knowing the id and the resume key is being the owner: there is one controlling
+    connection at a time."""
 
     async def main():
         a, hello = await owner(live_server.ws_url)
-        b, again = await owner(live_server.ws_url, f"?session={hello['session_id']}")
+        b, again = await owner(live_server.ws_url, f"?session={hello['session_id']}&resume_key={hello['resume_key']}")
         assert again["resumed"] is True and again["session_id"] == hello["session_id"]
         assert await closed_with(a) == 1008
         await send(b, "configure", config={"optimizer": {"learning_rate": 0.2}})

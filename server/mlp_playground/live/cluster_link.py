@@ -27,10 +27,11 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from mlp_playground.cluster.cluster import Cluster
 from mlp_playground.cluster.directory import SessionEntry
-from mlp_playground.cluster.errors import ClusterUnavailable
+from mlp_playground.cluster.errors import ClusterUnavailable, guarded
 from mlp_playground.live.connection import CLOSE_POLICY, CLOSE_TRY_AGAIN, Connection
 from mlp_playground.live.messages import DATA_REQUEST
 from mlp_playground.live.outgoing import Output, dumps
+from mlp_playground.live.session import resume_key_matches
 
 if TYPE_CHECKING:
     from mlp_playground.config import Settings
@@ -44,6 +45,12 @@ HANDOFF_SECONDS = 4.0
 MODEL_READ_SECONDS = 3.0
 #: How long a starting process waits for Redis before serving on its own.
 STARTUP_WAIT = 3.0
+#: The field of a session's directory hash holding the SHA-256 of its owner's resume key.
+RESUME_HASH_FIELD = "resume_hash"
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 class LinkedRegistry(Protocol):
@@ -186,6 +193,13 @@ class ClusterLink:
         # On failure ``owned`` is set: the heartbeat registers it when Redis is back.
         with contextlib.suppress(ClusterUnavailable):
             await cluster.register_session(session.id, session.watch_token)
+            if session.resume_hash is not None:  # beside it, so a taker checks the key first
+                await guarded(
+                    "resume hash",
+                    cluster.redis.hset(
+                        cluster.keys.session(session.id), RESUME_HASH_FIELD, session.resume_hash
+                    ),
+                )
 
     def forget(self, session: LiveSession, reason: str, code: int) -> None:
         """The session left this process: end its remote streams, give back its entries."""
@@ -209,26 +223,47 @@ class ClusterLink:
         except ClusterUnavailable:
             pass  # the entries and the lease expire by themselves
 
-    async def take_over(self, session_id: str) -> None:
+    async def take_over(self, session_id: str, resume_key: str | None) -> bool:
         """Before resuming ``session_id`` here: if another live process holds it, ask it to
-        write its snapshot and let go, and wait (at most ``HANDOFF_SECONDS``) until it has."""
+        write its snapshot and let go, and wait (at most ``HANDOFF_SECONDS``) until it has.
+
+        False (nothing asked): that process holds it and ``resume_key`` does not match the
+        hash announced beside the entry, so a client with the id alone cannot take the
+        session from its owner. An entry without the hash (re-announced after a Redis
+        outage) is left to the snapshot's own hash, which the resume checks anyway."""
         if not self.cluster.available:
-            return
+            return True
         try:
             entry = await self.cluster.lookup_session(session_id)
             if entry is None or entry.process == self.cluster.process_id:
-                return
+                return True
+            stored = await guarded(
+                "resume hash",
+                self.cluster.redis.hget(self.cluster.keys.session(session_id), RESUME_HASH_FIELD),
+            )
+            if stored is None:
+                stored = await self._snapshot_hash(session_id)
+            if not resume_key_matches(resume_key, _text(stored) if stored else None):
+                return False
             if not await self.cluster.request_handoff(entry):
-                return  # that process is gone: its last snapshot is all there is
+                return True  # that process is gone: its last snapshot is all there is
             deadline = time.monotonic() + HANDOFF_SECONDS
             while time.monotonic() < deadline:
                 await asyncio.sleep(0.05)
                 now = await self.cluster.lookup_session(session_id)
                 if now is None or now.process != entry.process:
-                    return
+                    return True
             log.warning("session %s: its process did not let go in time", session_id)
         except ClusterUnavailable:
-            return
+            return True
+        return True
+
+    async def _snapshot_hash(self, session_id: str) -> str | None:
+        """The resume-key hash in the session's last snapshot, or None."""
+        durable = self.registry.durable
+        if durable is None:
+            return None
+        return await durable.stored_resume_hash(session_id)
 
     async def find_watched(self, token: str) -> SessionEntry | None:
         """The session a watch token belongs to in another process (ClusterUnavailable)."""

@@ -27,10 +27,12 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable, Iterable, Mapping
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from mlp_playground.config import Settings
 from mlp_playground.live.messages import ClientMessage
+from mlp_playground.live.session import resume_key_matches
 from mlp_playground.live.snapshot import Captured, SnapshotError, decode, encode, restore, state_key
 from mlp_playground.live.state import SessionState
 from mlp_playground.live.tasks import cancel_and_wait
@@ -46,6 +48,10 @@ MIN_WRITE_GAP = 0.2
 FORGOTTEN_MEMORY = 60.0
 """Seconds a forgotten id is remembered, so a copy still on its way is not written back."""
 SETTLE_TIMEOUT = 5.0
+
+
+class ResumeForbidden(Exception):
+    """A resume of an existing session without its owner's resume key."""
 
 
 class Durability:
@@ -120,7 +126,7 @@ class Durability:
 
     def attach(self, session: LiveSession) -> None:
         """A session the worker may take snapshots of from now on."""
-        session.snapshot_sink = self._from_worker
+        session.snapshot_sink = partial(self._from_worker, session.resume_hash)
 
     def request(self, session: LiveSession, final: bool = False) -> None:
         """Ask the worker for a snapshot (skipped if nothing changed, unless ``final``)."""
@@ -140,8 +146,10 @@ class Durability:
 
     # --- worker -> loop -------------------------------------------------------------------
 
-    def _from_worker(self, captured: Captured, final: bool) -> None:
-        """Worker thread: hand a copy to the loop."""
+    def _from_worker(self, resume_hash: str | None, captured: Captured, final: bool) -> None:
+        """Worker thread: hand a copy to the loop, with the hash of the owner's resume key
+        (only the hash: a snapshot read back by anyone resumes nothing)."""
+        captured.meta["resume_hash"] = resume_hash
         loop = self._loop
         if loop is None or loop.is_closed():
             return
@@ -275,9 +283,26 @@ class Durability:
 
     # --- resume ---------------------------------------------------------------------------
 
-    async def read(self, sid: str, limits: Mapping[str, Any]) -> tuple[SessionState, str] | None:
+    async def stored_resume_hash(self, sid: str) -> str | None:
+        """The resume-key hash in ``sid``'s stored snapshot (None: no snapshot, or none
+        readable): for a check before a session is asked from another process."""
+        snap = await asyncio.to_thread(self.store.read_snapshot, sid)
+        if snap is None:
+            return None
+        try:
+            found = (await asyncio.to_thread(decode, snap.data)).meta.get("resume_hash")
+        except SnapshotError:
+            return None
+        return str(found) if found else None
+
+    async def read(
+        self, sid: str, limits: Mapping[str, Any], resume_key: str | None = None
+    ) -> tuple[SessionState, str] | None:
         """The restored state and watch token of ``sid``'s snapshot, or None (none, or it
-        does not restore: logged, and the caller starts a fresh session instead)."""
+        does not restore: logged, and the caller starts a fresh session instead).
+
+        ``ResumeForbidden`` if the snapshot exists but ``resume_key`` is not its owner's
+        (checked before the state is rebuilt; a snapshot without a hash resumes nobody)."""
         await self.settled(sid)
         snap = await asyncio.to_thread(self.store.read_snapshot, sid)
         if snap is None:
@@ -285,6 +310,8 @@ class Durability:
 
         def build() -> tuple[SessionState, str]:
             decoded = decode(snap.data)
+            if not resume_key_matches(resume_key, decoded.meta.get("resume_hash")):
+                raise ResumeForbidden(sid)
             return restore(decoded, limits), str(decoded.meta["watch_token"])
 
         try:

@@ -2,8 +2,18 @@
 
 It lives on the event loop (``app.state.registry``) and owns the scheduler's worker thread
 and a reaper task. Sessions count toward ``settings.max_sessions`` from creation until
-they are dropped, including their grace period without an owner. Ids and watch tokens
-come from ``secrets.token_urlsafe``: knowing a session id is what makes you its owner.
+they are dropped, including their grace period without an owner. Ids, watch tokens and
+resume keys come from ``secrets.token_urlsafe``. The id is public (rosters, frames, logs);
+the resume key (``hello``'s ``resume_key``, 192 random bits) is what makes you its owner,
+and only its SHA-256 leaves memory (snapshots, the cluster directory).
+
+Fair shares (``share_refusal``): a client (``client_address``) may hold at most
+``max_sessions_per_client`` sessions that are not a class's students, those in their grace
+period included (counted for the address that created them), so one client cannot fill
+the server by opening sockets or by churning them. And the last places are kept for the
+students of open classes: an ordinary session may not take one of the ``reserved`` places
+(each open class's ``max_students_per_class`` minus its students now in memory, summed,
+at most half of ``max_sessions``; the route computes it from the classes).
 """
 
 from __future__ import annotations
@@ -24,7 +34,7 @@ from mlp_playground.live.connection import (
     CLOSE_TRY_AGAIN,
     Connection,
 )
-from mlp_playground.live.durable import Durability
+from mlp_playground.live.durable import Durability, ResumeForbidden
 from mlp_playground.live.outgoing import Output
 from mlp_playground.live.scheduler import Scheduler
 from mlp_playground.live.session import LiveSession
@@ -165,7 +175,36 @@ class SessionRegistry:
 
     # --- lifecycle ------------------------------------------------------------------------
 
-    def create(self) -> LiveSession | None:
+    def client_sessions(self, client: str) -> int:
+        """How many sessions ``client`` created that are not a class's students (those
+        without an owner in their grace period included)."""
+        return sum(1 for s in self.sessions.values() if s.client == client and s.class_code is None)
+
+    def share_refusal(self, client: str, student: bool = False, reserved: int = 0) -> str | None:
+        """Why ``client`` may not have one more session now (a sentence for the
+        ``too_many_sessions`` error), or None. ``student``: the new session joins an open
+        class (bounded by its class's cap, not by the client's share, so a school behind
+        one address is not starved); ``reserved``: places kept for students of open
+        classes (capped here at half of ``max_sessions``)."""
+        cap = self.settings.max_sessions
+        if student:
+            return None  # the server cap itself is checked by ``create``
+        per_client = self.settings.max_sessions_per_client
+        if self.client_sessions(client) >= per_client:
+            return (
+                f"this address already has {per_client} live sessions "
+                "(max_sessions_per_client); close one, or wait for a closed one's grace "
+                "period to end"
+            )
+        reserved = max(0, min(reserved, cap // 2))
+        if reserved and len(self.sessions) >= cap - reserved:
+            return (
+                f"the server's last {reserved} places are kept for students of open classes; "
+                "try again later"
+            )
+        return None
+
+    def create(self, client: str | None = None) -> LiveSession | None:
         """A new session without an owner yet, or None when the cap is reached."""
         if self._closing or len(self.sessions) >= self.settings.max_sessions:
             return None
@@ -175,14 +214,16 @@ class SessionRegistry:
             self.settings,
             self._deliver,
             self.scheduler.wake,
+            resume_key=secrets.token_urlsafe(24),
         )
+        session.client = client
         self._register(session)
         log.info("live session start id=%s sessions=%d", session.id, len(self.sessions))
         return session
 
-    async def open_session(self) -> LiveSession | None:
+    async def open_session(self, client: str | None = None) -> LiveSession | None:
         """A new session (``create``) that also fits under the cap of every process."""
-        session = self.create()
+        session = self.create(client)
         if session is not None and not await self._join_cluster(session):
             return None
         return session
@@ -224,16 +265,26 @@ class SessionRegistry:
         else:
             self._unscheduled.add(session.id)
 
-    async def restore(self, session_id: str) -> LiveSession | None:
+    async def restore(
+        self, session_id: str, resume_key: str | None = None, client: str | None = None
+    ) -> LiveSession | None:
         """The session ``session_id`` recreated from its snapshot (after a restart, or
-        after its grace period), or None: no snapshot, or the cap is reached."""
+        after its grace period), or None: no snapshot, or the cap is reached.
+
+        ``ResumeForbidden`` if the session exists (held by another process, or in the
+        store) and ``resume_key`` is not its owner's: nothing of it is touched then."""
         durable = self.durable
         if durable is None or self._closing or len(self.sessions) >= self.settings.max_sessions:
             return None
-        if self.link is not None and session_id not in self.sessions:
-            await self.link.take_over(session_id)  # another process lets go of it first
+        # Another process lets go of it first, if the key is its owner's.
+        if (
+            self.link is not None
+            and session_id not in self.sessions
+            and not await self.link.take_over(session_id, resume_key)
+        ):
+            raise ResumeForbidden(session_id)
         limits = {**self.settings.limits(), "max_points_train": self.settings.max_live_points}
-        restored = await durable.read(session_id, limits)
+        restored = await durable.read(session_id, limits, resume_key)
         if restored is None:
             return None
         existing = self.sessions.get(session_id)  # resumed by another connection meanwhile
@@ -242,7 +293,15 @@ class SessionRegistry:
         if self._closing or len(self.sessions) >= self.settings.max_sessions:
             return None
         state, token = restored
-        session = LiveSession(session_id, token, self.settings, self._deliver, self.scheduler.wake)
+        session = LiveSession(
+            session_id,
+            token,
+            self.settings,
+            self._deliver,
+            self.scheduler.wake,
+            resume_key=resume_key,  # checked against the snapshot's hash by ``read``
+        )
+        session.client = client
         session.state = state
         if state.running:
             session.pacer.restart_speed(time.monotonic(), state.trainer.step)

@@ -18,6 +18,8 @@ and the frames together; the worker (``scheduler``) applies the commands to it
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import math
 import time
 from collections import deque
@@ -49,6 +51,20 @@ def _nobody() -> bool:
     return False
 
 
+def hash_resume_key(key: str) -> str:
+    """The SHA-256 of a resume key: what snapshots and the cluster directory keep, so a
+    leaked database or Redis dump resumes nobody's session."""
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def resume_key_matches(key: str | None, stored_hash: str | None) -> bool:
+    """Whether ``key`` is the one whose hash is ``stored_hash`` (constant time; a missing
+    key or hash never matches)."""
+    if not key or not stored_hash or len(key) > 256:
+        return False
+    return hmac.compare_digest(hash_resume_key(key), stored_hash)
+
+
 class LiveSession:
     """A live run. Worker-thread methods are marked; everything else runs on the loop."""
 
@@ -59,9 +75,17 @@ class LiveSession:
         settings: Settings,
         deliver: Callable[[LiveSession, list[Output]], None],
         wake: Callable[[], None],
+        resume_key: str | None = None,
+        resume_hash: str | None = None,
     ) -> None:
-        self.id = session_id
+        self.id = session_id  # public: rosters, kind 5 frames and logs show it
         self.watch_token = watch_token
+        #: The owner's secret for resuming (``/ws?session=<id>&resume_key=<key>``): kept in
+        #: memory to repeat it in the owner's hello; only its hash is ever written anywhere.
+        self.resume_key = resume_key
+        self.resume_hash = resume_hash or (hash_resume_key(resume_key) if resume_key else None)
+        #: The client address that created the session (per-client session caps).
+        self.client: str | None = None
         self.settings = settings
         self._deliver = deliver
         #: Wakes the worker (a command was queued, a frame finished).
@@ -174,6 +198,8 @@ class LiveSession:
             }
             msg["resumed"] = resumed
             msg["step"] = self.trainer.step
+            if self.resume_key is not None:
+                msg["resume_key"] = self.resume_key
         return dumps(msg)
 
     def want_frame(self, at_once: bool = False) -> None:

@@ -77,6 +77,7 @@ class LiveConnection:
         on_message: OnMessage,
         *,
         session: str | None = None,
+        resume_key: str | None = None,
         timeout: float = 10.0,
     ) -> None:
         self.timeout = timeout
@@ -85,7 +86,9 @@ class LiveConnection:
         self._waiter: _Waiter | None = None
         self._waiter_lock = threading.Lock()
         self.close_code: int | None = None
-        target = ws_url(url) + (f"?session={quote(session)}" if session else "")
+        target = ws_url(url)
+        if session:  # resuming as owner takes the key the first hello gave
+            target += f"?session={quote(session)}&resume_key={quote(resume_key or '')}"
         # No Origin header: the server serves scripts whatever their host (docs/protocol.md).
         # The connection is entered as a context (websockets' supported form) whose exit is
         # ``close()``: it outlives this call, so an ExitStack holds it.

@@ -27,7 +27,8 @@ second that is about 72 KB/s, which Jupyter's comm channel carries easily.
 
 ``close()`` pauses the session, closes the socket (1000) and the widget. The server keeps
 the session for its grace period (``MLPG_SESSION_GRACE_SECONDS``, 10 s) and then drops it
-from memory; its snapshot stays resumable with ``Playground(url, session=<session_id>)``
+from memory; its snapshot stays resumable with
+``Playground(url, session=<session_id>, resume_key=<resume_key>)``
 until the server's idle timeout. Nothing here imports the server's code: it is a client
 over HTTP (``mlp_playground.client``) and the websocket.
 """
@@ -85,6 +86,7 @@ class Playground(anywidget.AnyWidget):
         config: dict[str, Any] | None = None,
         *,
         session: str | None = None,
+        resume_key: str | None = None,
         grid_resolution: int = 60,
         fps: float = 10,
         timeout: float = 10.0,
@@ -100,9 +102,14 @@ class Playground(anywidget.AnyWidget):
         self._curve_lock = threading.Lock()
         self._curve_unit = "step"
         self.run_history: dict[str, Any] | None = None
-        self._conn = LiveConnection(url, self._on_message, session=session, timeout=timeout)
+        self._conn = LiveConnection(
+            url, self._on_message, session=session, resume_key=resume_key, timeout=timeout
+        )
         hello = self._conn.hello
         self.session_id, self.watch_token = hello["session_id"], hello["watch_token"]
+        #: The owner's secret for resuming this session (``Playground(url, session=...,
+        #: resume_key=...)``); the session id alone does not resume it.
+        self.resume_key: str | None = hello.get("resume_key")
         self._config, self._data = hello["config"], _data_state(self._conn.data)
         self.running = bool(hello.get("running"))
         try:

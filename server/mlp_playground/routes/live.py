@@ -16,6 +16,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, HTTPException, Query, WebSocket
 from fastapi.responses import JSONResponse
 
+from mlp_playground.client_address import client_address
 from mlp_playground.deps import RegistryDep
 from mlp_playground.live import saved_runs
 from mlp_playground.live.connection import (
@@ -24,12 +25,13 @@ from mlp_playground.live.connection import (
     Connection,
     run_connection,
 )
+from mlp_playground.live.durable import ResumeForbidden
 from mlp_playground.live.messages import (
     DATA_REQUEST,
 )
 from mlp_playground.live.receiving import client_messages, error_text, origin_allowed
 from mlp_playground.live.registry import SessionRegistry
-from mlp_playground.live.session import LiveSession
+from mlp_playground.live.session import LiveSession, resume_key_matches
 from mlp_playground.routes import live_remote
 from mlp_playground.routes.body_limit import OffLoopJSONRoute
 from mlp_playground.routes.live_remote import refuse_watcher
@@ -62,33 +64,52 @@ async def _refuse_foreign_origin(websocket: WebSocket, registry: SessionRegistry
 async def owner_socket(
     websocket: WebSocket,
     session: str | None = None,
+    resume_key: str | None = None,
     class_code: Annotated[str | None, Query(alias="class")] = None,
     name: str | None = None,
 ) -> None:
-    """Open (or resume with ``?session=<id>``) a session owned by this connection;
-    ``?class=<code>&name=<nickname>``: a new session is a student of that class."""
+    """Open (or resume with ``?session=<id>&resume_key=<key>``) a session owned by this
+    connection; ``?class=<code>&name=<nickname>``: a new session is a student of that
+    class. An existing session's id without its resume key: ``forbidden``, close 1008,
+    and the session is untouched. Over this client's share of sessions (or into the
+    places kept for students): ``too_many_sessions``, close 1013."""
     from mlp_playground.classroom import students
 
     registry: SessionRegistry = websocket.app.state.registry
     if await _refuse_foreign_origin(websocket, registry):
         return
     conn = Connection(websocket, "owner")
+    client = client_address(websocket)
     live = registry.get(session) if session else None
+    if live is not None and not resume_key_matches(resume_key, live.resume_hash):
+        await _forbid(websocket)
+        return
+    if live is not None:
+        live.resume_key = resume_key  # repeated in the hello (it matched the hash)
     if live is None and session:
-        live = await _from_snapshot(websocket, registry, session)
+        refusal = registry.share_refusal(client)
+        try:
+            live = None if refusal else await _from_snapshot(registry, session, resume_key, client)
+        except ResumeForbidden:
+            await _forbid(websocket)
+            return
     resumed = live is not None
     enrol = None
     if live is None and class_code is not None:
         enrol = await students.admit(websocket, registry, class_code, name)
         if enrol is None:
             return  # refused (unknown class, bad nickname, class full): already closed
+    refusal = None
     if live is None:
-        live = await registry.open_session()
+        reserved = 0 if enrol is not None else _reserved_for_students(websocket, registry)
+        refusal = registry.share_refusal(client, student=enrol is not None, reserved=reserved)
+        live = None if refusal else await registry.open_session(client)
     if live is None:
         limit = registry.settings.max_sessions
         await websocket.send_text(
             error_text(
-                "too_many_sessions", f"the server already runs {limit} sessions; try again later"
+                "too_many_sessions",
+                refusal or f"the server already runs {limit} sessions; try again later",
             )
         )
         await websocket.close(CLOSE_TRY_AGAIN, "too many sessions")
@@ -104,14 +125,41 @@ async def owner_socket(
     await _serve(registry, live, conn)
 
 
+async def _forbid(websocket: WebSocket) -> None:
+    """An existing session asked for without its owner's resume key."""
+    await websocket.send_text(
+        error_text(
+            "forbidden",
+            "resuming a session as its owner takes its resume_key (from the owner's hello); "
+            "a session id alone is not enough",
+        )
+    )
+    await websocket.close(CLOSE_POLICY, "forbidden")
+
+
+def _reserved_for_students(websocket: WebSocket, registry: SessionRegistry) -> int:
+    """Places kept for students of open classes: each class's cap minus its students in
+    memory, summed (``share_refusal`` bounds it by half the server)."""
+    classes = getattr(websocket.app.state, "classes", None)
+    if classes is None:
+        return 0
+    classes.purge()
+    cap = registry.settings.max_students_per_class
+    return sum(
+        max(0, cap - len(classes.students(klass, registry)))
+        for klass in list(classes.classes.values())
+    )
+
+
 async def _from_snapshot(
-    websocket: WebSocket, registry: SessionRegistry, session_id: str
+    registry: SessionRegistry, session_id: str, resume_key: str | None, client: str
 ) -> LiveSession | None:
     """A session not in memory, recreated from its snapshot (after a restart or its grace
-    period), or None (no snapshot, or the server is full)."""
+    period), or None (no snapshot, or the server is full); ``ResumeForbidden`` without
+    its owner's key."""
     if len(session_id) > 64:
         return None
-    return await registry.restore(session_id)
+    return await registry.restore(session_id, resume_key, client)
 
 
 @router.websocket("/ws/watch/{token}")
