@@ -37,6 +37,7 @@ export const CLASS_STRINGS = {
     'student.name_hint': '1 to 24 characters; the teacher sees it next to your network.',
     'student.unknown': 'This class code is unknown or the class has ended. Check the code with your teacher.',
     'student.pushed': 'Pushed by your teacher: {changed}',
+    'student.pushed_same': 'Your teacher pushed settings you already had: nothing changed.',
   },
   fr: {
     'btn.save': 'Enregistrer', 'btn.lesson': 'Leçon', 'btn.class': 'Classe',
@@ -73,5 +74,6 @@ export const CLASS_STRINGS = {
     'student.name_hint': '1 à 24 caractères ; l’enseignant le voit à côté de votre réseau.',
     'student.unknown': 'Ce code de classe est inconnu ou la classe est terminée. Vérifiez le code avec votre enseignant.',
     'student.pushed': 'Envoyé par votre enseignant : {changed}',
+    'student.pushed_same': 'Votre enseignant a envoyé les réglages que vous aviez déjà : rien n’a changé.',
   },
 };

@@ -94,7 +94,13 @@ def test_teacher_and_three_students(live_server, new_page, page_errors, artifact
             "() => JSON.stringify(window.__mlpg.config.network.hidden_layers) === '[3,3]'"
         )
         assert s.evaluate("window.__mlpg.config.optimizer.name") == "sgd"
-        expect(s.get_by_test_id("pushed-toast")).to_contain_text("Pushed by your teacher")
+        toast = s.get_by_test_id("pushed-toast").last
+        expect(toast).to_contain_text("Pushed by your teacher")
+        expect(toast).to_contain_text("network")  # what changed, never a bare dash
+    # The same push again changes nothing, and the students are told so.
+    teacher.get_by_test_id("class-push").click()
+    for s in students:
+        expect(s.get_by_test_id("pushed-toast").last).to_contain_text("nothing changed")
 
     # In a class, entering a lesson step pushes it to every student.
     teacher.get_by_test_id("class-close").click()
