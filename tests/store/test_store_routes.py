@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from mlp_playground import STATIC_DIR
 from mlp_playground.app import create_app
 from mlp_playground.config import Settings
-from mlp_playground.store import MemoryStore
+from mlp_playground.store.memory import MemoryStore
 from mlp_playground.store.schemas import RUN_EXAMPLE
 from mlp_playground.store.sql import SqlStore
 from mlp_playground.training.config.train_config import TrainConfig

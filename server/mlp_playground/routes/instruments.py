@@ -19,7 +19,7 @@ from mlp_playground.routes.schemas import (
     PredictResponse,
 )
 from mlp_playground.routes.training_run import ERRORS, build_trainer
-from mlp_playground.store import CorruptRun, Store
+from mlp_playground.store.base import CorruptRun, Store
 from mlp_playground.training.config.checks import (
     ConfigError,
     check_int,
@@ -145,7 +145,7 @@ def _live_predictor(registry: Any, session_id: str) -> Predictor:
         return _session_predictor(trainer)
     document = None
     if registry is not None and registry.link is not None:
-        from mlp_playground.cluster import ClusterUnavailable
+        from mlp_playground.cluster.errors import ClusterUnavailable
 
         try:
             document = registry.remote_model(session_id)

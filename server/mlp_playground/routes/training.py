@@ -21,7 +21,7 @@ from fastapi.responses import JSONResponse
 
 from mlp_playground.deps import SettingsDep
 from mlp_playground.routes import instruments, options
-from mlp_playground.routes.body_limit import OFF_LOOP_BYTES, OffLoopJSONRoute
+from mlp_playground.routes.body_limit import OffLoopJSONRoute
 from mlp_playground.routes.schemas import (
     DATA_EXAMPLE,
     TRAIN_EXAMPLE,
@@ -42,8 +42,6 @@ from mlp_playground.routes.training_run import (
 )
 from mlp_playground.training.config.checks import ConfigError
 from mlp_playground.training.config.train_config import TrainConfig
-
-__all__ = ["OFF_LOOP_BYTES", "OffLoopJSONRoute", "router"]  # also imported from here
 
 router = APIRouter(route_class=OffLoopJSONRoute)
 router.include_router(options.router)
