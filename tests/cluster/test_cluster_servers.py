@@ -260,7 +260,9 @@ def test_an_owner_reconnecting_to_the_other_process_takes_the_session_along(serv
         left_behind = await _watcher(a, hello["watch_token"])
         assert (await recv_json(left_behind))["type"] == "hello"
         await ws.close()
-        moved, again = await owner(b.ws_url, f"?session={hello['session_id']}&resume_key={hello['resume_key']}")
+        moved, again = await owner(
+            b.ws_url, f"?session={hello['session_id']}&resume_key={hello['resume_key']}"
+        )
         assert again["type"] == "hello" and again["resumed"] is True, again
         assert again["step"] == paused["step"]
         assert await closed_with(left_behind, 10) == 1013  # told to reconnect: it moved

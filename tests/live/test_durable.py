@@ -299,7 +299,9 @@ def test_resume_after_grace_from_the_snapshot(make_client):
             break
         time.sleep(0.02)
     assert registry.get(hello["session_id"]) is None
-    with client.websocket_connect(f"/ws?session={hello['session_id']}&resume_key={hello['resume_key']}") as ws:
+    with client.websocket_connect(
+        f"/ws?session={hello['session_id']}&resume_key={hello['resume_key']}"
+    ) as ws:
         again, _ = open_session(ws)
         assert again["resumed"] is True and again["step"] == step
         assert again["session_id"] == hello["session_id"]
@@ -322,7 +324,9 @@ def test_resume_respects_the_session_cap(make_client):
         time.sleep(0.02)
     with client.websocket_connect("/ws") as other:
         open_session(other)
-        with client.websocket_connect(f"/ws?session={hello['session_id']}&resume_key={hello['resume_key']}") as ws:
+        with client.websocket_connect(
+            f"/ws?session={hello['session_id']}&resume_key={hello['resume_key']}"
+        ) as ws:
             assert recv(ws)["code"] == "too_many_sessions"
             with pytest.raises(WebSocketDisconnect):
                 recv(ws)
@@ -352,7 +356,9 @@ def test_idle_end_forgets_the_snapshot_and_the_sweep_forgets_orphans(make_client
         time.sleep(0.05)
     assert store.read_snapshot(hello["session_id"]) is None
     assert store.read_snapshot("orphan") is None
-    with client.websocket_connect(f"/ws?session={hello['session_id']}&resume_key={hello['resume_key']}") as ws:
+    with client.websocket_connect(
+        f"/ws?session={hello['session_id']}&resume_key={hello['resume_key']}"
+    ) as ws:
         assert open_session(ws)[0]["resumed"] is False
 
 

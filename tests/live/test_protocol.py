@@ -499,7 +499,9 @@ def test_resume_within_grace_keeps_the_session(make_client):
         hello, _ = open_session(ws)
         send(ws, "step", steps=4)
         until(ws, "metrics", step=4)
-    with client.websocket_connect(f"/ws?session={hello['session_id']}&resume_key={hello['resume_key']}") as ws:
+    with client.websocket_connect(
+        f"/ws?session={hello['session_id']}&resume_key={hello['resume_key']}"
+    ) as ws:
         again, _ = open_session(ws)
         assert again["session_id"] == hello["session_id"] and again["resumed"] is True
         assert until(ws, "metrics")["step"] == 4

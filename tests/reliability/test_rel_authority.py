@@ -64,7 +64,9 @@ def test_resuming_a_session_takes_it_from_the_previous_connection(live_server):
 
     async def main():
         a, hello = await owner(live_server.ws_url)
-        b, again = await owner(live_server.ws_url, f"?session={hello['session_id']}&resume_key={hello['resume_key']}")
+        b, again = await owner(
+            live_server.ws_url, f"?session={hello['session_id']}&resume_key={hello['resume_key']}"
+        )
         assert again["resumed"] is True and again["session_id"] == hello["session_id"]
         assert await closed_with(a) == 1008
         await send(b, "configure", config={"optimizer": {"learning_rate": 0.2}})
@@ -117,7 +119,7 @@ def test_ids_and_tokens_are_long_random_and_from_secrets(live_server):
         assert len(seen) == 20
 
     run(main())
-    source = (ROOT / "server" / "live" / "registry.py").read_text()
+    source = (ROOT / "server" / "mlp_playground" / "live" / "registry.py").read_text()
     assert source.count("secrets.token_urlsafe(16)") == 2
     assert not re.search(r"^import random|uuid", source, re.M)
 
@@ -237,7 +239,9 @@ def test_binds_to_loopback_by_default(live_server, monkeypatch):
 
 def test_no_pickle_eval_or_exec_in_the_server():
     pattern = re.compile(
-        r"\bimport pickle\b|\bpickle\.|\bmarshal\b|\bshelve\b|\beval\(|\bexec\(|"
+        # The builtins eval/exec, not a method of that name (torch's ``net.eval()`` in the
+        # text of an exported script).
+        r"\bimport pickle\b|\bpickle\.|\bmarshal\b|\bshelve\b|(?<![.\w])eval\(|(?<![.\w])exec\(|"
         r"__import__\(|allow_pickle\s*=\s*True|yaml\.load\(|subprocess|os\.system"
     )
     offenders = [

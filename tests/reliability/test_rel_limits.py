@@ -55,7 +55,9 @@ def test_orphaned_sessions_count_toward_the_cap_during_their_grace(server_factor
         assert err["code"] == "too_many_sessions"
         assert await closed_with(b) == 1013
         # Its owner can still come back to it.
-        c, again = await owner(server.ws_url, f"?session={hello['session_id']}&resume_key={hello['resume_key']}")
+        c, again = await owner(
+            server.ws_url, f"?session={hello['session_id']}&resume_key={hello['resume_key']}"
+        )
         assert again["type"] == "hello" and again["resumed"] is True
         await c.close()
 
@@ -119,7 +121,9 @@ def test_idle_sessions_are_dropped(server_factory):
         # Nothing sent: the server ends the session and closes the connection (1000).
         assert await closed_with(ws, 30) == 1000
         assert "idle" in (ws.close_reason or "")
-        again, hello2 = await owner(server.ws_url, f"?session={hello['session_id']}&resume_key={hello['resume_key']}")
+        again, hello2 = await owner(
+            server.ws_url, f"?session={hello['session_id']}&resume_key={hello['resume_key']}"
+        )
         assert hello2["resumed"] is False and hello2["session_id"] != hello["session_id"]
         await again.close()
 

@@ -75,7 +75,7 @@ TORCH_OPTIMIZERS = {
 MASK_DROPOUT = '''class MaskDropout(nn.Module):
     """Inverted dropout whose mask is set from outside: train() draws it from the
     playground's random stream (nn.Dropout would draw from torch's), so the run is the
-    server's. Off in eval() mode, like nn.Dropout."""
+    server's. Off in evaluation mode (net.eval()), like nn.Dropout."""
 
     def __init__(self):
         super().__init__()

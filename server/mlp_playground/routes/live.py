@@ -105,14 +105,7 @@ async def owner_socket(
         refusal = registry.share_refusal(client, student=enrol is not None, reserved=reserved)
         live = None if refusal else await registry.open_session(client)
     if live is None:
-        limit = registry.settings.max_sessions
-        await websocket.send_text(
-            error_text(
-                "too_many_sessions",
-                refusal or f"the server already runs {limit} sessions; try again later",
-            )
-        )
-        await websocket.close(CLOSE_TRY_AGAIN, "too many sessions")
+        await _refuse_full(websocket, registry, refusal)
         return
     if enrol is not None:
         enrol(live)
@@ -123,6 +116,14 @@ async def owner_socket(
     # The data goes out through the worker, so it is consistent with queued commands.
     live.submit(conn, DATA_REQUEST)
     await _serve(registry, live, conn)
+
+
+async def _refuse_full(websocket: WebSocket, registry: SessionRegistry, why: str | None) -> None:
+    """No place for a new session: this client's share (``why``) or the server's cap."""
+    limit = registry.settings.max_sessions
+    message = why or f"the server already runs {limit} sessions; try again later"
+    await websocket.send_text(error_text("too_many_sessions", message))
+    await websocket.close(CLOSE_TRY_AGAIN, "too many sessions")
 
 
 async def _forbid(websocket: WebSocket) -> None:
