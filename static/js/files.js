@@ -1,7 +1,7 @@
 // Files in and out: a CSV of points (parsed here, so a teacher sees "line 7: ..." before
 // anything is sent), and a model document loaded into the live session.
 
-import { isOwner, limits, wantWeights } from './channel.js';
+import { currentSocket, isOwner, limits, wantWeights } from './channel.js';
 import { dropDraft, editPoints } from './edits.js';
 import { notify } from './feedback.js';
 import { session } from './session.js';
@@ -43,7 +43,8 @@ export async function importModel(file) {
   try {
     const r = await fetch(`/sessions/${encodeURIComponent(id)}/model`, {
       method: 'POST',
-      headers: { 'Content-Type': 'application/json' },
+      // The owner's secret from its hello: the session id alone is public.
+      headers: { 'Content-Type': 'application/json', 'X-Resume-Key': currentSocket()?.resumeKey || '' },
       body: JSON.stringify(doc),
     });
     if (r.ok) {

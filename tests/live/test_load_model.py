@@ -137,7 +137,11 @@ def test_rest_load_reaches_owner_and_watchers(client):
         with client.websocket_connect(f"/ws/watch/{hello['watch_token']}") as watcher:
             assert recv(watcher)["type"] == "hello"
             until(watcher, "data")
-            r = client.post(f"/sessions/{sid}/model", json=doc)
+            key = {"X-Resume-Key": hello["resume_key"]}
+            assert client.post(f"/sessions/{sid}/model", json=doc).status_code == 403
+            wrong = {"X-Resume-Key": hello["resume_key"][:-1] + "x"}
+            assert client.post(f"/sessions/{sid}/model", json=doc, headers=wrong).status_code == 403
+            r = client.post(f"/sessions/{sid}/model", json=doc, headers=key)
             assert r.status_code == 200, r.text
             assert r.json()["config"]["network"]["hidden_layers"] == [5]
             assert until(watcher, "config")["config"]["network"]["hidden_layers"] == [5]
@@ -154,13 +158,14 @@ def test_rest_load_errors(client):
         hello, _ = open_session(ws)
         sid = hello["session_id"]
         before = get_model(ws)
-        r = client.post(f"/sessions/{sid}/model", json={**doc, "layers": "nope"})
+        key = {"X-Resume-Key": hello["resume_key"]}
+        r = client.post(f"/sessions/{sid}/model", json={**doc, "layers": "nope"}, headers=key)
         assert r.status_code == 422
         assert r.json()["detail"][0]["field"] == "model"
         # Nothing reached the connections, and the session is untouched.
         assert_same_weights(get_model(ws), before)
         # The watch token is not the session id.
-        r = client.post(f"/sessions/{hello['watch_token']}/model", json=doc)
+        r = client.post(f"/sessions/{hello['watch_token']}/model", json=doc, headers=key)
         assert r.status_code == 404
 
 
@@ -194,7 +199,8 @@ def test_rest_load_on_a_session_that_ends_meanwhile_is_404_at_once(monkeypatch):
             live, "request_load_model", lambda m: requests.append(request(m)) or requests[-1]
         )
         t0 = time.monotonic()
-        r = client.post(f"/sessions/{sid}/model", json=doc)
+        key = {"X-Resume-Key": hello["resume_key"]}
+        r = client.post(f"/sessions/{sid}/model", json=doc, headers=key)
         assert r.status_code == 404 and "ended" in r.json()["detail"]
         assert time.monotonic() - t0 < 5
         assert len(requests) == 1 and requests[0].cancelled()

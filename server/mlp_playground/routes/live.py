@@ -13,7 +13,7 @@ import logging
 import time
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, HTTPException, Query, WebSocket
+from fastapi import APIRouter, Body, Header, HTTPException, Query, WebSocket
 from fastapi.responses import JSONResponse
 
 from mlp_playground.client_address import client_address
@@ -211,6 +211,7 @@ async def _receive(registry: SessionRegistry, live: LiveSession, conn: Connectio
 @rest.post(
     "/sessions/{session_id}/model",
     responses={
+        403: {"description": "X-Resume-Key is missing or not the session owner's"},
         404: {"description": "no live session with this id"},
         422: {"description": "the document is refused; detail[].field is `model`"},
     },
@@ -219,19 +220,25 @@ def load_session_model(
     session_id: str,
     model: Annotated[dict[str, Any], Body(description="a model document (GET /train's `model`)")],
     registry: RegistryDep,
+    x_resume_key: Annotated[
+        str | None, Header(description="the owner's resume_key, from its hello")
+    ] = None,
 ) -> JSONResponse:
     """Load a model document into a live session: its shape, activations, features,
     normalisation, loss and weights, at step 0 with a fresh optimiser.
 
     The websocket's ``load_model`` does the same for documents under the message size cap;
-    this takes any size the network limits allow. The session id is the authority (only
-    the owner's ``hello`` carries it, never the watch token). Every connection of the
+    this takes any size the network limits allow. The owner's secret is the authority:
+    the ``resume_key`` of its ``hello``, in the ``X-Resume-Key`` header (the session id is
+    public: rosters, frames and logs show it). Every connection of the
     session gets ``config``, the ``reset`` event and new frames; the answer is the new
     config.
     """
     live = registry.get(session_id) if registry is not None else None
     if live is None:
         raise HTTPException(404, "unknown session id")
+    if not resume_key_matches(x_resume_key, live.resume_hash):
+        raise HTTPException(403, "X-Resume-Key must be the session owner's resume_key")
     done = live.request_load_model(model)
     # Ended since the lookup: cancel before its worker, which still runs a closed session's
     # last commands until it lets go, can apply it.
