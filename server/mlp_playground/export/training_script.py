@@ -102,6 +102,19 @@ def _rng(trainer: Trainer) -> str:
     )
 
 
+def embedded_run(trainer: Trainer, network: Network, steps: int) -> str:
+    """What both training scripts carry before their own code: the settings, the input
+    features, the data, the initial weights and the random generator's state."""
+    blocks = (
+        _settings(trainer, steps),
+        pieces.features_block(trainer.features, network.normalization),
+        _data(trainer),
+        _initial(network),
+        _rng(trainer),
+    )
+    return "\n\n".join(blocks) + "\n\n"
+
+
 def _initial(network: Network) -> str:
     units = network.sizes[1:-1]
     return (
@@ -350,16 +363,7 @@ def numpy_training_script(trainer: Trainer, steps: int, file: str = "train_numpy
     return (
         _doc(network, file, "plain NumPy")
         + "import json\nimport math\nimport sys\n\nimport numpy as np\n\n"
-        + _settings(trainer, steps)
-        + "\n\n"
-        + pieces.features_block(trainer.features, network.normalization)
-        + "\n\n"
-        + _data(trainer)
-        + "\n\n"
-        + _initial(network)
-        + "\n\n"
-        + _rng(trainer)
-        + "\n\n"
+        + embedded_run(trainer, network, steps)
         + pieces.activations_block(network.hidden_activations, backward=True)
         + "\n\n"
         + _numpy_core(network, trainer)

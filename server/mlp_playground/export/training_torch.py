@@ -17,11 +17,8 @@ from mlp_playground.export.training_script import (
     MAIN,
     NO_STOP_CODE,
     STOP_CODE,
-    _data,
     _doc,
-    _initial,
-    _rng,
-    _settings,
+    embedded_run,
 )
 from mlp_playground.training.trainer import Trainer
 
@@ -143,16 +140,7 @@ def torch_training_script(trainer: Trainer, steps: int, file: str = "train_pytor
         _doc(network, file, "PyTorch")
         + "import json\nimport math\nimport sys\n\nimport numpy as np\nimport torch\n"
         "import torch.nn.functional as F\nfrom torch import nn\n\n"
-        + _settings(trainer, steps)
-        + "\n\n"
-        + pieces.features_block(trainer.features, network.normalization)
-        + "\n\n"
-        + _data(trainer)
-        + "\n\n"
-        + _initial(network)
-        + "\n\n"
-        + _rng(trainer)
-        + "\n\n"
+        + embedded_run(trainer, network, steps)
         + pieces.section("The network, the loss, the optimiser")
         + (MASK_DROPOUT + "\n\n" if dropout else "")
         + torch_sequential(network, dropout=dropout, name="INITIAL_LAYERS")
