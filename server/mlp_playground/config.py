@@ -79,6 +79,16 @@ class Settings(BaseSettings):
     #: the owner leaving and shutdown write one at once. Snapshots nobody resumes are
     #: forgotten after ``idle_timeout_seconds``.
     snapshot_interval_seconds: float = 5.0
+    #: One session's snapshot, in bytes: the largest legal session (10 layers of 256 units
+    #: with Adam's two moments, 5,000 points) takes about 16 MB. A snapshot over it is not
+    #: written, and the session's older one is dropped: it would resume a state long gone.
+    max_snapshot_bytes: int = 20 * 1024 * 1024
+    #: The snapshots of one client address's sessions together (a class's students are
+    #: bounded by their class instead). To fit a new one, that client's own ownerless
+    #: snapshots go first, oldest first; one whose owner is connected is never displaced.
+    max_snapshot_bytes_per_client: int = 64 * 1024 * 1024
+    #: Every snapshot together: over it, ownerless snapshots go, oldest first.
+    max_snapshot_bytes_total: int = 1024 * 1024 * 1024
 
     # The classroom (mlp_playground.classroom, docs/design.md, "The classroom"). ``max_classrooms``
     # because ``max_classes`` is already the number of output classes of a network.

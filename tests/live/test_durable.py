@@ -34,10 +34,11 @@ class Recorder:
         self.lock = threading.Lock()
         write, forget = store.write_snapshot, store.forget_snapshot
 
-        def recorded_write(sid: str, data: bytes, meta: dict) -> None:
-            write(sid, data, meta)
+        def recorded_write(sid: str, data: bytes, meta: dict, **quota) -> list[str]:
+            gone = write(sid, data, meta, **quota)
             with self.lock:
                 self.writes.append((time.monotonic(), sid, dict(meta)))
+            return gone
 
         def recorded_forget(sid: str) -> None:
             forget(sid)

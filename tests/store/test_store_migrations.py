@@ -106,7 +106,7 @@ def test_a_v1_database_opens_migrated_with_its_data(empty_url):
         assert store.read_snapshot("sess") == (b"\x00snapshot\xff", {"step": 7})
         store.delete_run("oldrun123456", "tok")  # the v1 token hash still works
         store.save_run(sample_run(), "c")  # and new rows go into the v2 table
-    assert version_of(empty_url) == SCHEMA_VERSION == 2
+    assert version_of(empty_url) == SCHEMA_VERSION == 3
 
 
 def test_the_migration_backfills_size_bytes(empty_url):
@@ -117,6 +117,26 @@ def test_the_migration_backfills_size_bytes(empty_url):
         size = conn.execute(text("SELECT size_bytes FROM runs WHERE id = 'oldrun123456'"))
         assert size.scalar_one() == made["body_len"]
     engine.dispose()
+
+
+def test_v3_backfills_the_snapshot_caps_columns(empty_url):
+    """A snapshot from before v3 gets its size and counts as ownerless: the first to go."""
+    from mlp_playground.store.base import StoreLimits
+
+    make_v1(empty_url)
+    SqlStore(empty_url).close()
+    engine = create_engine(empty_url)
+    with engine.connect() as conn:
+        row = conn.execute(
+            text("SELECT size_bytes, client, owned FROM snapshots WHERE session_id = 'sess'")
+        ).one()
+    engine.dispose()
+    assert (row.size_bytes, row.client, bool(row.owned)) == (len(b"\x00snapshot\xff"), None, False)
+    limits = StoreLimits(max_snapshot_bytes=100, max_snapshot_bytes_total=100)
+    with SqlStore(empty_url, limits) as store:
+        assert store.snapshot_bytes() == 10
+        assert store.write_snapshot("new", b"x" * 95, {}, client="c", owned=True) == ["sess"]
+        assert store.snapshot_ids() == ["new"]
 
 
 def test_fresh_and_migrated_schemas_are_the_declared_one(empty_url, tmp_path, request):
@@ -168,7 +188,7 @@ def test_a_failing_step_leaves_the_previous_version(empty_url, monkeypatch):
     monkeypatch.undo()
     with SqlStore(empty_url) as store:
         assert store.get_run("oldrun123456") is not None
-    assert version_of(empty_url) == 2
+    assert version_of(empty_url) == SCHEMA_VERSION
 
 
 def test_v1_bodies_are_zlib_json():

@@ -36,7 +36,7 @@ from mlp_playground.live.session import resume_key_matches
 from mlp_playground.live.snapshot import Captured, SnapshotError, decode, encode, restore, state_key
 from mlp_playground.live.state import SessionState
 from mlp_playground.live.tasks import cancel_and_wait
-from mlp_playground.store.base import Store
+from mlp_playground.store.base import SnapshotRefused, Store
 
 if TYPE_CHECKING:
     from mlp_playground.live.session import LiveSession
@@ -82,7 +82,10 @@ class Durability:
             "bytes": 0,
             "seconds": 0.0,  # encoding and writing, in the writer's thread
             "forgets": 0,
+            "refused": 0,  # over a snapshot cap (store.base.snapshot_evictions)
+            "evicted": 0,  # ownerless snapshots dropped to make room
         }
+        self._refused: set[str] = set()  # ids whose last snapshot was refused (logged once)
 
     # --- lifecycle ------------------------------------------------------------------------
 
@@ -114,7 +117,8 @@ class Durability:
         return (
             f"captures={c['captures']:.0f} capture_ms={c['capture_seconds'] * 1e3:.1f} "
             f"writes={c['writes']:.0f} write_ms={c['seconds'] * 1e3:.1f} "
-            f"bytes={c['bytes']:.0f} forgets={c['forgets']:.0f}"
+            f"bytes={c['bytes']:.0f} forgets={c['forgets']:.0f} "
+            f"refused={c['refused']:.0f} evicted={c['evicted']:.0f}"
         )
 
     async def close(self) -> None:
@@ -126,40 +130,46 @@ class Durability:
 
     def attach(self, session: LiveSession) -> None:
         """A session the worker may take snapshots of from now on."""
-        session.snapshot_sink = partial(self._from_worker, session.resume_hash)
+        session.snapshot_sink = partial(self._from_worker, session.id, session.resume_hash)
 
-    def request(self, session: LiveSession, final: bool = False) -> None:
-        """Ask the worker for a snapshot (skipped if nothing changed, unless ``final``)."""
+    def request(self, session: LiveSession, final: bool = False, force: bool = False) -> None:
+        """Ask the worker for a snapshot (skipped if nothing changed, unless ``final`` or
+        ``force``: the owner left, and the stored copy must say it is ownerless now)."""
         if session.snapshot_sink is None:
             return
         if final:
             self._awaiting.add(session.id)
-        args = {"force": final, "final": final}
+        args = {"force": final or force, "final": final}
         session.submit(None, ClientMessage("_snapshot", args), activity=False)
 
     def forget(self, session: LiveSession) -> None:
         """The session ended for good: drop its snapshot (after any write in progress)."""
         session.snapshot_sink = None
         self._awaiting.discard(session.id)
+        self._refused.discard(session.id)
         self._forgotten[session.id] = time.monotonic()
         self._enqueue(session.id, None, urgent=True)
 
     # --- worker -> loop -------------------------------------------------------------------
 
-    def _from_worker(self, resume_hash: str | None, captured: Captured, final: bool) -> None:
+    def _from_worker(
+        self, sid: str, resume_hash: str | None, captured: Captured | None, final: bool
+    ) -> None:
         """Worker thread: hand a copy to the loop, with the hash of the owner's resume key
-        (only the hash: a snapshot read back by anyone resumes nothing)."""
-        captured.meta["resume_hash"] = resume_hash
+        (only the hash: a snapshot read back by anyone resumes nothing). ``None``: the
+        session has nothing worth keeping (it never trained), so its snapshot is forgotten."""
+        if captured is not None:
+            captured.meta["resume_hash"] = resume_hash
         loop = self._loop
         if loop is None or loop.is_closed():
             return
         with contextlib.suppress(RuntimeError):
-            loop.call_soon_threadsafe(self._arrived, captured, final)
+            loop.call_soon_threadsafe(self._arrived, sid, captured, final)
 
-    def _arrived(self, captured: Captured, final: bool) -> None:
-        sid = captured.session_id
-        self.counters["captures"] += 1
-        self.counters["capture_seconds"] += captured.seconds
+    def _arrived(self, sid: str, captured: Captured | None, final: bool) -> None:
+        if captured is not None:
+            self.counters["captures"] += 1
+            self.counters["capture_seconds"] += captured.seconds
         if final:
             self._awaiting.discard(sid)
         if sid in self._forgotten:
@@ -239,10 +249,21 @@ class Durability:
             self._last_write.pop(sid, None)
             return
         data = encode(item)
-        self.store.write_snapshot(sid, data, item.store_meta())
         c = self.counters
+        try:
+            gone = self.store.write_snapshot(
+                sid, data, item.store_meta(), client=item.client, owned=item.owned
+            )
+        except SnapshotRefused as exc:
+            c["refused"] += 1
+            if sid not in self._refused:  # once per session: the ticker retries every 5 s
+                self._refused.add(sid)
+                log.warning("session %s: no snapshot kept: %s", sid, exc)
+            return
+        self._refused.discard(sid)
         c["writes"] += 1
         c["bytes"] += len(data)
+        c["evicted"] += len(gone)
         c["seconds"] += time.perf_counter() - t0
 
     # --- periodic work --------------------------------------------------------------------

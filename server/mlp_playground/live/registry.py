@@ -339,7 +339,7 @@ class SessionRegistry:
             session.owner = None
             session.orphaned_at = time.monotonic()
             if self.durable is not None and not self._closing:
-                self.durable.request(session)  # the owner left: written at once
+                self.durable.request(session, force=True)  # the owner left: now ownerless
             if self.settings.session_grace_seconds <= 0:
                 self.drop(session, "disconnected")
         else:

@@ -38,7 +38,10 @@ QUIET_TYPES = frozenset({"_snapshot", "save"})
 def take_snapshot(session: LiveSession, force: bool = False, final: bool = False) -> None:
     """Worker: copy the state for the writer, unless nothing changed since the last copy.
 
-    ``final``: the session is leaving memory; the writer is waiting for this one.
+    ``final``: the session is leaving memory; the writer is waiting for this one. A session
+    that never trained (step 0: new, or re-initialised) hands ``None`` instead: nothing
+    worth a restart is lost, and any older snapshot of it is forgotten, so that opening
+    and closing sessions costs the database nothing.
     """
     sink = session.snapshot_sink
     if sink is None:
@@ -47,9 +50,14 @@ def take_snapshot(session: LiveSession, force: bool = False, final: bool = False
     if key == session.snapshot_key and not (force or final):
         return
     session.snapshot_key = key
+    if session.state.trainer.step == 0:
+        sink(None, final)
+        return
     t0 = time.perf_counter()
     captured = capture(session)
     captured.seconds = time.perf_counter() - t0
+    captured.client = session.client if session.class_code is None else None
+    captured.owned = session.owner is not None
     sink(captured, final)
 
 

@@ -36,6 +36,9 @@ def store_limits(settings: Settings) -> StoreLimits:
         max_run_bytes=settings.max_run_bytes,
         max_runs_per_minute=settings.max_runs_per_minute,
         max_runs_total=settings.max_runs_total,
+        max_snapshot_bytes=settings.max_snapshot_bytes,
+        max_snapshot_bytes_per_client=settings.max_snapshot_bytes_per_client,
+        max_snapshot_bytes_total=settings.max_snapshot_bytes_total,
     )
 
 

@@ -67,6 +67,12 @@ class CorruptRun(StoreError):
     """A stored run whose bytes do not match its checksum (a damaged database file)."""
 
 
+class SnapshotRefused(StoreError):
+    """A snapshot that does not fit: over ``max_snapshot_bytes``, or no room is left under
+    its client's share or the total once every ownerless snapshot it may displace is gone.
+    The session's older snapshot is dropped with it: what is stored is its newest or none."""
+
+
 @dataclass(frozen=True)
 class StoreLimits:
     """The caps every store enforces on ``save_run`` (``Settings`` fields of the same name)."""
@@ -74,6 +80,9 @@ class StoreLimits:
     max_run_bytes: int = 8 * 1024 * 1024
     max_runs_per_minute: int = 30
     max_runs_total: int = 10_000
+    max_snapshot_bytes: int = 20 * 1024 * 1024
+    max_snapshot_bytes_per_client: int = 64 * 1024 * 1024
+    max_snapshot_bytes_total: int = 1024 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -94,6 +103,16 @@ class Snapshot(NamedTuple):
 
     data: bytes
     meta: dict[str, Any]
+
+
+class SnapshotRow(NamedTuple):
+    """What the snapshot caps count, one row per stored snapshot (no bytes read)."""
+
+    session_id: str
+    size: int
+    client: str | None  # client_key of the owner's address; None: a class's student
+    owned: bool  # its owner was connected when it was written: never displaced
+    updated: float  # seconds since the epoch
 
 
 @dataclass(frozen=True)
@@ -165,6 +184,42 @@ def with_identity(run: dict[str, Any], run_id: str, created: float) -> dict[str,
     return {"id": run_id, "created": iso_utc(created), **run}
 
 
+def snapshot_evictions(
+    rows: list[SnapshotRow], session_id: str, size: int, client: str | None, limits: StoreLimits
+) -> list[str]:
+    """The stored snapshots to drop so that ``session_id``'s new one of ``size`` bytes fits.
+
+    Ownerless snapshots go, oldest first: the client's own to make room in its share
+    (``max_snapshot_bytes_per_client``; a class's students have none, their class's cap
+    bounds them), then anyone's for the total (``max_snapshot_bytes_total``). A snapshot
+    whose owner is connected is never displaced. Raises ``SnapshotRefused`` when the
+    snapshot cannot fit. ``rows`` come from one transaction, oldest ``updated`` first.
+    """
+    if size > limits.max_snapshot_bytes:
+        raise SnapshotRefused(
+            f"the snapshot is {size} bytes, over max_snapshot_bytes ({limits.max_snapshot_bytes})"
+        )
+    others = [r for r in rows if r.session_id != session_id]
+    gone: list[str] = []
+
+    def make_room(pool: list[SnapshotRow], cap: int, what: str) -> None:
+        used = sum(r.size for r in pool if r.session_id not in gone)
+        for row in pool:
+            if used + size <= cap:
+                return
+            if not row.owned and row.session_id not in gone:
+                gone.append(row.session_id)
+                used -= row.size
+        if used + size > cap:
+            raise SnapshotRefused(f"no room for a {size}-byte snapshot under {what} ({cap})")
+
+    if client is not None:
+        mine = [r for r in others if r.client == client]
+        make_room(mine, limits.max_snapshot_bytes_per_client, "max_snapshot_bytes_per_client")
+    make_room(others, limits.max_snapshot_bytes_total, "max_snapshot_bytes_total")
+    return gone
+
+
 # --------------------------------------------------------------------------- interface
 
 
@@ -216,10 +271,21 @@ class Store(ABC):
     # ---------------------------------------------------------------- snapshots
 
     @abstractmethod
-    def write_snapshot(self, session_id: str, snapshot: bytes, meta: Mapping[str, Any]) -> None:
+    def write_snapshot(
+        self,
+        session_id: str,
+        snapshot: bytes,
+        meta: Mapping[str, Any],
+        client: str | None = None,
+        owned: bool = False,
+    ) -> list[str]:
         """Replace the session's snapshot (atomically: readers see the old or the new one).
 
         ``snapshot`` is opaque here; ``meta`` is a small JSON-ready dict (step, owner...).
+        ``client`` (the owner's address; None for a class's student) and ``owned`` (its
+        owner is connected) feed the caps of ``snapshot_evictions``, applied in the same
+        transaction. Returns the ids of the ownerless snapshots dropped to make room.
+        Raises ``SnapshotRefused`` (the session's older snapshot is dropped too).
         """
 
     @abstractmethod
@@ -234,6 +300,10 @@ class Store(ABC):
     def snapshot_ids(self, older_than: float | None = None) -> list[str]:
         """Sessions with a snapshot, oldest write first; with ``older_than`` (seconds since
         the epoch, as ``time.time()``) only those last written before it (idle clean-up)."""
+
+    @abstractmethod
+    def snapshot_bytes(self) -> int:
+        """The bytes of every stored snapshot together (``max_snapshot_bytes_total``)."""
 
     @abstractmethod
     def close(self) -> None:

@@ -18,6 +18,8 @@ from mlp_playground.store.base import (
     RunNotFound,
     SavedRun,
     Snapshot,
+    SnapshotRefused,
+    SnapshotRow,
     Store,
     StoreLimits,
     WrongDeleteToken,
@@ -27,6 +29,7 @@ from mlp_playground.store.base import (
     hash_token,
     new_delete_token,
     new_run_id,
+    snapshot_evictions,
     token_matches,
     with_identity,
 )
@@ -50,7 +53,7 @@ class MemoryStore(Store):
         super().__init__(limits, clock)
         self._lock = threading.Lock()
         self._runs: dict[str, _Row] = {}
-        self._snapshots: dict[str, tuple[bytes, str, float]] = {}
+        self._snapshots: dict[str, tuple[bytes, str, SnapshotRow]] = {}
 
     def save_run(self, run: Mapping[str, Any], client: str) -> SavedRun:
         enc = encode_run(run, self.limits.max_run_bytes)
@@ -94,10 +97,28 @@ class MemoryStore(Store):
         with self._lock:
             return len(self._runs)
 
-    def write_snapshot(self, session_id: str, snapshot: bytes, meta: Mapping[str, Any]) -> None:
+    def write_snapshot(
+        self,
+        session_id: str,
+        snapshot: bytes,
+        meta: Mapping[str, Any],
+        client: str | None = None,
+        owned: bool = False,
+    ) -> list[str]:
         text = json.dumps(dict(meta), separators=(",", ":"), allow_nan=False)
+        key = None if client is None else client_key(client)
         with self._lock:
-            self._snapshots[session_id] = (bytes(snapshot), text, self.clock())
+            rows = sorted((e[2] for e in self._snapshots.values()), key=lambda r: r.updated)
+            try:
+                gone = snapshot_evictions(rows, session_id, len(snapshot), key, self.limits)
+            except SnapshotRefused:
+                self._snapshots.pop(session_id, None)
+                raise
+            for sid in gone:
+                del self._snapshots[sid]
+            row = SnapshotRow(session_id, len(snapshot), key, owned, self.clock())
+            self._snapshots[session_id] = (bytes(snapshot), text, row)
+        return gone
 
     def read_snapshot(self, session_id: str) -> Snapshot | None:
         with self._lock:
@@ -112,8 +133,12 @@ class MemoryStore(Store):
 
     def snapshot_ids(self, older_than: float | None = None) -> list[str]:
         with self._lock:
-            items = sorted(self._snapshots.items(), key=lambda kv: kv[1][2])
-        return [sid for sid, (_, _, t) in items if older_than is None or t < older_than]
+            rows = sorted((e[2] for e in self._snapshots.values()), key=lambda r: r.updated)
+        return [r.session_id for r in rows if older_than is None or r.updated < older_than]
+
+    def snapshot_bytes(self) -> int:
+        with self._lock:
+            return sum(e[2].size for e in self._snapshots.values())
 
     def close(self) -> None:
         with self._lock:

@@ -72,7 +72,17 @@ def _v2(conn: Connection) -> None:
     conn.execute(text("CREATE INDEX ix_runs_client_created ON runs (client, created)"))
 
 
-MIGRATIONS: list[Callable[[Connection], None]] = [_v1, _v2]
+def _v3(conn: Connection) -> None:
+    """The snapshot caps' columns: ``size_bytes`` (backfilled), ``client``, ``owned``.
+
+    Snapshots from before have no client and count as ownerless: the oldest to go."""
+    conn.execute(text("ALTER TABLE snapshots ADD COLUMN size_bytes INTEGER"))
+    conn.execute(text("ALTER TABLE snapshots ADD COLUMN client VARCHAR(32)"))
+    conn.execute(text("ALTER TABLE snapshots ADD COLUMN owned BOOLEAN"))
+    conn.execute(text("UPDATE snapshots SET size_bytes = length(data), owned = false"))
+
+
+MIGRATIONS: list[Callable[[Connection], None]] = [_v1, _v2, _v3]
 assert len(MIGRATIONS) == SCHEMA_VERSION
 
 

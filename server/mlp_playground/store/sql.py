@@ -34,6 +34,8 @@ from mlp_playground.store.base import (
     RunNotFound,
     SavedRun,
     Snapshot,
+    SnapshotRefused,
+    SnapshotRow,
     Store,
     StoreError,
     StoreLimits,
@@ -44,6 +46,7 @@ from mlp_playground.store.base import (
     hash_token,
     new_delete_token,
     new_run_id,
+    snapshot_evictions,
     token_matches,
     with_identity,
 )
@@ -180,21 +183,62 @@ class SqlStore(Store):
 
     # ---------------------------------------------------------------- snapshots
 
-    def write_snapshot(self, session_id: str, snapshot: bytes, meta: Mapping[str, Any]) -> None:
+    def write_snapshot(
+        self,
+        session_id: str,
+        snapshot: bytes,
+        meta: Mapping[str, Any],
+        client: str | None = None,
+        owned: bool = False,
+    ) -> list[str]:
+        key = None if client is None else client_key(client)
         values = {
             "session_id": session_id,
             "data": bytes(snapshot),
             "meta": json.dumps(dict(meta), separators=(",", ":"), allow_nan=False),
             "updated": self.clock(),
+            "size_bytes": len(snapshot),
+            "client": key,
+            "owned": bool(owned),
         }
+        refused: SnapshotRefused | None = None
         with self._write() as conn:
-            if self.dialect in UPSERTS:
-                stmt: Any = UPSERTS[self.dialect](snapshots).values(**values)
-                update = {k: stmt.excluded[k] for k in ("data", "meta", "updated")}
-                conn.execute(stmt.on_conflict_do_update(index_elements=["session_id"], set_=update))
-            else:  # another backend: the same effect in one transaction
-                conn.execute(delete(snapshots).where(snapshots.c.session_id == session_id))
-                conn.execute(snapshots.insert().values(**values))
+            if self.dialect == "postgresql":  # the caps hold across processes
+                conn.execute(text("LOCK TABLE snapshots IN SHARE ROW EXCLUSIVE MODE"))
+            rows = [
+                SnapshotRow(
+                    r.session_id, int(r.size_bytes or 0), r.client, bool(r.owned), r.updated
+                )
+                for r in conn.execute(
+                    select(
+                        snapshots.c.session_id,
+                        snapshots.c.size_bytes,
+                        snapshots.c.client,
+                        snapshots.c.owned,
+                        snapshots.c.updated,
+                    ).order_by(snapshots.c.updated)
+                )
+            ]
+            try:
+                gone = snapshot_evictions(rows, session_id, len(snapshot), key, self.limits)
+            except SnapshotRefused as exc:  # committed: the older snapshot goes with it
+                refused, gone = exc, [session_id]
+            if gone:
+                conn.execute(delete(snapshots).where(snapshots.c.session_id.in_(gone)))
+            if refused is None:
+                self._upsert_snapshot(conn, values)
+        if refused is not None:
+            raise refused
+        return gone
+
+    def _upsert_snapshot(self, conn: Connection, values: dict[str, Any]) -> None:
+        if self.dialect in UPSERTS:
+            stmt: Any = UPSERTS[self.dialect](snapshots).values(**values)
+            update = {k: stmt.excluded[k] for k in values if k != "session_id"}
+            conn.execute(stmt.on_conflict_do_update(index_elements=["session_id"], set_=update))
+        else:  # another backend: the same effect in one transaction
+            conn.execute(delete(snapshots).where(snapshots.c.session_id == values["session_id"]))
+            conn.execute(snapshots.insert().values(**values))
 
     def read_snapshot(self, session_id: str) -> Snapshot | None:
         with self.engine.connect() as conn:
@@ -215,6 +259,11 @@ class SqlStore(Store):
             query = query.where(snapshots.c.updated < older_than)
         with self.engine.connect() as conn:
             return [r[0] for r in conn.execute(query)]
+
+    def snapshot_bytes(self) -> int:
+        with self.engine.connect() as conn:
+            total = conn.execute(select(func.sum(snapshots.c.size_bytes))).scalar_one()
+        return int(total or 0)
 
     def close(self) -> None:
         self.engine.dispose()

@@ -8,9 +8,20 @@ that the migrated columns and indexes are the ones declared here.
 
 from __future__ import annotations
 
-from sqlalchemy import Column, Double, Index, Integer, LargeBinary, MetaData, String, Table, Text
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Double,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 metadata = MetaData()
 
@@ -40,4 +51,7 @@ snapshots = Table(
     Column("data", LargeBinary, nullable=False),  # opaque: the live layer's encoding
     Column("meta", Text, nullable=False),  # JSON
     Column("updated", Double, nullable=False),  # seconds since the epoch
+    Column("size_bytes", Integer),  # v3: len(data), for the snapshot caps
+    Column("client", String(32)),  # v3: client_key of the owner's address; NULL: a student
+    Column("owned", Boolean),  # v3: the owner was connected when written (never displaced)
 )
