@@ -65,6 +65,9 @@ def _wipe(url: str) -> None:
             if inspect(conn).has_table("runs"):
                 conn.execute(text("DELETE FROM runs"))
                 conn.execute(text("DELETE FROM snapshots"))
+            if inspect(conn).has_table("classes"):
+                conn.execute(text("DELETE FROM classes"))
+                conn.execute(text("DELETE FROM class_members"))
     finally:
         engine.dispose()
 

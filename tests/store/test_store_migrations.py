@@ -106,7 +106,7 @@ def test_a_v1_database_opens_migrated_with_its_data(empty_url):
         assert store.read_snapshot("sess") == (b"\x00snapshot\xff", {"step": 7})
         store.delete_run("oldrun123456", "tok")  # the v1 token hash still works
         store.save_run(sample_run(), "c")  # and new rows go into the v2 table
-    assert version_of(empty_url) == SCHEMA_VERSION == 3
+    assert version_of(empty_url) == SCHEMA_VERSION == 4
 
 
 def test_the_migration_backfills_size_bytes(empty_url):
@@ -137,6 +137,24 @@ def test_v3_backfills_the_snapshot_caps_columns(empty_url):
         assert store.snapshot_bytes() == 10
         assert store.write_snapshot("new", b"x" * 95, {}, client="c", owned=True) == ["sess"]
         assert store.snapshot_ids() == ["new"]
+
+
+def test_v4_adds_the_classes_tables_and_keeps_the_rest(empty_url):
+    """A v1 database migrated to v4 gets empty ``classes`` and ``class_members`` tables that
+    take a class and its members, and its run and snapshot are still there."""
+    from mlp_playground.store.classes import ClassMember, ClassRow
+
+    make_v1(empty_url)
+    with SqlStore(empty_url) as store:
+        assert store.get_class("ABCDEF") is None
+        row = ClassRow("ABCDEF", hash_token("t"), "old db", "c", 1.0, 4e9, 4e9)
+        assert store.create_class(row, 10, 10)
+        store.add_member(ClassMember("ABCDEF", "s1", "Ada", 2.0))
+        assert store.member_of("s1") == ClassMember("ABCDEF", "s1", "Ada", 2.0)
+        assert store.read_snapshot("sess") is not None
+    tables = columns_and_indexes(empty_url)
+    assert tables["class_members"][1] == ["ix_class_members_code"]
+    assert "token_hash" in tables["classes"][0] and "teacher_token" not in tables["classes"][0]
 
 
 def test_fresh_and_migrated_schemas_are_the_declared_one(empty_url, tmp_path, request):

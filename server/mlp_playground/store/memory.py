@@ -33,6 +33,7 @@ from mlp_playground.store.base import (
     token_matches,
     with_identity,
 )
+from mlp_playground.store.classes import MemoryClasses
 
 
 @dataclass
@@ -44,13 +45,14 @@ class _Row:
     created: float
 
 
-class MemoryStore(Store):
+class MemoryStore(Store, MemoryClasses):
     """Thread-safe dicts behind one lock; nothing survives the process."""
 
     def __init__(
         self, limits: StoreLimits | None = None, clock: Callable[[], float] | None = None
     ) -> None:
         super().__init__(limits, clock)
+        MemoryClasses.__init__(self)
         self._lock = threading.Lock()
         self._runs: dict[str, _Row] = {}
         self._snapshots: dict[str, tuple[bytes, str, SnapshotRow]] = {}

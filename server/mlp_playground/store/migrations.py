@@ -18,10 +18,12 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from sqlalchemy import (
+    Boolean,
     Column,
     Connection,
     Double,
     Engine,
+    Index,
     LargeBinary,
     MetaData,
     String,
@@ -82,7 +84,36 @@ def _v3(conn: Connection) -> None:
     conn.execute(text("UPDATE snapshots SET size_bytes = length(data), owned = false"))
 
 
-MIGRATIONS: list[Callable[[Connection], None]] = [_v1, _v2, _v3]
+def _v4(conn: Connection) -> None:
+    """Classes outlive their process: ``classes`` (hashed teacher token, times) and
+    ``class_members`` (student session id -> class code and nickname)."""
+    md = MetaData()
+    Table(
+        "classes",
+        md,
+        Column("code", String(8), primary_key=True),
+        Column("token_hash", String(64), nullable=False),
+        Column("title", String(200)),
+        Column("client", String(32), nullable=False),
+        Column("created", Double, nullable=False),
+        Column("expires", Double, nullable=False),
+        Column("claim_by", Double, nullable=False),
+        Column("claimed", Boolean, nullable=False),
+        Column("ended", Boolean, nullable=False),
+    )
+    Table(
+        "class_members",
+        md,
+        Column("session_id", String(64), primary_key=True),
+        Column("code", String(8), nullable=False),
+        Column("name", String(100), nullable=False),
+        Column("joined", Double, nullable=False),
+        Index("ix_class_members_code", "code"),
+    )
+    md.create_all(conn)
+
+
+MIGRATIONS: list[Callable[[Connection], None]] = [_v1, _v2, _v3, _v4]
 assert len(MIGRATIONS) == SCHEMA_VERSION
 
 

@@ -51,6 +51,7 @@ from mlp_playground.store.base import (
     with_identity,
 )
 from mlp_playground.store.migrations import migrate
+from mlp_playground.store.sql_classes import SqlClasses
 from mlp_playground.store.tables import runs, snapshots
 
 log = logging.getLogger("mlp_playground.store")
@@ -93,8 +94,8 @@ def make_engine(url: str) -> Engine:
     return create_engine(u, pool_pre_ping=True)
 
 
-class SqlStore(Store):
-    """Runs and snapshots in an SQL database, migrated to the current schema on open."""
+class SqlStore(Store, SqlClasses):
+    """Runs, snapshots and classes (``SqlClasses``) in an SQL database, migrated on open."""
 
     def __init__(self, url: str, limits: StoreLimits | None = None, clock: Any = None) -> None:
         super().__init__(limits, clock)

@@ -21,7 +21,7 @@ from sqlalchemy import (
     Text,
 )
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 metadata = MetaData()
 
@@ -54,4 +54,28 @@ snapshots = Table(
     Column("size_bytes", Integer),  # v3: len(data), for the snapshot caps
     Column("client", String(32)),  # v3: client_key of the owner's address; NULL: a student
     Column("owned", Boolean),  # v3: the owner was connected when written (never displaced)
+)
+
+classes = Table(  # v4
+    "classes",
+    metadata,
+    Column("code", String(8), primary_key=True),
+    Column("token_hash", String(64), nullable=False),  # sha256 hex of the teacher token
+    Column("title", String(200)),
+    Column("client", String(32), nullable=False),  # client_key of the opener's address
+    Column("created", Double, nullable=False),  # seconds since the epoch, as the others
+    Column("expires", Double, nullable=False),
+    Column("claim_by", Double, nullable=False),
+    Column("claimed", Boolean, nullable=False),
+    Column("ended", Boolean, nullable=False),
+)
+
+class_members = Table(  # v4
+    "class_members",
+    metadata,
+    Column("session_id", String(64), primary_key=True),
+    Column("code", String(8), nullable=False),
+    Column("name", String(100), nullable=False),
+    Column("joined", Double, nullable=False),
+    Index("ix_class_members_code", "code"),
 )
