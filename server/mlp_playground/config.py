@@ -86,7 +86,7 @@ class Settings(BaseSettings):
     #: The snapshots of one client address's sessions together (a class's students are
     #: bounded by their class instead). To fit a new one, that client's own ownerless
     #: snapshots go first, oldest first; one whose owner is connected is never displaced.
-    max_snapshot_bytes_per_client: int = 64 * 1024 * 1024
+    max_snapshot_bytes_per_client: int = 48 * 1024 * 1024
     #: Every snapshot together: over it, ownerless snapshots go, oldest first.
     max_snapshot_bytes_total: int = 1024 * 1024 * 1024
 

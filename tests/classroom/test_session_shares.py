@@ -18,7 +18,7 @@ import pytest
 from websockets.sync.client import ClientConnection, connect
 
 from tests.classroom.test_classroom_safety import next_of, refusal, trains, ws_url
-from tests.routes.http_helpers import client_from, running_server
+from tests.support.attack import client_from, running_server
 
 pytestmark = pytest.mark.slow
 

@@ -30,6 +30,7 @@ class Recorder:
     def __init__(self, store: Any) -> None:
         self.store = store
         self.writes: list[tuple[float, str, dict]] = []
+        self.quotas: dict[str, list[dict]] = {}  # client and owned of each write, by id
         self.forgets: list[str] = []
         self.lock = threading.Lock()
         write, forget = store.write_snapshot, store.forget_snapshot
@@ -38,6 +39,7 @@ class Recorder:
             gone = write(sid, data, meta, **quota)
             with self.lock:
                 self.writes.append((time.monotonic(), sid, dict(meta)))
+                self.quotas.setdefault(sid, []).append(quota)
             return gone
 
         def recorded_forget(sid: str) -> None:
@@ -361,6 +363,59 @@ def test_idle_end_forgets_the_snapshot_and_the_sweep_forgets_orphans(make_client
         f"/ws?session={hello['session_id']}&resume_key={hello['resume_key']}"
     ) as ws:
         assert open_session(ws)[0]["resumed"] is False
+
+
+def _gone_from_memory(registry, sid: str) -> None:
+    deadline = time.monotonic() + 10
+    while registry.get(sid) is not None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert registry.get(sid) is None
+
+
+def test_a_session_that_never_trained_leaves_no_snapshot(make_client):
+    """Open, configure a big net, close: the database is not touched by it (the churn of
+    the classroom-safety issue cost ~5 MB a session before)."""
+    client = make_client(session_grace_seconds=0, snapshot_interval_seconds=0.2)
+    store = client.app.state.store
+    rec = Recorder(store)
+    with client.websocket_connect("/ws") as ws:
+        hello, _ = open_session(ws)
+        send(ws, "configure", config={"network": {"hidden_layers": [64] * 4}})
+        until(ws, "config")
+        time.sleep(0.5)  # a few ticks of the snapshot clock
+    sid = hello["session_id"]
+    _gone_from_memory(client.app.state.registry, sid)
+    time.sleep(0.3)
+    assert rec.of(sid) == [] and store.read_snapshot(sid) is None
+    with client.websocket_connect(f"/ws?session={sid}&resume_key={hello['resume_key']}") as ws:
+        assert open_session(ws)[0]["resumed"] is False
+
+
+def test_a_snapshot_carries_its_owner_and_a_reset_forgets_it(make_client):
+    """The store's caps need the owner's address and whether it is connected (it becomes
+    ownerless when the owner leaves: displaceable); a session re-initialised to step 0 has
+    nothing worth a restart any more, so its older snapshot goes."""
+    client = make_client(session_grace_seconds=30, snapshot_interval_seconds=0.2)
+    store = client.app.state.store
+    rec = Recorder(store)
+    with client.websocket_connect("/ws") as ws:
+        hello, _ = open_session(ws)
+        sid = hello["session_id"]
+        trained(ws, 7)
+        send(ws, "pause")
+        until(ws, "event", event="paused")
+        n = len(rec.wait_for(sid, 1))
+        assert rec.quotas[sid][-1] == {"client": "testclient", "owned": True}
+    writes = rec.wait_for(sid, n + 1)  # the owner left: written again, ownerless
+    assert len(writes) == n + 1 and rec.quotas[sid][-1] == {"client": "testclient", "owned": False}
+    with client.websocket_connect(f"/ws?session={sid}&resume_key={hello['resume_key']}") as ws:
+        assert open_session(ws)[0]["step"] == 7
+        send(ws, "reset")
+        until(ws, "event", event="reset")
+        deadline = time.monotonic() + 5
+        while sid not in rec.forgets and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert store.read_snapshot(sid) is None
 
 
 def test_shutdown_snapshots_every_session():

@@ -81,7 +81,7 @@ class StoreLimits:
     max_runs_per_minute: int = 30
     max_runs_total: int = 10_000
     max_snapshot_bytes: int = 20 * 1024 * 1024
-    max_snapshot_bytes_per_client: int = 64 * 1024 * 1024
+    max_snapshot_bytes_per_client: int = 48 * 1024 * 1024
     max_snapshot_bytes_total: int = 1024 * 1024 * 1024
 
 

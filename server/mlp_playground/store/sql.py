@@ -58,6 +58,8 @@ log = logging.getLogger("mlp_playground.store")
 
 #: ``INSERT ... ON CONFLICT DO UPDATE`` builders by dialect, for the snapshot upsert.
 UPSERTS: dict[str, Any] = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
+SQLITE_WAL_LIMIT_BYTES = 16 * 1024 * 1024
+"""The WAL file is truncated to this at each checkpoint (``PRAGMA journal_size_limit``)."""
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 """How long a writer waits for another (a slow disk, another process's save) before failing."""
 
@@ -68,6 +70,9 @@ def _sqlite_connect(dbapi_conn: Any, _record: Any) -> None:
     cur.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
     cur.execute("PRAGMA journal_mode = WAL")
     cur.execute("PRAGMA synchronous = NORMAL")
+    # A snapshot of ~16 MB passes through the WAL; without a limit the WAL file keeps its
+    # largest size forever after a checkpoint, and counts against the disk like the data.
+    cur.execute(f"PRAGMA journal_size_limit = {SQLITE_WAL_LIMIT_BYTES}")
     cur.execute("PRAGMA foreign_keys = ON")
     cur.close()
 
