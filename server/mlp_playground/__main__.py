@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import os
+import sys
 import threading
 import webbrowser
 from typing import Any
@@ -14,9 +14,10 @@ import uvicorn
 
 from mlp_playground import __version__
 from mlp_playground.config import Settings
-from mlp_playground.log_redaction import install_redaction
 from mlp_playground.public import WILDCARD_HOSTS, public_url
 from mlp_playground.websocket_protocol import PlaygroundWebSocketProtocol
+from mlp_playground.worker_feed import setup_logging
+from mlp_playground.worker_pool import run_workers
 
 DESCRIPTION = (
     "Start the MLP Playground server and serve the page. It listens on 127.0.0.1 (this "
@@ -105,11 +106,7 @@ def main(argv: list[str] | None = None) -> None:
         args.host = overrides["host"]
     settings = Settings(**overrides)
     announce(args, settings)
-    # The app's own loggers (session start/end lines) next to uvicorn's, in the same shape.
-    logging.basicConfig(
-        level=args.log_level.upper(), format="%(levelname)s:     %(name)s %(message)s"
-    )
-    install_redaction()  # no token, key or watch link in any log line (log_redaction.py)
+    setup_logging(args.log_level)  # the app's loggers beside uvicorn's, secrets redacted
     options = {
         "host": args.host,
         "port": args.port,
@@ -125,21 +122,18 @@ def main(argv: list[str] | None = None) -> None:
         "proxy_headers": False,
     }
     if args.reload or args.workers > 1:
-        # The reloader and the worker processes import the app by name in fresh processes:
-        # they read the bind address from the environment like any other setting.
+        # The reloader and the worker processes build the app in fresh processes: they read
+        # the bind address from the environment like any other setting.
         os.environ.update(MLPG_HOST=args.host, MLPG_PORT=str(args.port))
         if args.classroom:
             os.environ.update(
                 MLPG_ALLOWED_HOSTS=json.dumps(settings.allowed_hosts),
                 MLPG_MAX_SESSIONS=str(settings.max_sessions),
             )
-        uvicorn.run(
-            "mlp_playground.app:create_app",
-            factory=True,
-            reload=args.reload,
-            workers=args.workers,
-            **options,
-        )
+        if args.reload:
+            uvicorn.run("mlp_playground.app:create_app", factory=True, reload=True, **options)
+        else:  # each connection placed on a worker by load (worker_pool.py)
+            sys.exit(run_workers(args.workers, options, args.log_level))
     else:
         from mlp_playground.app import create_app
 

@@ -36,6 +36,8 @@ LAYERS: dict[str, tuple[int, str]] = {
     "routes": (3, "one APIRouter per concern: the REST and websocket endpoints"),
     "app": (3, "create_app assembles the routers, the registries and the store"),
     "__main__": (3, "the CLI: starts uvicorn on the app"),
+    "worker_pool": (3, "--workers N: a supervisor placing connections on worker processes"),
+    "worker_feed": (3, "a --workers process: uvicorn serving the sockets the supervisor sends"),
     "deps": (3, "FastAPI dependencies (Annotated aliases) the routers take"),
     "websocket_protocol": (3, "uvicorn's websocket protocol that __main__ serves with"),
     "security_headers": (3, "a FastAPI middleware that app.py installs"),
