@@ -48,7 +48,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.state.registry = registry
             await registry.start()
             try:
-                yield
+                async with _classes_in(app, store, registry):
+                    yield
             finally:
                 await registry.close()
         finally:
@@ -71,12 +72,29 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     return app
 
 
+@asynccontextmanager
+async def _classes_in(app: FastAPI, store: Any, registry: Any) -> AsyncIterator[None]:
+    """The classes kept in the store, and shared over Redis when it is configured."""
+    from mlp_playground.classroom.class_link import ClassLink
+
+    classes = app.state.classes
+    classes.use_store(store)
+    classes.start(registry)
+    link = await ClassLink.start(classes, registry, store)
+    try:
+        yield
+    finally:
+        if link is not None:
+            await link.close()
+        await classes.close()
+
+
 def _include_routers(app: FastAPI) -> None:
     """One router per concern; all before the static mount, which would answer first."""
     from mlp_playground.classroom.classes import ClassRegistry
     from mlp_playground.routes import classroom, docs, export, lessons, live, qr, runs, training
 
-    app.state.classes = ClassRegistry(app.state.settings)  # in this process's memory
+    app.state.classes = ClassRegistry(app.state.settings)  # the store's, from the lifespan
 
     app.include_router(training.router)
     app.include_router(runs.router)

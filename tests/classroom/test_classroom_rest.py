@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from mlp_playground.classroom.classes import ALPHABET, CODE_LENGTH
+from mlp_playground.classroom.names import ALPHABET, CODE_LENGTH
 
 
 def test_post_classes_answers_a_code_a_token_and_the_join_url(client):

@@ -19,7 +19,7 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection
 
-from mlp_playground.classroom.classes import check_nickname, name_key
+from mlp_playground.classroom.names import check_nickname, name_key
 from tests.support.attack import client_from, running_server, ws_from
 
 pytestmark = pytest.mark.slow

@@ -261,21 +261,38 @@ def test_a_student_back_after_the_grace_period_is_still_in_the_class(make_client
 
 
 def test_restore_marks_a_new_object_with_a_members_id(settings):
+    import asyncio
     from types import SimpleNamespace
 
     from mlp_playground.classroom.classes import ClassRegistry
+    from mlp_playground.store.memory import MemoryStore
 
-    classes = ClassRegistry(settings)
-    klass = classes.create()
-    first = SimpleNamespace(id="s" * 22, class_code=None, student_name=None, thumbnails=None)
-    classes.enrol(klass, first, "Ada")
-    again = SimpleNamespace(id="s" * 22, class_code=None, student_name=None, thumbnails=None)
-    classes.restore(again)
-    assert (again.class_code, again.student_name, again.thumbnails) == (
-        klass.code,
-        "Ada",
-        klass.sink,
-    )
-    stranger = SimpleNamespace(id="t" * 22, class_code=None, student_name=None, thumbnails=None)
-    classes.restore(stranger)
-    assert stranger.class_code is None
+    def session(sid: str) -> SimpleNamespace:
+        return SimpleNamespace(id=sid, class_code=None, student_name=None, thumbnails=None)
+
+    async def scenario() -> None:
+        store = MemoryStore()
+        classes = ClassRegistry(settings, store=store)
+        klass, _token = await classes.create()
+        classes.enrol(klass, session("s" * 22), "Ada")
+        again = session("s" * 22)
+        await classes.restore(again)
+        assert (again.class_code, again.student_name, again.thumbnails) == (
+            klass.code,
+            "Ada",
+            klass.sink,
+        )
+        stranger = session("t" * 22)
+        await classes.restore(stranger)
+        assert stranger.class_code is None
+        # Another process (or this one restarted) on the same store: the membership is read
+        # back from it, into that registry's own object for the class.
+        await asyncio.sleep(0.05)  # the membership is written in the background
+        restarted = ClassRegistry(settings, store=store)
+        later = session("s" * 22)
+        await restarted.restore(later)
+        assert (later.class_code, later.student_name) == (klass.code, "Ada")
+        assert later.thumbnails is restarted.classes[klass.code].sink is not klass.sink
+        await classes.close()
+
+    asyncio.run(scenario())

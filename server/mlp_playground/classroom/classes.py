@@ -1,58 +1,59 @@
 """Classes: codes to read aloud, the teacher's secret, the students' sessions, the caps.
 
-A class lives in the memory of one server process (``app.state.classes``); it is gone when
-the process ends, when ``class_lifetime_seconds`` have passed since it was created, when its
-teacher ends it (``DELETE /classes/{code}``), or when no teacher connected within
-``class_claim_seconds`` (an abandoned ``POST /classes`` must not hold a slot for hours). It
-holds only ids and nicknames: the students' sessions are ordinary live sessions in the
-session registry (``mlp_playground.live.registry``), marked with ``class_code`` and
+A class is a row of the store (``store.classes``): code, SHA-256 of the teacher's token,
+title, times, members (student session id -> nickname). Every process sharing the database
+knows it, a restarted one too: the token still works and a student's session resumed from
+its snapshot is back in its class. Each process caches the classes it met, re-read from the
+store every ``REVALIDATE`` seconds (a class ended elsewhere ends here by then, at once when
+Redis announces it). A class is over when ``class_lifetime_seconds`` have passed, when its
+teacher ends it (``DELETE /classes/{code}``), or when no teacher came within
+``class_claim_seconds``.
+
+``Classroom.students`` holds the members whose sessions are in this process: ordinary live
+sessions (``mlp_playground.live.registry``) marked with ``class_code`` and
 ``student_name``, so resuming, pacing and the grace period work for students unchanged.
-Everything here runs on the event loop.
+The students of other processes reach the teacher's wall through ``classroom.class_link``.
+Everything here runs on the event loop; the store is called in a thread.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hmac
+import logging
 import secrets
 import time
-import unicodedata
-from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from mlp_playground.classroom.names import (
+    GuessCounter,
+    name_key,
+    new_code,
+    normalize_code,
+    plausible_code,
+)
 from mlp_playground.classroom.thumbnails import ThumbnailSink
 from mlp_playground.config import Settings
+from mlp_playground.store.base import StoreError, client_key, hash_token
+from mlp_playground.store.classes import (
+    ClassCapReached,
+    ClassMember,
+    ClassRow,
+    ClassStore,
+    MemoryClasses,
+)
 
 if TYPE_CHECKING:
+    from mlp_playground.classroom.peers import ClassPeers
     from mlp_playground.live.registry import SessionRegistry
     from mlp_playground.live.session import LiveSession
 
-#: No 0/O, no 1/I: a code is read aloud and copied from a projector.
-ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
-CODE_LENGTH = 6
-MAX_NICKNAME = 24
-#: Characters a nickname may not hold besides control characters (category Cc): line and
-#: paragraph separators and the bidirectional overrides, which would let a name reorder or
-#: hide the text shown next to it on the teacher's wall.
-FORBIDDEN_IN_NAMES = frozenset("\u2028\u2029\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+log = logging.getLogger("mlp_playground.classroom")
 
-
-#: Letters that draw nothing (Hangul fillers; NFKC maps U+3164 and U+FFA0 onto U+1160).
-BLANK_LETTERS = frozenset("\u115f\u1160\u3164\uffa0")
-#: Look-alikes folded onto one letter when nicknames are compared, so "Аda" (Cyrillic А)
-#: cannot sit on the wall beside "Ada". Applied after ``casefold``: lower-case forms only.
-#: Cyrillic and Greek letters drawn like Latin ones, and the digits read as letters.
-CONFUSABLES = str.maketrans(
-    {
-        "а": "a", "в": "b", "е": "e", "ё": "e", "һ": "h", "і": "i", "ї": "i", "ј": "j",
-        "к": "k", "м": "m", "н": "h", "о": "o", "р": "p", "с": "c", "т": "t", "у": "y",
-        "х": "x", "ѕ": "s", "ԁ": "d", "ԛ": "q", "ԝ": "w", "ӏ": "l", "ɡ": "g",
-        "α": "a", "β": "b", "ε": "e", "η": "n", "ι": "i", "κ": "k", "ν": "v", "ο": "o",
-        "ρ": "p", "τ": "t", "υ": "u", "χ": "x", "ω": "w",
-        "0": "o", "1": "l", "|": "l",
-    }
-)  # fmt: skip
+#: Seconds a cached class is trusted before the store is asked again.
+REVALIDATE = 5.0
 
 
 class ClassroomsFull(Exception):
@@ -68,150 +69,126 @@ class TooManyClasses(Exception):
         self.retry_after = retry_after
 
 
-class TooManyGuesses(Exception):
-    """This client tried ``max_unknown_codes_per_minute`` unknown codes or wrong teacher
-    tokens in the last minute; ``retry_after`` seconds until it may try again."""
-
-    def __init__(self, retry_after: float) -> None:
-        super().__init__(
-            "too many unknown class codes from this address in the last minute "
-            f"(max_unknown_codes_per_minute); try again in {retry_after:.0f} s"
-        )
-        self.retry_after = retry_after
-
-
-def new_code() -> str:
-    return "".join(secrets.choice(ALPHABET) for _ in range(CODE_LENGTH))
-
-
-def normalize_code(code: str | None) -> str:
-    """What a student typed -> a code to look up (case and surrounding spaces ignored)."""
-    return (code or "").strip().upper()
-
-
-def check_nickname(name: str | None) -> str:
-    """A nickname in its NFKC form, trimmed, or ValueError with a sentence saying what is wrong.
-
-    NFKC folds compatibility forms (full-width letters, ligatures) onto plain ones, and
-    invisible format characters (category Cf: zero-width spaces and joiners) are removed,
-    so that a name looks like what it is. It must hold at least one visible letter or digit:
-    a name of blanks (U+3164, U+2800, zero-width spaces) would be a hole on the teacher's
-    wall. Nicknames are shown as text, never as HTML (the server never builds markup from
-    them, and the pages put them in ``textContent``), so ``<b>`` is allowed and shown as typed.
-    """
-    if name is None:
-        raise ValueError("a nickname is required (?name=...)")
-    folded = unicodedata.normalize("NFKC", name)
-    for ch in folded:
-        if unicodedata.category(ch) == "Cc" or ch in FORBIDDEN_IN_NAMES:
-            raise ValueError("a nickname may not contain control characters")
-    trimmed = "".join(ch for ch in folded if unicodedata.category(ch) != "Cf").strip()
-    if not 1 <= len(trimmed) <= MAX_NICKNAME:
-        raise ValueError(f"a nickname is 1 to {MAX_NICKNAME} characters, got {len(trimmed)}")
-    if not any(unicodedata.category(ch)[0] in "LN" and ch not in BLANK_LETTERS for ch in trimmed):
-        raise ValueError("a nickname needs at least one visible letter or digit")
-    return trimmed
-
-
-def name_key(name: str) -> str:
-    """What two nicknames are compared by: case, spacing and look-alike letters ignored.
-
-    "Ada", "ADA", "A da" and "Аda" (Cyrillic А) share one key; accents still count
-    ("Adá" is another name), since they are visible.
-    """
-    folded = unicodedata.normalize("NFKC", name).casefold().translate(CONFUSABLES)
-    return "".join(ch for ch in folded if not ch.isspace())
-
-
-class GuessCounter:
-    """Failed look-ups (unknown codes, wrong teacher tokens) per client, in a sliding minute.
-
-    A class code has 32^6 (about 10^9) values: at the default 30 failures a minute per
-    address, finding one open class among 50 takes years. Clients beyond
-    ``MAX_TRACKED_CLIENTS`` push out the longest-quiet one, so memory stays bounded.
-    """
-
-    WINDOW = 60.0
-    MAX_TRACKED_CLIENTS = 10_000
-
-    def __init__(self, per_minute: int, clock: Callable[[], float]) -> None:
-        self.per_minute = per_minute
-        self.clock = clock
-        self._failures: dict[str, deque[float]] = {}
-
-    def _recent(self, client: str, now: float) -> deque[float] | None:
-        times = self._failures.get(client)
-        if times is None:
-            return None
-        while times and times[0] <= now - self.WINDOW:
-            times.popleft()
-        if not times:
-            del self._failures[client]
-            return None
-        return times
-
-    def check(self, client: str) -> None:
-        """TooManyGuesses while ``client`` is over its share."""
-        now = self.clock()
-        times = self._recent(client, now)
-        if times is not None and len(times) >= self.per_minute:
-            raise TooManyGuesses(max(1.0, times[0] + self.WINDOW - now))
-
-    def failed(self, client: str) -> None:
-        now = self.clock()
-        times = self._recent(client, now)
-        if times is None:
-            if len(self._failures) >= self.MAX_TRACKED_CLIENTS:
-                quietest = min(self._failures, key=lambda c: self._failures[c][-1])
-                del self._failures[quietest]
-            times = self._failures[client] = deque()
-        times.append(now)
-
-
 @dataclass
 class Classroom:
-    """One class: its code, its teacher's token, its students (session id -> nickname)."""
+    """One class as this process knows it; ``students`` are its members held here."""
 
     code: str
-    teacher_token: str
+    token_hash: str  # SHA-256 hex of the teacher's token: the token itself is never kept
     title: str | None
-    created: float  # time.time(), shown to the teacher
-    expires: float  # time.monotonic() deadline
+    created: float  # seconds since the epoch, as every time here
+    expires: float
     students: dict[str, str] = field(default_factory=dict)
     sink: ThumbnailSink = field(default_factory=ThumbnailSink)
-    #: The address that opened it (``max_classrooms_per_client`` counts by it).
+    #: ``client_key`` of the address that opened it (``max_classrooms_per_client``).
     creator: str = ""
-    #: time.monotonic() by which a teacher must have connected, or the class is reclaimed.
+    #: By when a teacher must have connected, or the class is reclaimed.
     claim_by: float = float("inf")
     #: A teacher has connected once (the class is no longer reclaimable as abandoned).
     claimed: bool = False
-    #: Ended by its teacher (``DELETE /classes/{code}``): gone at once.
+    #: Ended by its teacher (``DELETE /classes/{code}``, on any process): gone at once.
     ended: bool = False
+    clock: Callable[[], float] = time.time
+    #: time.monotonic() of the last read from the store.
+    checked: float = field(default_factory=time.monotonic)
+
+    @classmethod
+    def from_row(cls, row: ClassRow, clock: Callable[[], float]) -> Classroom:
+        return cls(
+            code=row.code,
+            token_hash=row.token_hash,
+            title=row.title,
+            created=row.created,
+            expires=row.expires,
+            creator=row.client,
+            claim_by=row.claim_by,
+            claimed=row.claimed,
+            ended=row.ended,
+            clock=clock,
+        )
 
     def token_ok(self, token: str | None) -> bool:
-        """Constant-time comparison, so the token cannot be guessed one character at a time."""
+        """Constant-time comparison of the hashes: timing tells nothing of the token."""
         if not token:
             return False
-        return hmac.compare_digest(token.encode(), self.teacher_token.encode())
+        return hmac.compare_digest(hash_token(token), self.token_hash)
 
     def expired(self, now: float | None = None) -> bool:
         """Over: ended, past its lifetime, or never claimed by a teacher in time."""
-        now = time.monotonic() if now is None else now
+        now = self.clock() if now is None else now
         return self.ended or now >= self.expires or (not self.claimed and now >= self.claim_by)
 
     def expires_in(self) -> float:
-        return max(0.0, self.expires - time.monotonic())
+        return max(0.0, self.expires - self.clock())
+
+
+async def _blocking(fn: Callable[..., Any], *args: Any) -> Any:
+    return await asyncio.to_thread(fn, *args)
 
 
 class ClassRegistry:
-    """Every class of this process; lookups forget expired classes as they meet them."""
+    """The classes this process met (a cache of the store's), and their local students."""
 
-    def __init__(self, settings: Settings, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        clock: Callable[[], float] = time.time,
+        store: ClassStore | None = None,
+    ) -> None:
         self.settings = settings
         self.clock = clock
+        self.store: ClassStore = store or MemoryClasses()
         self.classes: dict[str, Classroom] = {}
-        self._by_session: dict[str, str] = {}  # student session id -> class code
-        self.guesses = GuessCounter(settings.max_unknown_codes_per_minute, clock)
+        self._by_session: dict[str, str] = {}  # local student session id -> class code
+        self.guesses = GuessCounter(settings.max_unknown_codes_per_minute, time.monotonic)
+        #: The students of other processes, with Redis (None: this process is the server).
+        self.link: ClassPeers | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._revalidator: asyncio.Task[None] | None = None
+        #: The live sessions (set by ``start``, or by the first ``students`` call).
+        self.live: SessionRegistry | None = None
+
+    # --- life cycle -------------------------------------------------------------------
+
+    def use_store(self, store: Any) -> None:
+        """Keep the classes in ``store`` (the app's, when it implements ``ClassStore``)."""
+        if isinstance(store, ClassStore):
+            self.store = store
+
+    def start(self, registry: SessionRegistry) -> None:
+        """Re-read the cached classes from the store every ``REVALIDATE`` seconds (loop)."""
+        self.live = registry
+        self._revalidator = asyncio.create_task(self._revalidate_forever())
+
+    async def close(self) -> None:
+        tasks = [*self._tasks, *([self._revalidator] if self._revalidator else [])]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    def background(self, work: Awaitable[Any], what: str) -> None:
+        """Run ``work`` without waiting for it; a failure is logged, not raised."""
+
+        async def run() -> None:
+            try:
+                await work
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # the store or Redis is away: the next look-up retries
+                log.warning("class %s failed: %s", what, exc)
+
+        task = asyncio.create_task(run())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _revalidate_forever(self) -> None:
+        while True:
+            await asyncio.sleep(REVALIDATE)
+            for code in list(self.classes):
+                try:
+                    await self.lookup(code, fresh=True)
+                except StoreError as exc:
+                    log.warning("class %s: the store did not answer: %s", code, exc)
 
     def __len__(self) -> int:
         self.purge()
@@ -219,96 +196,154 @@ class ClassRegistry:
 
     def purge(self) -> None:
         now = self.clock()
-        for code in [c for c, k in self.classes.items() if k.expired(now)]:
-            self._forget(self.classes.pop(code))
+        for klass in [k for k in self.classes.values() if k.expired(now)]:
+            self._forget(klass)
 
     def _forget(self, klass: Classroom) -> None:
+        self.classes.pop(klass.code, None)
         for sid in klass.students:
             self._by_session.pop(sid, None)
+        if self.link is not None:
+            self.link.forget(klass)
 
-    def create(self, title: str | None = None, client: str = "") -> Classroom:
-        """A new class opened by ``client``; TooManyClasses when that client already has
-        ``max_classrooms_per_client`` open, ClassroomsFull when ``max_classrooms`` are."""
-        if len(self) >= self.settings.max_classrooms:  # len() forgets the classes that ended
-            raise ClassroomsFull(
+    # --- opening, finding, ending -----------------------------------------------------
+
+    async def create(self, title: str | None = None, client: str = "") -> tuple[Classroom, str]:
+        """A new class opened by ``client`` and its teacher token (returned once, kept
+        only hashed); TooManyClasses when that client already has
+        ``max_classrooms_per_client`` open, ClassroomsFull when ``max_classrooms`` are, on
+        every process sharing the store."""
+        s = self.settings
+        token = secrets.token_urlsafe(24)
+        now = self.clock()
+        ends, claim_by = now + s.class_lifetime_seconds, now + s.class_claim_seconds
+        for _ in range(8):  # 32^6 codes: a collision is rare, eight in a row never
+            row = ClassRow(
+                new_code(), hash_token(token), title, client_key(client), now, ends, claim_by
+            )
+            try:
+                stored = await _blocking(
+                    self.store.create_class, row, s.max_classrooms, s.max_classrooms_per_client
+                )
+            except ClassCapReached as exc:
+                raise self._cap_error(exc) from None
+            if stored:
+                break
+        else:
+            raise ClassroomsFull("no free class code was found; try again")
+        klass = Classroom.from_row(row, self.clock)
+        self.classes[klass.code] = klass
+        if self.link is not None:
+            self.link.opened(klass)
+        return klass, token
+
+    def _cap_error(self, exc: ClassCapReached) -> Exception:
+        if exc.scope == "server":
+            return ClassroomsFull(
                 f"the server already has {self.settings.max_classrooms} open classes "
                 "(max_classrooms); one ends when its lifetime is over"
             )
-        mine = [k for k in self.classes.values() if k.creator == client]
-        if len(mine) >= self.settings.max_classrooms_per_client:
-            now = self.clock()
-            ends = min(k.expires if k.claimed else min(k.expires, k.claim_by) for k in mine)
-            raise TooManyClasses(
-                f"this address already has {len(mine)} open classes "
-                "(max_classrooms_per_client); end one with DELETE /classes/{code}",
-                max(1.0, ends - now),
-            )
-        code = new_code()
-        while code in self.classes:
-            code = new_code()
-        klass = Classroom(
-            code=code,
-            teacher_token=secrets.token_urlsafe(24),
-            title=title,
-            created=time.time(),
-            expires=self.clock() + self.settings.class_lifetime_seconds,
-            creator=client,
-            claim_by=self.clock() + self.settings.class_claim_seconds,
+        return TooManyClasses(
+            f"this address already has {exc.count} open classes "
+            "(max_classrooms_per_client); end one with DELETE /classes/{code}",
+            exc.retry_after,
         )
-        self.classes[code] = klass
-        return klass
 
-    def find(self, code: str | None, client: str) -> Classroom | None:
-        """``get`` for a code a client typed: an unknown code counts against the client's
+    async def find(self, code: str | None, client: str) -> Classroom | None:
+        """``lookup`` for a code a client typed: an unknown code counts against the client's
         ``max_unknown_codes_per_minute``, and over it TooManyGuesses is raised for every
         code, known or not (so a guesser cannot tell a hit from a miss)."""
         self.guesses.check(client)
-        klass = self.get(code)
+        klass = await self.lookup(code)
         if klass is None:
             self.guesses.failed(client)
         return klass
 
-    def end(self, klass: Classroom, registry: SessionRegistry) -> int:
-        """End ``klass`` now (its teacher asked); how many students were in memory.
+    async def lookup(self, code: str | None, fresh: bool = False) -> Classroom | None:
+        """The open class with this code (any case), from the cache or the store, or None."""
+        code = normalize_code(code)
+        klass = self.classes.get(code)
+        if klass is not None and not fresh and time.monotonic() - klass.checked < REVALIDATE:
+            return self._if_open(klass)
+        if not plausible_code(code):
+            return None
+        row = await _blocking(self.store.get_class, code)
+        klass = self.classes.get(code)  # another look-up may have cached it meanwhile
+        if row is None or not row.open_at(self.clock()):
+            if klass is not None:
+                self.end_here(klass, "class_ended")
+            return None
+        if klass is None:
+            klass = self.classes[code] = Classroom.from_row(row, self.clock)
+            if self.link is not None:
+                self.link.follow(klass)
+        klass.claimed, klass.ended = klass.claimed or row.claimed, row.ended
+        klass.checked = time.monotonic()
+        return self._if_open(klass)
 
-        Its students keep their sessions as ordinary ones: unmarked, told by an event; the
-        teacher's streams see ``expired()`` and close.
-        """
-        students = self.students(klass, registry)
+    def _if_open(self, klass: Classroom) -> Classroom | None:
+        if klass.expired():
+            self._forget(klass)
+            return None
+        return klass
+
+    def get(self, code: str | None) -> Classroom | None:
+        """The cached open class with this code, or None (never asks the store)."""
+        klass = self.classes.get(normalize_code(code))
+        return self._if_open(klass) if klass is not None else None
+
+    async def claim(self, klass: Classroom) -> None:
+        """A teacher connected: the class is no longer reclaimable as abandoned."""
+        if not klass.claimed:
+            klass.claimed = True
+            await _blocking(self.store.claim_class, klass.code)
+
+    async def end(self, klass: Classroom, registry: SessionRegistry) -> int:
+        """End ``klass`` now (its teacher asked), on every process; how many of its
+        students were in this process's memory."""
+        await _blocking(self.store.end_class, klass.code)
+        n = len(self.students(klass, registry))
+        self.end_here(klass, "class_ended")
+        if self.link is not None:
+            self.link.announce_end(klass)
+        return n
+
+    def end_here(self, klass: Classroom, event_name: str) -> None:
+        """The class is over: its local students keep their sessions as ordinary ones
+        (unmarked, told by an event); the teacher's streams see ``expired()`` and close."""
         klass.ended = True
-        self.classes.pop(klass.code, None)
+        event = {"type": "event", "event": event_name, "class": klass.code}
+        for sid in list(klass.students):
+            session = self._registry_session(sid)
+            if session is not None and session.class_code == klass.code:
+                session.class_code = None
+                session.student_name = None
+                session.thumbnails = None
+                session.send(None, event)
         self._forget(klass)
-        event = {"type": "event", "event": "class_ended", "class": klass.code}
-        for session in students:
-            session.class_code = None
-            session.student_name = None
-            session.thumbnails = None
-            session.send(None, event)
-        return len(students)
+
+    def _registry_session(self, sid: str) -> LiveSession | None:
+        return self.live.get(sid) if self.live is not None else None
+
+    # --- students -----------------------------------------------------------------------
 
     def name_taken(self, klass: Classroom, registry: SessionRegistry, name: str) -> bool:
-        """Another student now in the class already goes by ``name`` (see ``name_key``)."""
+        """Another student in this process already goes by ``name`` (see ``name_key``);
+        across processes the class link holds the names (``ClassLink.claim_name``)."""
         key = name_key(name)
         return any(
             name_key(session.student_name or "") == key
             for session in self.students(klass, registry)
         )
 
-    def get(self, code: str | None) -> Classroom | None:
-        """The open class with this code (any case), or None (unknown or expired)."""
-        klass = self.classes.get(normalize_code(code))
-        if klass is not None and klass.expired(self.clock()):
-            self._forget(self.classes.pop(klass.code))
-            return None
-        return klass
-
     def students(self, klass: Classroom, registry: SessionRegistry) -> list[LiveSession]:
-        """The class's sessions now in memory, in join order.
+        """The class's sessions now in this process's memory, in join order.
 
         A student whose session left memory (grace period over) stays a member: resuming
         it from its snapshot (``/ws?session=<id>``) brings it back into the class. Absent
         members are forgotten only when they outnumber the cap, so churn stays bounded.
         """
+        self.live = self.live or registry
         out, absent = [], []
         for sid in list(klass.students):
             session = registry.get(sid)
@@ -325,10 +360,13 @@ class ClassRegistry:
         return out
 
     def enrol(self, klass: Classroom, session: LiveSession, name: str) -> None:
-        """Make ``session`` a student of ``klass`` (before its ``hello`` is sent)."""
+        """Make ``session`` a student of ``klass`` (before its ``hello`` is sent); the
+        membership is written to the store in the background."""
         klass.students[session.id] = name
         self._by_session[session.id] = klass.code
         self._mark(klass, session, name)
+        member = ClassMember(klass.code, session.id, name, self.clock())
+        self.background(_blocking(self.store.add_member, member), "membership write")
 
     @staticmethod
     def _mark(klass: Classroom, session: LiveSession, name: str) -> None:
@@ -336,10 +374,27 @@ class ClassRegistry:
         session.student_name = name
         session.thumbnails = klass.sink
 
-    def restore(self, session: LiveSession) -> None:
+    async def restore(self, session: LiveSession) -> None:
         """A resumed session keeps its class: re-mark it if it is a new object (a session
-        restored from a snapshot has the old id but none of the in-memory marks)."""
+        restored from a snapshot, here or on another process, or after a restart, has the
+        old id but none of the in-memory marks). Its membership is read from the store."""
+        if session.class_code is not None:
+            return
         code = self._by_session.get(session.id)
-        klass = self.get(code) if code else None
-        if klass is not None and session.id in klass.students and session.class_code is None:
-            self._mark(klass, session, klass.students[session.id])
+        klass = await self.lookup(code) if code else None
+        name = klass.students.get(session.id) if klass is not None else None
+        if klass is None or name is None:
+            member = await _blocking(self.store.member_of, session.id)
+            klass = await self.lookup(member.code) if member is not None else None
+            name = member.name if member is not None else None
+        if klass is None or name is None:
+            return
+        klass.students[session.id] = name
+        self._by_session[session.id] = klass.code
+        self._mark(klass, session, name)
+        if self.link is not None:
+            await self.link.rejoined(klass, session)
+
+    def members(self, klass: Classroom) -> Awaitable[list[ClassMember]]:
+        """Every member of the class on every process, from the store."""
+        return _blocking(self.store.class_members, klass.code)

@@ -38,6 +38,11 @@ def student_entry(session: LiveSession, name: str) -> dict[str, Any]:
 
 
 def roster_message(klass: Classroom, classes: ClassRegistry, registry: SessionRegistry) -> str:
-    """The roster as JSON text, students in join order."""
+    """The roster as JSON text: this process's students in join order, then those of the
+    other processes (``classroom.class_link``), with whether those can be heard now."""
     students = [student_entry(s, klass.students[s.id]) for s in classes.students(klass, registry)]
-    return dumps({"type": "roster", "class": klass.code, "students": students})
+    extra: dict[str, Any] = {}
+    if classes.link is not None:
+        students += classes.link.remote_rows(klass, {s["session_id"] for s in students})
+        extra = classes.link.status(klass, {s["session_id"] for s in students})
+    return dumps({"type": "roster", "class": klass.code, "students": students, **extra})

@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING
 
 from starlette.websockets import WebSocket
 
-from mlp_playground.classroom.classes import ClassRegistry, TooManyGuesses, check_nickname
+from mlp_playground.classroom.classes import ClassRegistry
+from mlp_playground.classroom.names import TooManyGuesses, check_nickname
 from mlp_playground.classroom.teacher import refuse
 from mlp_playground.client_address import client_address
 from mlp_playground.live.connection import CLOSE_POLICY, CLOSE_TRY_AGAIN
@@ -34,10 +35,11 @@ async def admit(
     ``too_many_attempts`` (1013, this address tried too many unknown codes),
     ``unknown_class`` (1008), ``invalid_value`` on ``name`` (1008), ``name_taken`` on
     ``name`` (1008: another student of the class goes by that name, or one too like it),
-    ``too_many_students`` (1013)."""
+    ``too_many_students`` (1013). The name and the cap hold over every process (the
+    class link's seats and names in Redis; this process's own count while it is down)."""
     classes = class_registry(websocket)
     try:
-        klass = classes.find(code, client_address(websocket))
+        klass = await classes.find(code, client_address(websocket))
     except TooManyGuesses as exc:
         await refuse(websocket, "too_many_attempts", str(exc), CLOSE_TRY_AGAIN)
         return None
@@ -55,19 +57,28 @@ async def admit(
         await refuse(websocket, "name_taken", message, CLOSE_POLICY, field="name")
         return None
     cap = registry.settings.max_students_per_class
-    if len(classes.students(klass, registry)) >= cap:
+    seat = ""
+    if len(classes.students(klass, registry)) < cap and classes.link is not None:
+        seat = await classes.link.admit(klass, nickname)
+    if seat == "name_taken":
+        message = f"another student of this class is already called {nickname!r}: pick another name"
+        await refuse(websocket, "name_taken", message, CLOSE_POLICY, field="name")
+        return None
+    if seat == "too_many_students" or len(classes.students(klass, registry)) >= cap:
         message = f"this class already has {cap} students (max_students_per_class)"
         await refuse(websocket, "too_many_students", message, CLOSE_TRY_AGAIN)
         return None
 
     def enrol(session: LiveSession) -> None:
         classes.enrol(klass, session, nickname)
+        if classes.link is not None:
+            classes.link.seated(session, seat)
 
     return enrol
 
 
-def restore(websocket: WebSocket, session: LiveSession) -> None:
+async def restore(websocket: WebSocket, session: LiveSession) -> None:
     """A resumed session keeps its class membership (see ``ClassRegistry.restore``)."""
     classes = getattr(websocket.app.state, "classes", None)
     if classes is not None:
-        classes.restore(session)
+        await classes.restore(session)

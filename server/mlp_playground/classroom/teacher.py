@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from starlette.websockets import WebSocket
 
 from mlp_playground.classroom import push, thumbnails
-from mlp_playground.classroom.classes import TooManyGuesses
+from mlp_playground.classroom.names import TooManyGuesses
 from mlp_playground.classroom.roster import roster_message
 from mlp_playground.client_address import client_address
 from mlp_playground.live.connection import (
@@ -174,6 +174,8 @@ class TeacherStream:
             n = push.queue(
                 self.students(), "_push_config", {"config": config, "report": self.report}
             )
+            if self.classes.link is not None:  # the students of the other processes
+                n += self.classes.link.push(self.klass, {"config": config})
             self.conn.push(dumps({"type": "pushed", "what": "config", "students": n}))
             return
         run_id = msg.args["run"]
@@ -181,6 +183,8 @@ class TeacherStream:
         if run is None:
             raise ProtocolError("not_found", f"no saved run with id {run_id!r}", "run")
         n = push.queue(self.students(), "_push_run", {"run": run, "report": self.report})
+        if self.classes.link is not None:
+            n += self.classes.link.push(self.klass, {"run": run_id})
         self.conn.push(dumps({"type": "pushed", "what": "run", "run": run_id, "students": n}))
 
     async def receive(self) -> None:
@@ -227,7 +231,7 @@ async def serve_teacher(websocket: WebSocket, code: str, token: str | None) -> N
         return
     client = client_address(websocket)
     try:
-        klass = classes.find(code, client)
+        klass = await classes.find(code, client)
     except TooManyGuesses as exc:
         await refuse(websocket, "too_many_attempts", str(exc), CLOSE_TRY_AGAIN)
         return
@@ -242,7 +246,7 @@ async def serve_teacher(websocket: WebSocket, code: str, token: str | None) -> N
         msg = f"this class already has {MAX_TEACHERS} teacher connections"
         await refuse(websocket, "too_many_teachers", msg, CLOSE_TRY_AGAIN)
         return
-    klass.claimed = True  # a teacher came: the class is no longer reclaimable as abandoned
+    await classes.claim(klass)  # a teacher came: the class is no longer reclaimable
     conn = Connection(websocket, "teacher")
     conn.push(hello(klass, classes, settings), READY)
     stream = TeacherStream(conn, klass, classes, registry, getattr(app.state, "store", None))

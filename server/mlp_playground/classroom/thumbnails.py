@@ -8,13 +8,17 @@ trainer on its own thread: nothing here, and nothing on the event loop, touches 
 
 The frame thread hands each finished kind 5 frame to the class's ``ThumbnailSink``, which
 moves it to the loop; there every teacher connection keeps one newest-only slot per student,
-so a slow teacher page gets each student's newest thumbnail, never a backlog.
+so a slow teacher page gets each student's newest thumbnail, never a backlog. A teacher
+connected to another process (``classroom.class_link``) keeps ``remote_until`` in the
+future; while it is, each thumbnail also goes to ``remote``, which publishes it there.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -47,11 +51,23 @@ class ThumbnailSink:
         self.teachers: set[Connection] = set()
         self.sent = 0  # thumbnails handed to the loop (for benchmarks)
         self._loop: asyncio.AbstractEventLoop | None = None
+        #: time.monotonic() until which a teacher elsewhere wants thumbnails, and the
+        #: function (on the loop) that sends one there: (session id, frame).
+        self.remote_until = 0.0
+        self.remote: Callable[[str, bytes], None] | None = None
 
     @property
     def active(self) -> bool:
-        """Any teacher watching? Without one, no thumbnail is rendered at all."""
-        return bool(self.teachers)
+        """Any teacher watching, here or elsewhere? Without one, no thumbnail is rendered."""
+        return bool(self.teachers) or self.remote_wanted()
+
+    def remote_wanted(self) -> bool:
+        return self.remote is not None and time.monotonic() < self.remote_until
+
+    def want_remote(self, seconds: float) -> None:
+        """Loop: a teacher elsewhere wants thumbnails for the next ``seconds``."""
+        self._loop = asyncio.get_running_loop()
+        self.remote_until = time.monotonic() + seconds
 
     def attach(self, conn: Connection) -> None:
         self._loop = asyncio.get_running_loop()
@@ -68,13 +84,19 @@ class ThumbnailSink:
     def deliver(self, session_id: str, frame: bytes) -> None:
         """Frame thread: pass one student's kind 5 frame to the loop."""
         loop = self._loop
-        if loop is None or loop.is_closed() or not self.teachers:
+        if loop is None or loop.is_closed() or not self.active:
             return
         self.sent += 1
         with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
             loop.call_soon_threadsafe(self._fan_out, session_id, frame)
 
     def _fan_out(self, session_id: str, frame: bytes) -> None:
+        self.show(session_id, frame)
+        if self.remote is not None and self.remote_wanted():
+            self.remote(session_id, frame)
+
+    def show(self, session_id: str, frame: bytes) -> None:
+        """Loop: one student's thumbnail (made here or elsewhere) to every local teacher."""
         slot = "thumbnail:" + session_id
         for conn in list(self.teachers):
             conn.push(frame, slot)

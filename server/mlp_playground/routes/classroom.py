@@ -19,12 +19,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from mlp_playground import STATIC_DIR
 from mlp_playground.classroom import push  # noqa: F401  (registers the push commands)
-from mlp_playground.classroom.classes import (
-    ClassRegistry,
-    ClassroomsFull,
-    TooManyClasses,
-    TooManyGuesses,
-)
+from mlp_playground.classroom.classes import ClassRegistry, ClassroomsFull, TooManyClasses
+from mlp_playground.classroom.names import TooManyGuesses
 from mlp_playground.classroom.teacher import serve_teacher
 from mlp_playground.client_address import client_address
 from mlp_playground.deps import SettingsDep
@@ -89,13 +85,16 @@ def classes_of(request: Request | WebSocket) -> ClassRegistry:
         507: {"description": "max_classrooms classes are open"},
     },
 )
-def create_class(request: Request, settings: SettingsDep, body: ClassRequest | None = None) -> Any:
-    """Open a class. The teacher token is shown only here: keep it on the teacher's page."""
+async def create_class(
+    request: Request, settings: SettingsDep, body: ClassRequest | None = None
+) -> Any:
+    """Open a class. The teacher token is shown only here (the store keeps its hash):
+    keep it on the teacher's page. Any process sharing the database serves the class."""
     title = ((body.title or "").strip() or None) if body else None
     if title is not None and any(ord(c) < 32 for c in title):
         raise ConfigError("title", "title must be one line of text (no control characters)")
     try:
-        klass = classes_of(request).create(title, client_address(request))
+        klass, token = await classes_of(request).create(title, client_address(request))
     except TooManyClasses as exc:
         raise HTTPException(429, str(exc), headers=retry_after(exc.retry_after)) from None
     except ClassroomsFull as exc:
@@ -104,7 +103,7 @@ def create_class(request: Request, settings: SettingsDep, body: ClassRequest | N
     base = public_url(settings)
     out = {
         "code": klass.code,
-        "teacher_token": klass.teacher_token,
+        "teacher_token": token,
         "join_url": join,
         "public_join_url": f"{base}{join}" if base else None,
         "expires_in": round(klass.expires_in(), 1),
@@ -117,13 +116,13 @@ def create_class(request: Request, settings: SettingsDep, body: ClassRequest | N
     response_class=HTMLResponse,
     responses={404: {"description": "no open class has this code (an HTML page)"}},
 )
-def student_page(code: str, request: Request) -> Response:
+async def student_page(code: str, request: Request) -> Response:
     """The page, which reads the code from its path, asks for a nickname and joins.
 
     An unknown code counts against the client's ``max_unknown_codes_per_minute``; over it
     every code answers 429 (with Retry-After), known or not."""
     try:
-        klass = classes_of(request).find(code, client_address(request))
+        klass = await classes_of(request).find(code, client_address(request))
     except TooManyGuesses as exc:
         return HTMLResponse(TOO_MANY_PAGE, status_code=429, headers=retry_after(exc.retry_after))
     if klass is None:
@@ -140,7 +139,7 @@ def student_page(code: str, request: Request) -> Response:
         429: {"description": "too many unknown codes or wrong tokens from this address"},
     },
 )
-def end_class(
+async def end_class(
     code: str,
     request: Request,
     token: str | None = None,
@@ -152,7 +151,7 @@ def end_class(
     classes = classes_of(request)
     client = client_address(request)
     try:
-        klass = classes.find(code, client)
+        klass = await classes.find(code, client)
     except TooManyGuesses as exc:
         raise HTTPException(429, str(exc), headers=retry_after(exc.retry_after)) from None
     if klass is None:
@@ -163,7 +162,7 @@ def end_class(
     if not klass.token_ok(bearer or token):
         classes.guesses.failed(client)
         raise HTTPException(403, "wrong or missing teacher token")
-    classes.end(klass, request.app.state.registry)
+    await classes.end(klass, request.app.state.registry)
     return Response(status_code=204)
 
 

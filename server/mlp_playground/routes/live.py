@@ -110,7 +110,7 @@ async def owner_socket(
     if enrol is not None:
         enrol(live)
     else:
-        students.restore(websocket, live)  # a resumed student stays in their class
+        await students.restore(websocket, live)  # a resumed student stays in their class
     registry.attach_owner(live, conn)
     conn.push(live.hello("owner", resumed))
     # The data goes out through the worker, so it is consistent with queued commands.
