@@ -7,9 +7,9 @@ saved run /r/<id>, and the not-found pages of /c/<bad> and /r/<bad>. On the phon
 and student pages must not be wider than the screen (a sideways scroll hides controls), and
 on the projector the lesson panel's text must not be cut off.
 
-/docs and /redoc are not checked: they are vendored Swagger UI and ReDoc. Swagger UI's own CSS
-fails colour-contrast and its markup nests buttons (nested-interactive), which we cannot fix
-without patching vendored code.
+/docs and /redoc (vendored Swagger UI and ReDoc) are checked too, with one operation opened
+on /docs: routes/docs.py adds ``lang``, turns off Swagger's deep links (a link inside each
+operation's button) and links static/docs.css, our darker colours over Swagger's own.
 """
 
 from __future__ import annotations
@@ -129,6 +129,19 @@ def test_not_found_pages(live_server, page: Page, path: str) -> None:
     response = page.goto(live_server.url + path)
     assert response is not None and response.status == 404
     check_sizes(page, path)
+
+
+def test_api_docs_pages(live_server, page: Page) -> None:
+    page.goto(live_server.url + "/docs")
+    summary = page.locator("#operations-default-train_train_post .opblock-summary-control")
+    expect(summary).to_be_visible(timeout=15_000)
+    check_sizes(page, "/docs")
+    summary.click()
+    expect(page.locator("#operations-default-train_train_post .opblock-body")).to_be_visible()
+    check_sizes(page, "/docs, /train opened")
+    page.goto(live_server.url + "/redoc")
+    expect(page.locator(".api-content")).to_be_visible(timeout=15_000)
+    check_sizes(page, "/redoc")
 
 
 LESSON_CUT = """() => [...document.querySelectorAll('#lesson-panel, #lesson-panel *')]
