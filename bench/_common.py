@@ -43,7 +43,7 @@ def start_server(
 
     ``capture`` keeps its output on a pipe (to look for tracebacks), else it is discarded.
     ``workers`` > 1 passes ``--workers N`` (the environment must then give MLPG_REDIS_URL);
-    the process returned is uvicorn's supervisor, the workers are its children.
+    the process returned is the supervisor (worker_pool.py), the workers are its children.
     """
     port = port or free_port()
     out = subprocess.PIPE if capture else subprocess.DEVNULL
@@ -96,7 +96,7 @@ def cpu_seconds(pid: int) -> float:
 
 
 def descendants(pid: int) -> list[int]:
-    """``pid`` and every process below it (uvicorn's workers, multiprocessing helpers)."""
+    """``pid`` and every process below it (``--workers`` processes, multiprocessing helpers)."""
     parents: dict[int, list[int]] = {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():

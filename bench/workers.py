@@ -8,8 +8,9 @@
 One run measures, for each number of workers asked (``--workers 1,2``):
 
 1. ``--sessions`` N concurrent owner sessions (spiral, 8-8 tanh, sgd, 100x100 grid, 30 fps
-   asked, speed max): frames/s each (median, worst) and the slowest session's steps as a
-   fraction of the fastest one's (from the step in each frame's header); with
+   asked, speed max or ``--pace``): frames/s each (median, worst) and the slowest session's steps as a
+   fraction of the fastest one's (from the step in each frame's header), and the sessions
+   each server process holds (from ``/healthz``); with
    ``--find-max`` the largest N whose every session gets >= 10 frames/s (no errors);
 2. one owner session with ``--watchers`` watchers, worst watcher frames/s. With 2 workers
    the watchers are spread over both processes deterministically: two server processes
@@ -45,6 +46,7 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import httpx
 from _common import (
     RedisServer,
     cpu_seconds,
@@ -103,12 +105,13 @@ class Counter:
         return 0 if self.first_step is None else self.last_step - self.first_step
 
 
-async def open_owner(url: str, compression: str | None, errors: list[str]) -> tuple[Counter, str]:
+async def open_owner(url: str, compression: str | None, errors: list[str],
+                     net: dict | None = None) -> tuple[Counter, str]:  # fmt: skip
     ws = await connect("ws" + url[4:] + "/ws", max_size=None, compression=compression)
     hello = json.loads(await ws.recv())
     if hello["type"] != "hello":
         errors.append(f"connect: {hello.get('code')}")
-    await ws.send(json.dumps({"type": "configure", "config": NET}))
+    await ws.send(json.dumps({"type": "configure", "config": net or NET}))
     await ws.send(json.dumps({"type": "subscribe", "grid_resolution": 100, "fps": 30}))
     await ws.send(json.dumps({"type": "play"}))
     return Counter(ws, errors, "owner"), hello.get("watch_token", "")
@@ -119,7 +122,7 @@ async def client_main(spec: dict) -> None:
     errors: list[str] = []
     comp = spec["compression"]
     owners = [
-        (await open_owner(spec["urls"][i % len(spec["urls"])], comp, errors))[0]
+        (await open_owner(spec["urls"][i % len(spec["urls"])], comp, errors, spec["net"]))[0]
         for i in range(spec["owners"])
     ]
     watchers = []
@@ -170,6 +173,7 @@ class Result:
     per_process: list[float] = field(default_factory=list)
     redis_cpu: float = 0.0
     threads: list[float] = field(default_factory=list)  # busiest threads of the 1st process
+    placement: list[int] = field(default_factory=list)  # sessions in each server process
     errors: list[str] = field(default_factory=list)
     n_errors: int = 0
     loadavg: str = ""
@@ -213,13 +217,21 @@ class Servers:
             raise
 
     def server_pids(self) -> list[int]:
-        """The processes doing the work (uvicorn's workers, not their idle supervisor)."""
-        pids = []
-        for proc in self.procs:
-            tree = descendants(proc.pid)
-            kids = [p for p in tree if p != proc.pid]
-            pids += kids if kids else [proc.pid]
-        return pids
+        """Every server process: the ``--workers`` supervisor (which accepts and places
+        each connection) first, then its workers."""
+        return [p for proc in self.procs for p in descendants(proc.pid)]
+
+    def placement(self) -> list[int]:
+        """Sessions held by each server process, from /healthz (round-robin across a
+        ``--workers`` server's processes, so a few asks reach each one)."""
+        seen: dict[str, int] = {}
+        for url in self.urls:
+            for _ in range(8):
+                health = httpx.get(url + "/healthz", timeout=5).json()
+                if "sessions" not in health:  # one process, no Redis: nothing to spread
+                    break
+                seen[health["process"]] = health["sessions"]
+        return sorted(seen.values())
 
     def cpu(self) -> dict[int, float]:
         return {p: cpu_seconds(p) for p in self.server_pids()}
@@ -247,7 +259,7 @@ async def measure(servers: Servers, owners: int, watchers: int, args, redis) -> 
     n = max(1, args.client_procs)
     specs = [
         {"urls": servers.urls, "compression": comp, "seconds": args.seconds, "token": token,
-         "gap": args.watcher_gap,
+         "gap": args.watcher_gap, "net": {**NET, "speed": getattr(args, "pace", "max")},
          "owners": owners // n + (i < owners % n), "watchers": watchers // n + (i < watchers % n)}
         for i in range(n)
     ]  # fmt: skip
@@ -257,6 +269,7 @@ async def measure(servers: Servers, owners: int, watchers: int, args, redis) -> 
         line = await c.stdout.readline()
         if line.strip() != b"ready":
             raise SystemExit(f"load client failed to start: {line!r}")
+    placement = servers.placement() if owners else []
     pids = servers.server_pids()
     cpu0 = {p: cpu_seconds(p) for p in pids}
     threads0 = thread_cpu(pids[0]) if args.threads else {}
@@ -279,6 +292,7 @@ async def measure(servers: Servers, owners: int, watchers: int, args, redis) -> 
         outs.append(json.loads(await c.stdout.readline()))
     wall = time.monotonic() - t0
     r = Result(loadavg=" ".join(Path("/proc/loadavg").read_text().split()[:3]))
+    r.placement = placement
     r.per_process = [100 * (cpu_seconds(p) - cpu0[p]) / wall for p in pids]
     r.server_cpu = sum(r.per_process)
     if args.threads:
@@ -329,6 +343,8 @@ def report(workers: int, owners: int, watchers: int, r: Result, separate: bool) 
         fair = min(s) / max(s) if s and max(s) else float("nan")
         line = (f"{how}: {owners} sessions: frames/s median {statistics.median(f):.1f} "
                 f"worst {min(f):.1f}; slowest/fastest steps {fair:.2f}")  # fmt: skip
+        if len(r.placement) > 1:
+            line += f"; sessions per process {' + '.join(map(str, r.placement))}"
     else:
         w = r.watcher_fps
         line = (f"{how}: 1 session, {watchers} watchers: frames/s median "
@@ -406,6 +422,7 @@ def main() -> None:
     ap.add_argument("--no-sessions", action="store_true", help="skip the sessions measurement")
     ap.add_argument("--find-max", action="store_true", help="largest N at >= 10 frames/s")
     ap.add_argument("--seconds", type=float, default=10.0)
+    ap.add_argument("--pace", default="max", help='steps/s of each session, or "max"')
     ap.add_argument("--client-procs", type=int, default=1, help="load client processes")
     ap.add_argument("--threads", action="store_true", help="per-thread CPU of the server")
     ap.add_argument("--no-compression", action="store_true", help="no permessage-deflate")
@@ -413,6 +430,7 @@ def main() -> None:
     ap.add_argument("--gil", action="store_true", help="with --py-spy: GIL holders only")
     ap.add_argument("--client", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    args.pace = args.pace if args.pace == "max" else float(args.pace)
     if args.client:
         asyncio.run(client_main(json.loads(args.client)))
         return

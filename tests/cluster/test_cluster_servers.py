@@ -339,7 +339,7 @@ def test_workers_2_runs_two_processes_that_share_sessions(redis_server, tmp_path
     try:
         assert server.proc is not None
         deadline = time.monotonic() + 20
-        while True:  # uvicorn's supervisor starts the workers (and a resource tracker)
+        while True:  # the supervisor (worker_pool.py) starts the workers
             workers = [c for c in _children(server.proc.pid) if "spawn_main" in _cmdline(c)]
             if len(workers) >= 2:
                 break
