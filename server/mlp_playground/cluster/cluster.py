@@ -82,6 +82,7 @@ class Cluster:
         self._scripts = LeaseScripts(self.redis)
         self.sessions = LeaseSet(self.redis, self._scripts, self.keys.sessions, self.lease_ttl)
         self._watcher_sets: dict[str, LeaseSet] = {}
+        self._client_sets: dict[str, LeaseSet] = {}  # by client address
         self.directory = SessionDirectory(self.redis, self.keys, self.process_id, self.lease_ttl)
         self.models = ModelWriter(self.redis, self.keys, self.lease_ttl, model_interval)
         self.publisher = Publisher(self.redis, self.keys)
@@ -150,7 +151,7 @@ class Cluster:
         for sid in list(self.directory.owned):
             await self.directory.unregister(sid)
         async with self.redis.pipeline(transaction=False) as pipe:
-            for lease_set in [self.sessions, *self._watcher_sets.values()]:
+            for lease_set in self._lease_sets():
                 if lease_set.held:
                     pipe.zrem(lease_set.key, *lease_set.held)
             await pipe.execute()
@@ -183,6 +184,39 @@ class Cluster:
 
     async def session_count(self) -> int:
         return await self.sessions.count()
+
+    def _lease_sets(self) -> list[LeaseSet]:
+        """Every lease set this process renews at each heartbeat."""
+        return [self.sessions, *self._watcher_sets.values(), *self._client_sets.values()]
+
+    def _client_share(self, client: str) -> LeaseSet:
+        found = self._client_sets.get(client)
+        if found is None:
+            key = self.keys.client_sessions(client)
+            found = LeaseSet(self.redis, self._scripts, key, self.lease_ttl)
+            self._client_sets[client] = found
+        return found
+
+    async def try_acquire_client_session(self, client: str, session_id: str, cap: int) -> bool:
+        """A place in ``client``'s share of sessions over every process (idempotent for a
+        session already counted, as a resume on another process is)."""
+        return await self._client_share(client).try_acquire(session_id, cap)
+
+    async def release_client_session(self, client: str, session_id: str) -> None:
+        lease_set = self._client_share(client)
+        try:
+            await lease_set.release(session_id)
+        finally:
+            if not lease_set.held:
+                self._client_sets.pop(client, None)
+
+    def forget_client_lease(self, client: str, session_id: str) -> None:
+        """Stop renewing a moved session's share place (its new process holds it)."""
+        lease_set = self._client_sets.get(client)
+        if lease_set is not None:
+            lease_set.held.discard(session_id)
+            if not lease_set.held:
+                self._client_sets.pop(client, None)
 
     def new_watcher_id(self) -> str:
         """A watcher id unique across processes (for leases and targeted messages)."""
@@ -356,7 +390,7 @@ class Cluster:
         owned_channels = [self.keys.frames(sid) for sid in self.directory.owned]
         watched = {w.session_id: w.owner for w in self.subscriber.watches()}
         async with self.redis.pipeline(transaction=False) as pipe:
-            for lease_set in [self.sessions, *self._watcher_sets.values()]:
+            for lease_set in self._lease_sets():
                 await lease_set.refresh_into(pipe)
             base = len(pipe.command_stack)
             ids = await self.directory.refresh_into(pipe)

@@ -7,6 +7,7 @@ exactly this application's keys.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 
@@ -24,6 +25,12 @@ class Keys:
     def watchers(self, session_id: str) -> str:
         """Sorted set: watcher id -> lease expiry; the per-session watcher cap."""
         return f"{self.prefix}:watchers:{session_id}"
+
+    def client_sessions(self, client: str) -> str:
+        """Sorted set: session id -> lease expiry; one client address's share of sessions
+        (``max_sessions_per_client`` over every process). The address only as a hash."""
+        digest = hashlib.sha256(f"mlp-playground:{client}".encode()).hexdigest()[:24]
+        return f"{self.prefix}:client:{digest}"
 
     def session(self, session_id: str) -> str:
         """Hash ``{process, watch_token}``: where the session lives (TTL, owner-refreshed)."""

@@ -156,6 +156,23 @@ class ClusterLink:
         except ClusterUnavailable:
             return True
 
+    async def claim_share(self, session: LiveSession) -> bool:
+        """A place in the session's client's share over every process (a class's students
+        have none: their class's cap bounds them); True during an outage (the local share
+        still holds)."""
+        client = session.client
+        if client is None or session.class_code is not None or not self.cluster.available:
+            return True
+        try:
+            ok = await self.cluster.try_acquire_client_session(
+                client, session.id, self.registry.settings.max_sessions_per_client
+            )
+        except ClusterUnavailable:
+            return True
+        if ok:
+            session.share_claimed = True
+        return ok
+
     async def claim_watcher(self, session: LiveSession, conn: Connection) -> bool:
         """A place under the session's watcher cap, counted with the remote watchers."""
         if not self.cluster.available:
@@ -211,8 +228,11 @@ class ClusterLink:
 
     async def _give_back(self, session: LiveSession, moved: bool) -> None:
         cluster = self.cluster
+        share = session.client if session.share_claimed else None
         if moved:  # the process that took it holds the same cap place
             cluster.forget_session_lease(session.id)
+            if share is not None:
+                cluster.forget_client_lease(share, session.id)
             durable = self.registry.durable
             if durable is not None:  # the taker reads the snapshot once the entry is gone
                 await durable.settled(session.id, HANDOFF_SECONDS - 1.0)
@@ -220,6 +240,8 @@ class ClusterLink:
             await cluster.unregister_session(session.id)
             if not moved:
                 await cluster.release_session(session.id)
+                if share is not None:
+                    await cluster.release_client_session(share, session.id)
         except ClusterUnavailable:
             pass  # the entries and the lease expire by themselves
 

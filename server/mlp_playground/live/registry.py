@@ -189,13 +189,8 @@ class SessionRegistry:
         cap = self.settings.max_sessions
         if student:
             return None  # the server cap itself is checked by ``create``
-        per_client = self.settings.max_sessions_per_client
-        if self.client_sessions(client) >= per_client:
-            return (
-                f"this address already has {per_client} live sessions "
-                "(max_sessions_per_client); close one, or wait for a closed one's grace "
-                "period to end"
-            )
+        if self.client_sessions(client) >= self.settings.max_sessions_per_client:
+            return self._over_share()
         reserved = max(0, min(reserved, cap // 2))
         if reserved and len(self.sessions) >= cap - reserved:
             return (
@@ -203,6 +198,24 @@ class SessionRegistry:
                 "try again later"
             )
         return None
+
+    def _over_share(self) -> str:
+        per_client = self.settings.max_sessions_per_client
+        return (
+            f"this address already has {per_client} live sessions (max_sessions_per_client); "
+            "close one, or wait for a closed one's grace period to end"
+        )
+
+    async def claim_share(self, session: LiveSession) -> str | None:
+        """Count an owned session in its client's share over every process, once it is
+        known whether it is a class's student (after ``enrol`` or a resume into its class).
+        A refusal (the sentence for ``too_many_sessions``) drops the session if it has no
+        owner yet; None: counted (or nothing to count: one process, a student)."""
+        if self.link is None or await self.link.claim_share(session):
+            return None
+        if session.owner is None:
+            self.drop(session, "over its client's share", CLOSE_TRY_AGAIN)
+        return self._over_share()
 
     def create(self, client: str | None = None) -> LiveSession | None:
         """A new session without an owner yet, or None when the cap is reached."""

@@ -111,6 +111,10 @@ async def owner_socket(
         enrol(live)
     else:
         await students.restore(websocket, live)  # a resumed student stays in their class
+    refusal = await registry.claim_share(live)  # the share over every process
+    if refusal is not None:
+        await _refuse_full(websocket, registry, refusal)
+        return
     registry.attach_owner(live, conn)
     conn.push(live.hello("owner", resumed))
     # The data goes out through the worker, so it is consistent with queued commands.
