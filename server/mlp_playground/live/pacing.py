@@ -57,6 +57,9 @@ class Pacer:
         self.waiting_for_owed = False  # next_frame was pushed to an owed extra's due time
         self.rate_window: deque[tuple[float, int]] = deque(maxlen=64)
         self.steps_per_second = 0.0  # measured over the last second, for metrics
+        #: Worker CPU seconds this session's slices took: the scheduler serves the least
+        #: served first (scheduler.Scheduler._train), so time is shared by deficit.
+        self.served = 0.0
 
     # --- steps ----------------------------------------------------------------------------
 
