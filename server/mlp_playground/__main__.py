@@ -60,9 +60,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     args = parser.parse_args(argv)
-    if args.classroom and args.workers > 1:
-        # Classes, their rosters and thumbnails live in one process's memory.
-        parser.exit(2, "mlp-playground: --classroom runs one process: leave out --workers\n")
     if not args.classroom:
         args.host = args.host or defaults.host
     if args.workers < 1:

@@ -313,3 +313,36 @@ def test_a_killed_process_students_resume_on_the_other_into_the_class(servers, r
         await wall.close()
 
     run(after())
+
+
+def test_classroom_with_two_workers_is_one_class(redis_server, tmp_path):
+    """``mlp-playground --classroom --workers 2``: wherever the connections are placed, the
+    students of both workers are on one wall and take one push."""
+    env = {
+        "MLPG_DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite'}",
+        "MLPG_REDIS_URL": redis_server.url,
+        "MLPG_REDIS_PREFIX": f"t{uuid.uuid4().hex[:8]}",
+    }
+    server = ServerProcess(free_port(), env, args=("--classroom", "--workers", "2"))
+    server.start(timeout=40)
+    try:
+        klass = open_class(server)
+
+        async def scenario() -> None:
+            kids = [await student(server, klass["code"], f"S{i}", play=True) for i in range(4)]
+            assert all(hello["class"] == klass["code"] for _ws, hello in kids)
+            wall = await teacher(server, klass)
+            wanted = [f"S{i}" for i in range(4)]
+            await roster_until(wall, lambda m: names(m) == wanted, 30)
+            ids = {hello["session_id"] for _ws, hello in kids}
+            assert await thumbnail_ids(wall, ids) == ids
+            await send(wall, "push", config={"optimizer": {"learning_rate": 0.02}})
+            assert (await until(wall, "pushed"))["students"] == 4
+            for ws, _hello in kids:
+                await until(ws, "event", event="pushed")
+                await ws.close()
+            await wall.close()
+
+        run(scenario())
+    finally:
+        server.stop()

@@ -110,7 +110,15 @@ def test_without_classroom_the_default_stays_loopback(served, capsys):
     assert "Students open" not in capsys.readouterr().out
 
 
-def test_classroom_with_several_workers_exits_2(served, capsys):
+def test_classroom_with_several_workers_needs_redis_like_any_workers(served, capsys, monkeypatch):
+    """A class spans processes through Redis and the store: ``--classroom --workers 2`` is
+    refused (exit 2, one line naming MLPG_REDIS_URL) only without Redis."""
+    from mlp_playground.__main__ import parse_args
+
+    monkeypatch.delenv("MLPG_REDIS_URL", raising=False)
     with pytest.raises(SystemExit) as done:
         cli_main(["--classroom", "--workers", "2"])
-    assert done.value.code == 2 and "--classroom" in capsys.readouterr().err
+    assert done.value.code == 2 and "MLPG_REDIS_URL" in capsys.readouterr().err
+    monkeypatch.setenv("MLPG_REDIS_URL", "redis://127.0.0.1:1/0")
+    args = parse_args(["--classroom", "--workers", "2"])
+    assert args.classroom and args.workers == 2
