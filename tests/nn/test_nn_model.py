@@ -216,6 +216,26 @@ def test_float32_grid_path_matches_float64(k, activation):
     assert proba is not p32
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_buffered_inference_with_uneven_widths_keeps_two_layers_of_memory(dtype):
+    """The grid paths write layers into two buffers in turn (not one buffer per layer: a
+    10 x 256 net on a 100 x 100 grid kept ~100 MB per session that way); uneven widths and
+    more layers than buffers must still give the plain forward pass's numbers."""
+    acts = ["tanh", "relu", "prelu", "sigmoid", "tanh", "relu"]
+    model = MLP(2, [7, 32, 32, 5, 32, 12], 3, activation=acts, seed=1)
+    X = np.random.default_rng(2).uniform(-2, 2, size=(3000, 2))  # over BUFFERED_MIN_ROWS
+    hidden_ref = [h.copy() for h in model.hidden_outputs(X)]
+    p_ref = model.predict_proba(X[:100])  # small: the unbuffered path
+    for _ in range(2):  # the second call reuses the buffers
+        proba, hidden = model.predict_proba_and_hidden(X, dtype=dtype)
+        tol = 1e-5 if dtype == np.float32 else 1e-12
+        np.testing.assert_allclose(proba[:100], p_ref, atol=tol)
+        for got, want in zip(hidden, hidden_ref, strict=True):
+            np.testing.assert_allclose(got, want, atol=tol)
+    kept = sum(b.nbytes for bufs in model._buffers.values() for b in bufs)
+    assert kept <= (2 + 2 * 32) * 3000 * np.dtype(dtype).itemsize
+
+
 def test_hidden_outputs_shapes_and_values():
     model = MLP(2, [4, 3], 2, activation=["relu", "tanh"], seed=0)
     X = np.random.default_rng(0).normal(size=(5, 2))

@@ -19,7 +19,7 @@ import numpy as np
 from . import activations as act
 from . import surgery
 from .initializers import check_initializer, initialize
-from .layers import Dense, ParamDict, evaluate_unit_major
+from .layers import Dense, ParamDict, evaluate_unit_major, ping_pong_buffers
 from .losses import CLASSIFICATION_LOSSES, LOSS_FUNCTIONS, check_loss, softmax
 from .regularization import check_regularization, penalty
 from .stats import hidden_layer_stats
@@ -369,13 +369,14 @@ class MLP:
         bufs = self._buffers.get(key)
         if bufs is None:
             self._buffers.clear()  # one grid size at a time: keep memory bounded
-            bufs = [np.empty((n, layer.W.shape[1]), dtype) for layer in self._layers]
-            bufs.insert(0, np.empty((n, self.n_inputs), dtype))
+            bufs = ping_pong_buffers(self.n_inputs, self._layers, n, dtype, unit_major=False)
             self._buffers[key] = bufs
         h = bufs[0]
         np.copyto(h, X, casting="same_kind")
         outs = []
-        for layer, out in zip(self._layers, bufs[1:], strict=True):
+        for i, layer in enumerate(self._layers):
+            width = layer.W.shape[1]
+            out = bufs[1 + i % 2][: n * width].reshape(n, width)  # row-major (n, width)
             h = layer.evaluate(h, out, layer.W.astype(dtype), layer.b.astype(dtype))
             if hidden and layer is not self._out_layer:
                 outs.append(h.copy())
