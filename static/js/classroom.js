@@ -25,6 +25,7 @@ export class Classroom {
     this.ws = null;
     this.connected = false;
     this.students = []; // the last roster, in join order
+    this.unseen = []; // members on servers this one cannot reach now (Redis down)
     this.tiles = new Map(); // session id -> {root, canvas, name, acc, meta, classes}
     this.luts = { 2: decisionLUT(2), many: decisionLUT(3), regression: divergingLUT() };
     this.retry = 0;
@@ -137,6 +138,7 @@ export class Classroom {
 
   onRoster(msg) {
     this.students = msg.students || [];
+    this.unseen = msg.cluster === 'unavailable' ? (msg.unseen || []) : [];
     const seen = new Set();
     for (const s of this.students) {
       seen.add(s.session_id);
@@ -191,7 +193,11 @@ export class Classroom {
     });
     const current = [...wall.children];
     if (current.length !== tiles.length || current.some((c, i) => c !== tiles[i].root)) wall.replaceChildren(...tiles.map((x) => x.root));
-    $('class-count').textContent = t('class.students', { n: this.students.length });
+    const count = t('class.students', { n: this.students.length });
+    const unseen = this.unseen.length
+      ? t('class.unseen', { n: this.unseen.length, names: this.unseen.map((u) => u.name).join(', ') })
+      : '';
+    $('class-count').textContent = unseen ? `${count} · ${unseen}` : count; // names are text
   }
 
   /** A kind 5 frame: one student's decision map, 22 id bytes then kind 1 (or 4) cells. */
