@@ -15,7 +15,8 @@ In one run, on the same machine and within minutes of each other:
    in each worker), the CPU of the server processes and of the load client;
 4. the bound ``cores / (fps x frame cost + pace x step cost)`` with fps = 10 and the pace
    asked (cores: 1 for one process, 2 for two workers; at most the machine's), and the
-   efficiency N / bound.
+   efficiency N / bound; also the same bound for the CPU the server processes really got
+   (on a machine shared with other work, they get less than their cores).
 
 Each session: a 2-8-8-2 tanh net on spiral data (400 points, sgd), 100x100 frames asked at
 30 frames/s, the page's default pace (50 steps/s; ``--pace``). The load client runs on
@@ -102,18 +103,23 @@ def table(rows: list[dict], pace: float, step: float, frame: float) -> None:
     print(f"\nheadless: {step * 1e6:.0f} us per step, {frame * 1e3:.2f} ms per frame; "
           f"pace {pace:g} steps/s, >= {HELD_FPS:g} frames/s")  # fmt: skip
     print("| server | largest N at >= 10 fps | fairness | spread | server CPU | client CPU "
-          "| sessions per server core | bound | efficiency |")  # fmt: skip
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+          "| sessions per server core | bound (cores) | efficiency | bound (CPU used) "
+          "| efficiency |")  # fmt: skip
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    per_session = HELD_FPS * frame + pace * step  # CPU seconds per second, headless
     for row in rows:
         b = bound(row["workers"], pace, step, frame)
         row["bound"], row["efficiency"] = b, row["n"] / b
         cpu = row.get("server_cpu", float("nan"))
+        used = cpu / 100 / per_session  # the bound at the CPU the server really got
+        row["bound_used"], row["efficiency_used"] = used, row["n"] / used if used else 0.0
         row["per_core"] = row["n"] / (cpu / 100) if cpu == cpu and cpu > 0 else float("nan")
         name = "1 process" if row["workers"] == 1 else f"--workers {row['workers']}"
         spread = " + ".join(map(str, row.get("spread", []))) or "-"
         print(f"| {name} | {row['n']} | {row.get('fairness', float('nan')):.2f} | {spread} "
               f"| {cpu:.0f}% | {row.get('client_cpu', float('nan')):.0f}% "
-              f"| {row['per_core']:.1f} | {b:.0f} | {100 * row['efficiency']:.0f}% |")  # fmt: skip
+              f"| {row['per_core']:.1f} | {b:.0f} | {100 * row['efficiency']:.0f}% "
+              f"| {used:.0f} | {100 * row['efficiency_used']:.0f}% |")  # fmt: skip
     if len(rows) == 2 and rows[0]["n"]:
         one, two = rows
         print(f"--workers 2 / 1 process: {two['n'] / one['n']:.2f} x sessions; sessions per "
@@ -128,6 +134,7 @@ def main() -> None:
     ap.add_argument("--start", default="30,45", help="first N tried: one process,two workers")
     ap.add_argument("--workers", default="1,2")
     ap.add_argument("--client-procs", type=int, default=1)
+    ap.add_argument("--retries", type=int, default=1, help="runs again of a failed probe")
     ap.add_argument("--json", metavar="FILE", help="write the figures as JSON too")
     args = ap.parse_args()
     counts = [int(w) for w in args.workers.split(",")]

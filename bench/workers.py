@@ -374,11 +374,17 @@ def report(workers: int, owners: int, watchers: int, r: Result, separate: bool) 
 
 def find_max(workers: int, start: int, args, redis, tmp: Path) -> tuple[int, Result | None]:
     """Largest N with every session >= 10 frames/s: steps of 25 % up or down, then bisection
-    to within 4 sessions (each probe is one server start and one window)."""
+    to within 4 sessions (each probe is one server start and one window; a probe that
+    fails is run again ``args.retries`` times, for a machine shared with other work)."""
     results: dict[int, Result] = {}
 
     def holds(n: int) -> bool:
         results[n] = trial(workers, n, 0, args, redis, tmp)
+        for _ in range(getattr(args, "retries", 0)):  # a shared machine: one more chance
+            if results[n].holds_sessions():
+                break
+            print(f"  {n} not held: once more")
+            results[n] = trial(workers, n, 0, args, redis, tmp)
         return results[n].holds_sessions()
 
     n = max(1, min(start, MAX_SESSIONS))
