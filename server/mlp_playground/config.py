@@ -6,10 +6,20 @@ take the server from everybody else. ``GET /api/options`` publishes these number
 
 from __future__ import annotations
 
+import os
 from typing import Annotated
 
-from pydantic import field_validator
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+def _cores() -> int:
+    """The cores this process may run on, at least 2."""
+    try:
+        count = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        count = os.cpu_count() or 2
+    return max(2, count)
 
 
 class Settings(BaseSettings):
@@ -42,6 +52,22 @@ class Settings(BaseSettings):
     #: A REST body, in bytes: the largest legal one (a 200,000-point /predict, a model
     #: document of 10 layers of 256 units) is under half of this.
     max_body_bytes: int = 32 * 1024 * 1024
+    #: REST compute (/train, /race, /predict, /gradcheck, /export) one client address may
+    #: have in flight, waiting ones included; over it: 429 with Retry-After.
+    max_rest_jobs_per_client: int = 2
+    #: REST compute requests running at once on the whole server (on their own threads:
+    #: cheap routes never wait behind them). The default is the number of cores, at least 2.
+    max_rest_jobs: int = Field(default_factory=_cores)
+    #: Requests waiting for a free compute (or large-body) place, all clients together; a
+    #: request beyond it, or one that waited ``rest_queue_seconds``, gets 503 with Retry-After.
+    max_rest_queue: int = 32
+    rest_queue_seconds: float = 10.0
+    #: A body over this many bytes is large: parsing it takes ~28x its size in memory, so
+    #: large bodies are read and parsed ``max_large_bodies_per_client`` at a time per client
+    #: (over it: 429) and ``max_large_bodies`` at a time on the server (the others wait).
+    large_body_bytes: int = 1024 * 1024
+    max_large_bodies_per_client: int = 1
+    max_large_bodies: int = 2
 
     # Live sessions
     max_sessions: int = 64
