@@ -56,7 +56,8 @@ class Student:
         self.session: str | None = None
         self.key: str | None = None
         self.failover: str | None = None
-        self.back_at: float | None = None
+        self.back_at: float | None = None  # its first hello from the failover process
+        self.resumed = False  # ... resumed its session (else: a new one, no snapshot yet)
 
     async def run(self) -> None:
         query = urlencode({"class": self.code, "name": self.name})
@@ -79,8 +80,9 @@ class Student:
         if hello.get("type") != "hello":
             return
         self.session, self.key = hello["session_id"], hello["resume_key"]
-        if hello.get("resumed"):
+        if self.failover is not None and self.back_at is None:
             self.back_at = time.monotonic()
+            self.resumed = bool(hello.get("resumed"))
         for msg in (
             {"type": "subscribe", "grid_resolution": 16, "fps": OWN_FPS},
             {"type": "configure", "config": {**CONFIG, "speed": self.speed}},
@@ -191,23 +193,25 @@ async def phase_two(urls, pids, procs, n, seconds, speed, one: float) -> None:
     killed = time.monotonic()
     procs[1].send_signal(signal.SIGKILL)
     procs[1].wait(10)
-    wanted = {s.session for s in on_b}
-    first = None
+    wanted = {s.name for s in on_b}
+    first, back = None, set()
     while time.monotonic() - killed < 90:
         msg = json.loads(await asyncio.wait_for(_text(wall), 30))
         if msg["type"] != "roster":
             continue
-        # Only those resumed on A count: B's last roster part stays on the wall up to 3 s.
-        resumed = {s.session for s in on_b if s.back_at is not None}
-        back = {r["session_id"] for r in msg["students"] if r.get("connected")} & resumed
+        # Only those with a hello from A count: B's last roster part stays up to 3 s.
+        moved = {s.session: s.name for s in on_b if s.back_at is not None}
+        back = {moved[r["session_id"]] for r in msg["students"] if r["session_id"] in moved}
         if back and first is None:
             first = time.monotonic() - killed
         if back == wanted:
             last = max(s.back_at or 0.0 for s in on_b) - killed
+            n_resumed = sum(s.resumed for s in on_b)
             print(
                 f"SIGKILL of B: its {len(wanted)} students back on the wall (on A) after "
-                f"{time.monotonic() - killed:.1f} s (the first after {first:.1f} s; the "
-                f"last resumed hello after {last:.1f} s)",
+                f"{time.monotonic() - killed:.1f} s (the first after {first:.1f} s; the last "
+                f"hello after {last:.1f} s); {n_resumed} resumed their session, "
+                f"{len(wanted) - n_resumed} joined anew (no snapshot yet)",
                 flush=True,
             )
             break
@@ -244,6 +248,8 @@ def main() -> None:
         "MLPG_MAX_SESSIONS": str(2 * args.students + 16),
         "MLPG_MAX_STUDENTS_PER_CLASS": str(args.students),
         "MLPG_SNAPSHOT_INTERVAL_SECONDS": "1",
+        # The first class's sessions end when it does, not after a grace period.
+        "MLPG_SESSION_GRACE_SECONDS": "0",
     }
     procs = []
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # still stop the servers
