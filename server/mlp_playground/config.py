@@ -71,10 +71,16 @@ class Settings(BaseSettings):
 
     # Live sessions
     max_sessions: int = 64
-    #: Live sessions one client address may hold (not counting a class's students, whom
-    #: their class's cap bounds), those in their grace period included: one client cannot
-    #: fill ``max_sessions``. A school whose pages share one NAT address raises it.
+    #: Live sessions one client address may hold (not counting a class's students: they
+    #: have ``max_students_per_client``), those in their grace period included, over every
+    #: process: one client cannot fill ``max_sessions``. A school whose pages share one NAT
+    #: address raises it.
     max_sessions_per_client: int = 8
+    #: A class's students one client address may have, over every class (their sessions
+    #: do not count in ``max_sessions_per_client``): a script joining its own class as many
+    #: students cannot fill the server. A school whose students share one NAT address
+    #: raises it (to its largest class, say).
+    max_students_per_client: int = 8
     max_watchers: int = 200
     session_grace_seconds: float = 10.0
     idle_timeout_seconds: float = 1800.0
@@ -109,9 +115,9 @@ class Settings(BaseSettings):
     #: with Adam's two moments, 5,000 points) takes about 16 MB. A snapshot over it is not
     #: written, and the session's older one is dropped: it would resume a state long gone.
     max_snapshot_bytes: int = 20 * 1024 * 1024
-    #: The snapshots of one client address's sessions together (a class's students are
-    #: bounded by their class instead). To fit a new one, that client's own ownerless
-    #: snapshots go first, oldest first; one whose owner is connected is never displaced.
+    #: The snapshots of one client address's sessions together, students' included. To
+    #: fit a new one, that client's own ownerless snapshots go first, oldest first; one
+    #: whose owner is connected is never displaced. A school behind one NAT raises it.
     max_snapshot_bytes_per_client: int = 48 * 1024 * 1024
     #: Every snapshot together: over it, ownerless snapshots go, oldest first.
     max_snapshot_bytes_total: int = 1024 * 1024 * 1024

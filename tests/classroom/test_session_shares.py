@@ -84,7 +84,11 @@ def test_one_address_gets_its_share_and_the_others_still_get_sessions() -> None:
     with running_server(env) as server, ExitStack() as stack:
         base = ws_url(server.url) + "/ws"
         with client_from(OWNER, server.url) as teacher:
-            code = teacher.post("/classes").json()["code"]
+            made = teacher.post("/classes").json()
+            unclaimed = teacher.post("/classes").json()["code"]  # reserves nothing
+        code = made["code"]
+        wall = f"{ws_url(server.url)}/ws/class/{code}?token={made['teacher_token']}"
+        next_of(open_from(stack, OWNER, wall), "roster")  # claimed: its places are kept
         mine = []
         for i in range(20):  # the attacker's 20 sockets
             ws = open_from(stack, ATTACKER, base)
@@ -99,7 +103,8 @@ def test_one_address_gets_its_share_and_the_others_still_get_sessions() -> None:
         # Its own sessions are unharmed.
         assert trains(mine[0], 5) >= 5
         # Another client opens sessions until only the students' places are left:
-        # 12 - 3 (the open class's cap, no student yet) = 9 places, 5 taken: 4 more.
+        # 12 - 3 (the claimed class's cap, no student yet) = 9 places, 5 taken: 4 more
+        # (the unclaimed class, whose teacher never connected, keeps no place).
         others = []
         for _ in range(4):
             ws = open_from(stack, OTHER, base)
@@ -110,14 +115,44 @@ def test_one_address_gets_its_share_and_the_others_still_get_sessions() -> None:
         assert err["code"] == "too_many_sessions" and closed == 1013
         assert "students" in err["message"]
         # ... and every student of the open class still gets in (the server is then full),
-        # the attacker's address too (a student counts against the class's cap, not the
-        # address's share).
+        # the attacker's address too (a student counts in the address's share of students,
+        # not in its share of sessions).
         for address, name in ((OWNER, "Ada"), (OTHER, "Grace"), (ATTACKER, "Alan")):
             url = f"{base}?class={code}&name={name}"
             student = open_from(stack, address, url)
             hello = greeting(student)
             assert hello["type"] == "hello" and hello["class"] == code, hello
         assert trains(others[0], 5) >= 5
+        assert unclaimed
+
+
+def test_one_address_cannot_fill_the_server_with_its_own_students() -> None:
+    """The attacker opens its own class and joins it as 30 "students": it gets its share of
+    students (``max_students_per_client``), and a real class's students and everyone's
+    ordinary sessions still get in."""
+    env = {"MLPG_MAX_SESSIONS": "16", "MLPG_MAX_STUDENTS_PER_CLIENT": "3"}
+    with running_server(env) as server, ExitStack() as stack:
+        base = ws_url(server.url) + "/ws"
+        with client_from(ATTACKER, server.url) as attacker:
+            own = attacker.post("/classes").json()["code"]
+        with client_from(OWNER, server.url) as teacher:
+            real = teacher.post("/classes").json()["code"]
+        joined = 0
+        for i in range(30):
+            ws = open_from(stack, ATTACKER, f"{base}?class={own}&name=bot{i}")
+            msg = greeting(ws)
+            if msg["type"] == "hello":
+                joined += 1
+                continue
+            assert msg["code"] == "too_many_sessions", (i, msg)
+            assert "max_students_per_client" in msg["message"]
+            assert close_code(ws) == 1013
+        assert joined == 3
+        for address, name in ((OWNER, "Ada"), (OTHER, "Grace")):
+            student = open_from(stack, address, f"{base}?class={real}&name={name}")
+            assert greeting(student)["type"] == "hello"
+        for address in (OWNER, OTHER):
+            assert greeting(open_from(stack, address, base))["type"] == "hello"
 
 
 def test_churn_cannot_fill_the_server() -> None:

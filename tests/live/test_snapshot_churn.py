@@ -16,13 +16,13 @@ import pytest
 from mlp_playground.store.base import client_key
 from tests.support.attack import running_server, ws_from
 
-pytestmark = pytest.mark.timeout(120)
+pytestmark = pytest.mark.timeout(240)
 
 SHARE = 600_000  # bytes: a few snapshots of the net below (~150 KB each with Adam)
 NET = {"network": {"hidden_layers": [64, 64, 64]}, "optimizer": {"name": "adam"}}
 
 
-def until(ws, kind: str, timeout: float = 20.0, min_step: int = 0) -> dict:
+def until(ws, kind: str, timeout: float = 60.0, min_step: int = 0) -> dict:
     deadline = time.monotonic() + timeout
     while True:
         msg = ws.recv(timeout=max(0.1, deadline - time.monotonic()))
@@ -43,7 +43,7 @@ def churn(server, seconds: float, train: bool) -> int:
     opened, deadline = 0, time.monotonic() + seconds
     while time.monotonic() < deadline:
         with ws_from("127.0.0.2", server.ws_url + "/ws") as ws:
-            if json.loads(ws.recv(timeout=20)).get("type") != "hello":
+            if json.loads(ws.recv(timeout=60)).get("type") != "hello":
                 time.sleep(0.05)  # over its share of sessions: refused, try again
                 continue
             opened += 1
@@ -65,7 +65,7 @@ def test_churn_fills_only_the_attackers_share_and_the_victim_resumes(tmp_path):
     }
     with running_server(env) as server:
         with ws_from("127.0.0.1", server.ws_url + "/ws") as ws:
-            hello = json.loads(ws.recv(timeout=20))
+            hello = json.loads(ws.recv(timeout=60))
             ws.send(json.dumps({"type": "configure", "config": NET}))
             ws.send(json.dumps({"type": "step", "steps": 25}))
             step = until(ws, "metrics", min_step=25)["step"]
@@ -84,5 +84,5 @@ def test_churn_fills_only_the_attackers_share_and_the_victim_resumes(tmp_path):
 
         url = f"{server.ws_url}/ws?session={hello['session_id']}&resume_key={hello['resume_key']}"
         with ws_from("127.0.0.1", url) as ws:
-            again = json.loads(ws.recv(timeout=20))
+            again = json.loads(ws.recv(timeout=60))
             assert again["resumed"] is True and again["step"] == step

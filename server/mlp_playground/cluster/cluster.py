@@ -82,7 +82,7 @@ class Cluster:
         self._scripts = LeaseScripts(self.redis)
         self.sessions = LeaseSet(self.redis, self._scripts, self.keys.sessions, self.lease_ttl)
         self._watcher_sets: dict[str, LeaseSet] = {}
-        self._client_sets: dict[str, LeaseSet] = {}  # by client address
+        self._client_sets: dict[tuple[str, str], LeaseSet] = {}  # by (address, kind)
         self.directory = SessionDirectory(self.redis, self.keys, self.process_id, self.lease_ttl)
         self.models = ModelWriter(self.redis, self.keys, self.lease_ttl, model_interval)
         self.publisher = Publisher(self.redis, self.keys)
@@ -189,34 +189,39 @@ class Cluster:
         """Every lease set this process renews at each heartbeat."""
         return [self.sessions, *self._watcher_sets.values(), *self._client_sets.values()]
 
-    def _client_share(self, client: str) -> LeaseSet:
-        found = self._client_sets.get(client)
+    def _client_share(self, client: str, kind: str) -> LeaseSet:
+        found = self._client_sets.get((client, kind))
         if found is None:
-            key = self.keys.client_sessions(client)
+            key = self.keys.client_sessions(client, kind)
             found = LeaseSet(self.redis, self._scripts, key, self.lease_ttl)
-            self._client_sets[client] = found
+            self._client_sets[client, kind] = found
         return found
 
-    async def try_acquire_client_session(self, client: str, session_id: str, cap: int) -> bool:
-        """A place in ``client``'s share of sessions over every process (idempotent for a
-        session already counted, as a resume on another process is)."""
-        return await self._client_share(client).try_acquire(session_id, cap)
+    async def try_acquire_client_session(
+        self, client: str, session_id: str, cap: int, kind: str = "sessions"
+    ) -> bool:
+        """A place in ``client``'s share (``kind``: its sessions, or its class students)
+        over every process (idempotent for a session already counted, as a resume on
+        another process is)."""
+        return await self._client_share(client, kind).try_acquire(session_id, cap)
 
-    async def release_client_session(self, client: str, session_id: str) -> None:
-        lease_set = self._client_share(client)
+    async def release_client_session(
+        self, client: str, session_id: str, kind: str = "sessions"
+    ) -> None:
+        lease_set = self._client_share(client, kind)
         try:
             await lease_set.release(session_id)
         finally:
             if not lease_set.held:
-                self._client_sets.pop(client, None)
+                self._client_sets.pop((client, kind), None)
 
-    def forget_client_lease(self, client: str, session_id: str) -> None:
+    def forget_client_lease(self, client: str, session_id: str, kind: str = "sessions") -> None:
         """Stop renewing a moved session's share place (its new process holds it)."""
-        lease_set = self._client_sets.get(client)
+        lease_set = self._client_sets.get((client, kind))
         if lease_set is not None:
             lease_set.held.discard(session_id)
             if not lease_set.held:
-                self._client_sets.pop(client, None)
+                self._client_sets.pop((client, kind), None)
 
     def new_watcher_id(self) -> str:
         """A watcher id unique across processes (for leases and targeted messages)."""

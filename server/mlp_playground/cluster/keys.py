@@ -26,11 +26,12 @@ class Keys:
         """Sorted set: watcher id -> lease expiry; the per-session watcher cap."""
         return f"{self.prefix}:watchers:{session_id}"
 
-    def client_sessions(self, client: str) -> str:
-        """Sorted set: session id -> lease expiry; one client address's share of sessions
-        (``max_sessions_per_client`` over every process). The address only as a hash."""
+    def client_sessions(self, client: str, kind: str = "sessions") -> str:
+        """Sorted set: session id -> lease expiry; one client address's share over every
+        process: ``sessions`` (``max_sessions_per_client``) or ``students``
+        (``max_students_per_client``). The address only as a hash."""
         digest = hashlib.sha256(f"mlp-playground:{client}".encode()).hexdigest()[:24]
-        return f"{self.prefix}:client:{digest}"
+        return f"{self.prefix}:client:{digest}" + ("" if kind == "sessions" else f":{kind}")
 
     def session(self, session_id: str) -> str:
         """Hash ``{process, watch_token}``: where the session lives (TTL, owner-refreshed)."""

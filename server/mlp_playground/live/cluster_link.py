@@ -157,20 +157,22 @@ class ClusterLink:
             return True
 
     async def claim_share(self, session: LiveSession) -> bool:
-        """A place in the session's client's share over every process (a class's students
-        have none: their class's cap bounds them); True during an outage (the local share
-        still holds)."""
+        """A place in the session's client's share over every process: its sessions, or
+        for a class's student its students; True during an outage (the local share still
+        holds)."""
         client = session.client
-        if client is None or session.class_code is not None or not self.cluster.available:
+        if client is None or not self.cluster.available:
             return True
+        settings = self.registry.settings
+        kind, cap = ("sessions", settings.max_sessions_per_client)
+        if session.class_code is not None:
+            kind, cap = ("students", settings.max_students_per_client)
         try:
-            ok = await self.cluster.try_acquire_client_session(
-                client, session.id, self.registry.settings.max_sessions_per_client
-            )
+            ok = await self.cluster.try_acquire_client_session(client, session.id, cap, kind)
         except ClusterUnavailable:
             return True
         if ok:
-            session.share_claimed = True
+            session.share_kind = kind
         return ok
 
     async def claim_watcher(self, session: LiveSession, conn: Connection) -> bool:
@@ -228,11 +230,11 @@ class ClusterLink:
 
     async def _give_back(self, session: LiveSession, moved: bool) -> None:
         cluster = self.cluster
-        share = session.client if session.share_claimed else None
+        share, kind = session.client, session.share_kind
         if moved:  # the process that took it holds the same cap place
             cluster.forget_session_lease(session.id)
-            if share is not None:
-                cluster.forget_client_lease(share, session.id)
+            if share is not None and kind is not None:
+                cluster.forget_client_lease(share, session.id, kind)
             durable = self.registry.durable
             if durable is not None:  # the taker reads the snapshot once the entry is gone
                 await durable.settled(session.id, HANDOFF_SECONDS - 1.0)
@@ -240,8 +242,8 @@ class ClusterLink:
             await cluster.unregister_session(session.id)
             if not moved:
                 await cluster.release_session(session.id)
-                if share is not None:
-                    await cluster.release_client_session(share, session.id)
+                if share is not None and kind is not None:
+                    await cluster.release_client_session(share, session.id, kind)
         except ClusterUnavailable:
             pass  # the entries and the lease expire by themselves
 

@@ -8,12 +8,14 @@ the resume key (``hello``'s ``resume_key``, 192 random bits) is what makes you i
 and only its SHA-256 leaves memory (snapshots, the cluster directory).
 
 Fair shares (``share_refusal``): a client (``client_address``) may hold at most
-``max_sessions_per_client`` sessions that are not a class's students, those in their grace
-period included (counted for the address that created them), so one client cannot fill
-the server by opening sockets or by churning them. And the last places are kept for the
-students of open classes: an ordinary session may not take one of the ``reserved`` places
-(each open class's ``max_students_per_class`` minus its students now in memory, summed,
-at most half of ``max_sessions``; the route computes it from the classes).
+``max_sessions_per_client`` sessions that are not a class's students and
+``max_students_per_client`` that are, those in their grace period included (counted for
+the address that created them, over every process with Redis), so one client cannot fill
+the server by opening sockets, by churning them, or by joining its own class as many
+students. And the last places are kept for the students of open classes: an ordinary
+session may not take one of the ``reserved`` places (each claimed class's
+``max_students_per_class`` minus its students now in memory, summed, at most half of
+``max_sessions``; the route computes it from the classes).
 """
 
 from __future__ import annotations
@@ -175,22 +177,27 @@ class SessionRegistry:
 
     # --- lifecycle ------------------------------------------------------------------------
 
-    def client_sessions(self, client: str) -> int:
-        """How many sessions ``client`` created that are not a class's students (those
-        without an owner in their grace period included)."""
-        return sum(1 for s in self.sessions.values() if s.client == client and s.class_code is None)
+    def client_sessions(self, client: str, students: bool = False) -> int:
+        """How many sessions ``client`` created that are not a class's students (or, with
+        ``students``, that are), those without an owner in their grace period included."""
+        return sum(
+            1
+            for s in self.sessions.values()
+            if s.client == client and (s.class_code is not None) == students
+        )
 
     def share_refusal(self, client: str, student: bool = False, reserved: int = 0) -> str | None:
         """Why ``client`` may not have one more session now (a sentence for the
         ``too_many_sessions`` error), or None. ``student``: the new session joins an open
-        class (bounded by its class's cap, not by the client's share, so a school behind
-        one address is not starved); ``reserved``: places kept for students of open
-        classes (capped here at half of ``max_sessions``)."""
+        class, and counts against the client's share of students
+        (``max_students_per_client``, separate so that a school behind one address raises
+        it alone) rather than its ordinary sessions; ``reserved``: places kept for students
+        of open classes (capped here at half of ``max_sessions``)."""
         cap = self.settings.max_sessions
+        if self.client_sessions(client, student) >= self._share_cap(student):
+            return self._over_share(student)
         if student:
             return None  # the server cap itself is checked by ``create``
-        if self.client_sessions(client) >= self.settings.max_sessions_per_client:
-            return self._over_share()
         reserved = max(0, min(reserved, cap // 2))
         if reserved and len(self.sessions) >= cap - reserved:
             return (
@@ -199,10 +206,19 @@ class SessionRegistry:
             )
         return None
 
-    def _over_share(self) -> str:
-        per_client = self.settings.max_sessions_per_client
+    def _share_cap(self, student: bool) -> int:
+        s = self.settings
+        return s.max_students_per_client if student else s.max_sessions_per_client
+
+    def _over_share(self, student: bool = False) -> str:
+        cap = self._share_cap(student)
+        if student:
+            return (
+                f"this address already has {cap} students in classes "
+                "(max_students_per_client); a school behind one address raises it"
+            )
         return (
-            f"this address already has {per_client} live sessions (max_sessions_per_client); "
+            f"this address already has {cap} live sessions (max_sessions_per_client); "
             "close one, or wait for a closed one's grace period to end"
         )
 
@@ -215,7 +231,7 @@ class SessionRegistry:
             return None
         if session.owner is None:
             self.drop(session, "over its client's share", CLOSE_TRY_AGAIN)
-        return self._over_share()
+        return self._over_share(session.class_code is not None)
 
     def create(self, client: str | None = None) -> LiveSession | None:
         """A new session without an owner yet, or None when the cap is reached."""

@@ -56,7 +56,7 @@ def take_snapshot(session: LiveSession, force: bool = False, final: bool = False
     t0 = time.perf_counter()
     captured = capture(session)
     captured.seconds = time.perf_counter() - t0
-    captured.client = session.client if session.class_code is None else None
+    captured.client = session.client  # students too: their snapshots are their address's
     captured.owned = session.owner is not None
     sink(captured, final)
 

@@ -86,8 +86,9 @@ class LiveSession:
         self.resume_hash = resume_hash or (hash_resume_key(resume_key) if resume_key else None)
         #: The client address that created the session (per-client session caps).
         self.client: str | None = None
-        #: Whether it holds a place in that client's share over every process (Redis).
-        self.share_claimed = False
+        #: Which of that client's shares over every process (Redis) holds a place for it:
+        #: "sessions", "students" (a class's student), or None (not counted there).
+        self.share_kind: str | None = None
         self.settings = settings
         self._deliver = deliver
         #: Wakes the worker (a command was queued, a frame finished).

@@ -71,8 +71,7 @@ class Captured:
     meta: dict[str, Any]
     arrays: dict[str, np.ndarray] = field(default_factory=dict)
     seconds: float = 0.0  # what capturing it cost the worker
-    #: For the store's snapshot caps: the owner's address (None for a class's student,
-    #: whom the class's cap bounds) and whether the owner was connected.
+    #: For the store's snapshot caps: the owner's address and whether it was connected.
     client: str | None = None
     owned: bool = False
 

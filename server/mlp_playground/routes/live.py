@@ -143,8 +143,10 @@ async def _forbid(websocket: WebSocket) -> None:
 
 
 def _reserved_for_students(websocket: WebSocket, registry: SessionRegistry) -> int:
-    """Places kept for students of open classes: each class's cap minus its students in
-    memory, summed (``share_refusal`` bounds it by half the server)."""
+    """Places kept for students of open classes a teacher has connected to: each class's
+    cap minus its students in memory, summed (``share_refusal`` bounds it by half the
+    server). An unclaimed class reserves nothing: one empty ``POST /classes`` must not take
+    half the server from everyone for the 15 minutes before it is reclaimed."""
     classes = getattr(websocket.app.state, "classes", None)
     if classes is None:
         return 0
@@ -153,6 +155,7 @@ def _reserved_for_students(websocket: WebSocket, registry: SessionRegistry) -> i
     return sum(
         max(0, cap - len(classes.students(klass, registry)))
         for klass in list(classes.classes.values())
+        if klass.claimed
     )
 
 
