@@ -102,7 +102,8 @@ def _py_spy(pid: int, seconds: float, gil: bool) -> tuple[subprocess.Popen, Path
     out = Path(tempfile.mkdtemp()) / "profile.txt"
     args = ["py-spy", "record", "--pid", str(pid), "--threads", "--format", "raw",
             "--rate", str(SPY_RATE), "--duration", str(int(seconds)), "--output", str(out),
-            "--nonblocking", *(["--gil"] if gil else [])]  # fmt: skip
+            "--nonblocking", *(["--gil"] if gil else []),
+            *(["--native"] if os.environ.get("PROFILE_NATIVE") else [])]  # fmt: skip
     try:
         proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     except FileNotFoundError:
@@ -198,6 +199,9 @@ def run(n: int, seconds: float, spy: str | None, top: int) -> None:
     print(
         f"  server CPU {100 * sum(cpu.values()):.0f}%: {threads}; client {100 * r['client']:.0f}%"
     )
+    # CPU per frame delivered: steadier than the shares when other programs take cores.
+    per = {k: 1e6 * v / max(sum(fps), 1e-9) for k, v in cpu.items() if k != "other"}
+    print("  CPU per frame delivered: " + ", ".join(f"{k} {v:.0f} us" for k, v in per.items()))
     if r["profile"] is not None and r["profile"].exists():
         _print_profile(r["profile"], top, seconds if spy == "gil" else None)
 

@@ -1,4 +1,5 @@
-"""The server's websocket protocol: uvicorn's sans-I/O one with deflate at level 1."""
+"""The server's websocket protocol: uvicorn's sans-I/O one with deflate at level 1, frames
+deflated once on the frame thread and sent as they are."""
 
 from __future__ import annotations
 
@@ -11,11 +12,8 @@ from websockets.asyncio.client import connect
 from websockets.frames import Frame, Opcode
 
 from mlp_playground.__main__ import main as cli_main
-from mlp_playground.websocket_protocol import (
-    DEFLATE_LEVEL,
-    PlaygroundWebSocketProtocol,
-    deflate_factory,
-)
+from mlp_playground.live.frames import DEFLATE_LEVEL, Deflated, predeflate
+from mlp_playground.websocket_protocol import PlaygroundWebSocketProtocol, deflate_factory
 
 
 def a_frame() -> bytes:
@@ -39,6 +37,36 @@ def test_messages_are_deflated_at_the_configured_level() -> None:
     assert len(sent) < 0.75 * len(data)  # still a saving on the classroom's Wi-Fi
 
 
+def inflate(data: bytes, window_bits: int = 12) -> bytes:
+    return zlib.decompressobj(-window_bits).decompress(bytes(data) + b"\x00\x00\xff\xff")
+
+
+def test_a_frame_deflated_once_goes_out_as_it_is_and_inflates_to_the_frame() -> None:
+    response, extension = deflate_factory().process_request_params([], [])
+    assert ("server_no_context_takeover", None) in response  # every message stands alone
+    data = a_frame()
+    ready = predeflate(data)
+    assert isinstance(ready, Deflated) and ready == data  # still the frame's bytes
+    sent = extension.encode(Frame(Opcode.BINARY, ready))
+    assert sent.rsv1 and sent.data is ready.deflated  # not deflated again
+    assert sent.data == extension.encode(Frame(Opcode.BINARY, data)).data
+    assert inflate(sent.data) == data
+    assert inflate(extension.encode(Frame(Opcode.TEXT, b'{"type": "metrics"}')).data) == (
+        b'{"type": "metrics"}'
+    )
+
+
+def test_a_client_with_a_smaller_window_gets_frames_deflated_for_it() -> None:
+    response, extension = deflate_factory().process_request_params(
+        [("server_max_window_bits", "10")], []
+    )
+    assert ("server_max_window_bits", "10") in response
+    data = a_frame()
+    sent = extension.encode(Frame(Opcode.BINARY, predeflate(data)))
+    assert sent.data != predeflate(data).deflated  # a 2^12 stream would not inflate there
+    assert inflate(sent.data, 10) == data
+
+
 def test_the_cli_serves_with_it(monkeypatch) -> None:
     captured = {}
     monkeypatch.setattr("uvicorn.run", lambda app, **kw: captured.update(kw))
@@ -51,6 +79,7 @@ def test_a_real_server_negotiates_deflate_and_frames_decode(live_server) -> None
         async with connect(live_server.ws_url + "/ws", max_size=None) as ws:
             offered = ws.response.headers["Sec-WebSocket-Extensions"]
             assert "permessage-deflate" in offered and "server_max_window_bits=12" in offered
+            assert "server_no_context_takeover" in offered
             assert json.loads(await ws.recv())["type"] == "hello"
             await ws.send(json.dumps({"type": "subscribe", "grid_resolution": 100, "fps": 30}))
             await ws.send(json.dumps({"type": "play"}))

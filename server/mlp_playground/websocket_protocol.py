@@ -1,42 +1,100 @@
 """The websocket protocol ``mlp-playground`` serves with: uvicorn's, with a cheaper deflate.
 
-Why: permessage-deflate keeps one compressor per connection, so every frame is deflated
-once for every watcher. A 100x100 frame is 20 kB; zlib's default level (6) takes about
-0.35-0.5 ms for it on this project's 2-core reference machine, which for 150 watchers at
-15 frames/s is a whole core of the event loop, and the loop then starves everything else
-on it (other sessions, the cluster publisher). Level 1 takes about a third of the time for
-messages about 15 % larger (5.8 kB instead of 5.2 kB for that frame, window 2^12), which
-is still a quarter of the raw size for classroom Wi-Fi. Measure it with
+Why a cheaper level: a 100x100 frame is 20 kB; zlib's default level (6) takes about
+0.35-0.5 ms for it on this project's 2-core reference machine. Level 1 takes about a third
+of the time for messages about 15 % larger (5.8 kB instead of 5.2 kB for that frame,
+window 2^12), which is still a quarter of the raw size for classroom Wi-Fi. Measure it with
 ``python bench/workers.py --workers 1 --no-sessions --watchers 300`` (and
 ``--no-compression`` for the ceiling).
 
+Why frames are deflated once, elsewhere: with a compressor per connection every frame was
+deflated on the event loop's thread once for every connection showing it (for 150 watchers
+at 15 frames/s, a whole core). Now the frame thread deflates each binary frame once
+(``live.frames.predeflate``; zlib releases the GIL there), the offer says
+``server_no_context_takeover`` so that every message stands alone, and ``SharedDeflate``
+sends that stream as it is wherever the client's window allows it (always with browsers,
+which accept 2^12). At 60 sessions this took the loop's CPU per frame from about 300 to
+about 140 µs (docs/reliability.md, "Where the time goes (one process)").
+
 Everything else is uvicorn's ``websockets-sansio`` implementation (the one ``--ws auto``
-picks): the same window sizes and memory level, only the compression level differs.
-Browsers offer permessage-deflate, so this is the path a class's laptops take.
+picks): the same window sizes and memory level. Browsers offer permessage-deflate, so this
+is the path a class's laptops take.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
-from websockets.extensions.permessage_deflate import ServerPerMessageDeflateFactory
+from websockets.extensions.base import Extension
+from websockets.extensions.permessage_deflate import (
+    PerMessageDeflate,
+    ServerPerMessageDeflateFactory,
+)
+from websockets.frames import Frame, Opcode
+from websockets.typing import ExtensionParameter
 
-#: zlib level for outgoing websocket messages (1 fastest ... 9 smallest; zlib's default 6).
-DEFLATE_LEVEL = 1
+from mlp_playground.live.frames import (
+    DEFLATE_LEVEL,
+    DEFLATE_MEM_LEVEL,
+    DEFLATE_WINDOW_BITS,
+    Deflated,
+)
+
+
+class SharedDeflate(PerMessageDeflate):
+    """permessage-deflate that sends a ``Deflated`` frame's ready stream as it is.
+
+    Only when it is valid for this connection: no context takeover on the server's side
+    (each message stands alone) and a window at least as large as the one it was made
+    with. Any other message is deflated here, as websockets does.
+    """
+
+    def encode(self, frame: Frame) -> Frame:
+        data = frame.data
+        if (
+            isinstance(data, Deflated)
+            and frame.fin
+            and frame.opcode is Opcode.BINARY
+            and self.local_no_context_takeover
+            and self.local_max_window_bits >= DEFLATE_WINDOW_BITS
+        ):
+            return Frame(frame.opcode, data.deflated, True, True, frame.rsv2, frame.rsv3)
+        return super().encode(frame)
+
+
+class SharedDeflateFactory(ServerPerMessageDeflateFactory):
+    """The server's permessage-deflate offer, whose extension is ``SharedDeflate``."""
+
+    def process_request_params(
+        self, params: Sequence[ExtensionParameter], accepted_extensions: Sequence[Extension]
+    ) -> tuple[list[ExtensionParameter], PerMessageDeflate]:
+        response, ext = super().process_request_params(params, accepted_extensions)
+        shared = SharedDeflate(
+            ext.remote_no_context_takeover,
+            ext.local_no_context_takeover,
+            ext.remote_max_window_bits,
+            ext.local_max_window_bits,
+            ext.compress_settings,
+        )
+        return response, shared
 
 
 def deflate_factory() -> ServerPerMessageDeflateFactory:
-    """uvicorn's permessage-deflate offer (windows of 2^12, memLevel 5) at ``DEFLATE_LEVEL``."""
-    return ServerPerMessageDeflateFactory(
-        server_max_window_bits=12,
-        client_max_window_bits=12,
-        compress_settings={"memLevel": 5, "level": DEFLATE_LEVEL},
+    """uvicorn's permessage-deflate offer (windows of 2^12, memLevel 5) at ``DEFLATE_LEVEL``,
+    without context takeover on the server's side (``SharedDeflate``)."""
+    return SharedDeflateFactory(
+        server_no_context_takeover=True,
+        server_max_window_bits=DEFLATE_WINDOW_BITS,
+        client_max_window_bits=DEFLATE_WINDOW_BITS,
+        compress_settings={"memLevel": DEFLATE_MEM_LEVEL, "level": DEFLATE_LEVEL},
     )
 
 
 class PlaygroundWebSocketProtocol(WebSocketsSansIOProtocol):
-    """uvicorn's sans-I/O websocket protocol whose deflate runs at ``DEFLATE_LEVEL``."""
+    """uvicorn's sans-I/O websocket protocol whose deflate runs at ``DEFLATE_LEVEL`` and
+    sends the frames deflated on the frame thread as they are (``SharedDeflate``)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

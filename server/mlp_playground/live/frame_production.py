@@ -340,6 +340,11 @@ class FrameJob:
                 out.append((None, grids, "units"))
             if self.thumbnail_inputs is not None:
                 self.thumbnail = self._thumbnail(self.thumbnail_inputs)
+        # Deflated here, once, off the event loop (frames.Deflated says why).
+        out = [
+            (target, frames.predeflate(p) if isinstance(p, bytes) else p, slot)
+            for target, p, slot in out
+        ]
         out.append((None, self.metrics, "metrics"))
         if self.stats is not None:
             out.append((None, self.stats, "stats"))
