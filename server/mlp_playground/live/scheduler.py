@@ -8,7 +8,7 @@ construction (equal time, so equal steps for equal nets), bounded (30 sessions =
 thread, not 30), trivially isolated (a heavy net gets the same time as a light one, so it
 cannot take another session's frames), and easy to stop within a slice on shutdown. The
 event loop keeps the other core's worth of GIL time for sockets: the worker's slices are
-short (about 0.5-8 ms).
+short (about 0.2-8 ms).
 
 Fair steps (issue 22): every session with work is owed the same worker time, and the one
 served least so far goes first. Each session's ``pacer.served`` counts the worker CPU time
@@ -59,7 +59,10 @@ from mlp_playground.live.session import LiveSession
 log = logging.getLogger("mlp_playground.live")
 
 MAX_SLICE = 0.008
-MIN_SLICE = 0.0005
+#: Why 0.2 ms: with 100 sessions a round of 0.5 ms slices took longer than a frame period,
+#: and a session shows one frame per slice it gets; at 0.3 ms (30 ms / 100) the frames per
+#: server CPU-second went from 720-760 to 860-930 (bench/profile_loop.py, same window).
+MIN_SLICE = 0.0002
 ROUND_SECONDS = 0.03
 IDLE_WAIT = 0.05
 FRAME_BACKLOG = 2
