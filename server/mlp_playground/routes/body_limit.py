@@ -13,11 +13,14 @@ import json
 from collections.abc import Callable, Coroutine
 from typing import Any
 
+import anyio.to_thread
 from fastapi import Request, Response
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from mlp_playground.client_address import client_address
+from mlp_playground.routes.compute_limit import Refused, gates_of
 
 OFF_LOOP_BYTES = 65_536
 """JSON bodies larger than this are parsed in the threadpool."""
@@ -105,7 +108,7 @@ def _content_length(scope: Scope) -> int | None:
 
 
 class OffLoopJSONRoute(APIRoute):
-    """Cap the body, then parse JSON in the threadpool rather than on the event loop.
+    """Cap the body, gate a large one, then parse JSON off the event loop.
 
     A /predict body of 200,000 points takes about a second to parse; on the loop that
     would freeze every live session's stream meanwhile. Starlette caches the parsed body
@@ -113,22 +116,74 @@ class OffLoopJSONRoute(APIRoute):
     then validates the already-parsed value. A body over ``Settings.max_body_bytes`` is
     refused from its Content-Length before it is read (``BodyLimitMiddleware`` refuses it
     earlier still, and cuts a chunked one while it streams in).
+
+    Parsed, a body takes ~28x its size (a 30.5 MiB /predict: 836 MB), so a large one (over
+    ``large_body_bytes``) needs a place of ``Gates.bodies`` (``routes.compute_limit``)
+    before more than that is read, held until its answer is built: one at a time per
+    client (a second one at once: 429, ``Connection: close``, the rest left unread), two on
+    the server (the others wait their turn, briefly). JSON too deep for the parser (70,000
+    ``[``) is a 422 ``json_invalid`` naming ``body``, like any other invalid JSON.
     """
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
 
         async def parse_then_handle(request: Request) -> Response:
-            cap = request.app.state.settings.max_body_bytes
+            settings = request.app.state.settings
+            cap = settings.max_body_bytes
             declared = request.headers.get("content-length", "")
             if declared.isdigit() and int(declared) > cap:
                 return _too_big(int(declared), cap)
-            body = await request.body()
-            if len(body) > cap:
-                return _too_big(len(body), cap)
-            if len(body) > OFF_LOOP_BYTES and "json" in request.headers.get("content-type", ""):
-                with contextlib.suppress(ValueError):  # FastAPI reports bad JSON itself
-                    request._json = await run_in_threadpool(json.loads, body)
-            return await handler(request)
+            async with contextlib.AsyncExitStack() as held:
+                try:
+                    body, large = await _read(request, settings.large_body_bytes, held)
+                except Refused as exc:
+                    return exc.response(close=True)
+                if len(body) > cap:
+                    return _too_big(len(body), cap)
+                if len(body) > OFF_LOOP_BYTES and "json" in request.headers.get("content-type", ""):
+                    threads = gates_of(request).parse_threads if large else None
+                    try:
+                        request._json = await anyio.to_thread.run_sync(
+                            json.loads, body, limiter=threads
+                        )
+                    except RecursionError:
+                        return _json_invalid("the body is nested too deeply to parse")
+                    except ValueError:
+                        pass  # FastAPI reports bad JSON itself
+                return await handler(request)
 
         return parse_then_handle
+
+
+async def _read(
+    request: Request, large: int, held: contextlib.AsyncExitStack
+) -> tuple[bytes, bool]:
+    """The whole body, and whether it is large: before more than ``large`` bytes of it are
+    read (known from Content-Length, else as the chunks come), a large-body place is
+    entered onto ``held``."""
+    gate = gates_of(request).bodies
+    client = client_address(request)
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > large:
+        await held.enter_async_context(gate.place(client))
+        return await request.body(), True
+    if declared.isdigit():
+        return await request.body(), False
+    chunks: list[bytes] = []
+    size = 0
+    entered = False
+    async for chunk in request.stream():
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > large and not entered:
+            entered = True
+            await held.enter_async_context(gate.place(client))
+    body = b"".join(chunks)
+    request._body = body  # what Request.body() caches, so FastAPI reads it from here
+    return body, entered
+
+
+def _json_invalid(message: str) -> JSONResponse:
+    field = {"loc": ["body"], "field": "body", "msg": message, "type": "json_invalid"}
+    return JSONResponse({"detail": [field]}, status_code=422)

@@ -6,15 +6,16 @@ weights, batch order and dropout masks as ``/train``; the same work cap, so a bo
 ``/train`` would refuse is refused here, 422 naming ``train.steps`` or ``train.epochs``).
 ``GET /runs/{id}/export`` does the same for a saved run: its model's script, or with
 ``kind=train`` (the default for a run saved without a model) a training script from its
-config and points. Plain ``def`` routes: building a trainer and reading the store run in
-the threadpool.
+config and points. Both build their script with ``run_compute`` (``routes.compute_limit``):
+building a trainer and reading the store run on a compute thread, within this client's
+share.
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -24,10 +25,11 @@ from mlp_playground.export import FORMATS, training_script
 from mlp_playground.export.model_script import model_script
 from mlp_playground.export.network import Network
 from mlp_playground.routes.body_limit import OffLoopJSONRoute
+from mlp_playground.routes.compute_limit import run_compute
 from mlp_playground.routes.runs import RUN_ID
 from mlp_playground.routes.schemas import TrainRequest
 from mlp_playground.routes.training_run import ERRORS, build_trainer, check_work, limits_of
-from mlp_playground.store.base import CorruptRun
+from mlp_playground.store.base import CorruptRun, Store
 from mlp_playground.training.config.checks import ConfigError
 from mlp_playground.training.config.train_config import TrainConfig
 from mlp_playground.training.trainer import Trainer
@@ -74,12 +76,13 @@ def _training(trainer: Trainer, settings: Settings, fmt: str, prefix: str) -> st
 
 
 @router.post("/export", response_class=Response, responses={**SCRIPT, **ERRORS})
-def export(
-    body: ExportRequest,
-    settings: SettingsDep,
-) -> Response:
+async def export(body: ExportRequest, settings: SettingsDep, request: Request) -> Response:
     """A standalone Python script: a trained model (``predict_proba``, ``predict``) or a
     training run (``train()`` returns ``/train``'s history)."""
+    return await run_compute(request, _export, body, settings)
+
+
+def _export(body: ExportRequest, settings: Settings) -> Response:
     if (body.model is None) == (body.train is None):
         raise ConfigError("model", "give either model (a model document) or train (a /train body)")
     if body.model is not None:
@@ -100,10 +103,11 @@ def export(
     responses={**SCRIPT, **ERRORS, 404: {"description": "no run has this id"}},
     tags=["saved runs"],
 )
-def export_run(
+async def export_run(
     run_id: str,
     store: StoreDep,
     settings: SettingsDep,
+    request: Request,
     format: Annotated[str, Query(description="numpy or pytorch")] = "numpy",
     kind: Annotated[
         str | None,
@@ -114,6 +118,12 @@ def export_run(
     ] = None,
 ) -> Response:
     """A saved run as a script: its model, or a training run from its config and points."""
+    return await run_compute(request, _export_run, run_id, store, settings, format, kind)
+
+
+def _export_run(
+    run_id: str, store: Store, settings: Settings, format: str, kind: str | None
+) -> Response:
     if format not in FORMATS:
         raise ConfigError("format", f"unknown format {format!r}; valid: {', '.join(FORMATS)}")
     if kind not in (None, "model", "train"):

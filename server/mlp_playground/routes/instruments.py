@@ -6,12 +6,14 @@ import time
 from typing import Annotated, Any
 
 import numpy as np
-from fastapi import APIRouter, Body, HTTPException
+from fastapi import APIRouter, Body, HTTPException, Request
 from fastapi.responses import JSONResponse
 
+from mlp_playground.config import Settings
 from mlp_playground.deps import RegistryDep, SettingsDep, StoreDep
 from mlp_playground.live.messages import RUN_ID
 from mlp_playground.routes.body_limit import OffLoopJSONRoute
+from mlp_playground.routes.compute_limit import run_compute
 from mlp_playground.routes.schemas import (
     GradcheckRequest,
     GradcheckResponse,
@@ -66,14 +68,19 @@ PREDICT_EXAMPLES = {
     response_model=PredictResponse,
     responses={**ERRORS, 404: {"description": "`run`: no saved run has this id"}},
 )
-def predict(
+async def predict(
     body: Annotated[PredictRequest, Body(openapi_examples=PREDICT_EXAMPLES)],
     settings: SettingsDep,
     registry: RegistryDep,
     store: StoreDep,
+    request: Request,
 ) -> JSONResponse:
     """Class probabilities of a model document, a live session's current model, or a saved
-    run's model (a plain ``def``: the store is read in the threadpool)."""
+    run's model (on a compute thread, which also reads the store)."""
+    return await run_compute(request, _predict, body, settings, registry, store)
+
+
+def _predict(body: PredictRequest, settings: Settings, registry: Any, store: Store) -> JSONResponse:
     given = [name for name in ("model", "session", "run") if getattr(body, name) is not None]
     if len(given) != 1:
         raise ConfigError(
@@ -168,8 +175,14 @@ def _session_predictor(trainer: Trainer) -> Predictor:
 
 
 @router.post("/gradcheck", response_model=GradcheckResponse, responses=ERRORS)
-def gradcheck(body: GradcheckRequest, settings: SettingsDep) -> JSONResponse:
+async def gradcheck(
+    body: GradcheckRequest, settings: SettingsDep, request: Request
+) -> JSONResponse:
     """Centred-difference gradient check of the (initial or given) model on a batch."""
+    return await run_compute(request, _gradcheck, body, settings)
+
+
+def _gradcheck(body: GradcheckRequest, settings: Settings) -> JSONResponse:
     if not 1 <= body.points <= settings.max_gradcheck_points:
         raise ConfigError(
             "points", f"points must be in 1..{settings.max_gradcheck_points}, got {body.points}"

@@ -2,18 +2,21 @@
 
 ``/api/options`` publishes every choice (with defaults), a complete ``/train`` body that
 trains well on this server's limits, the limits themselves and the page's own options.
+Both are ``async``, answered on the event loop without a thread: however busy the threads
+are (REST compute, large parses), a health check and the page's first request are not
+kept waiting. They read the settings and the registry from ``request.app.state`` rather
+than through ``deps`` (plain ``def`` dependencies, which FastAPI calls on a thread).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 
 from mlp_playground.config import Settings
 from mlp_playground.data.datasets import DATASETS
 from mlp_playground.data.features import FEATURES
-from mlp_playground.deps import RegistryDep, SettingsDep
 from mlp_playground.nn.activations import ACTIVATIONS
 from mlp_playground.nn.initializers import INITIALIZERS
 from mlp_playground.nn.losses import LOSSES
@@ -68,9 +71,10 @@ def _options(settings: Settings) -> dict[str, Any]:
 
 
 @router.get("/healthz")
-def healthz(registry: RegistryDep) -> dict[str, Any]:
+async def healthz(request: Request) -> dict[str, Any]:
     """Alive. With several processes (``MLPG_REDIS_URL``) also this process's id and
     whether it reaches Redis: it serves its own sessions either way, so status stays ok."""
+    registry: Any = getattr(request.app.state, "registry", None)
     link = getattr(registry, "link", None)
     if link is None:
         return {"status": "ok"}
@@ -84,6 +88,6 @@ def healthz(registry: RegistryDep) -> dict[str, Any]:
 
 
 @router.get("/api/options")
-def options(settings: SettingsDep) -> dict[str, Any]:
+async def options(request: Request) -> dict[str, Any]:
     """Every choice (with defaults), a complete ``/train`` body that trains well, the limits."""
-    return _options(settings)
+    return _options(request.app.state.settings)

@@ -2,8 +2,10 @@
 /predict, /gradcheck (``routes.instruments``) are included, so ``router`` is the one router
 the app mounts for all of them.
 
-Endpoints that compute are plain ``def`` functions, so FastAPI runs them in its threadpool
-and the event loop (and every live session's stream) keeps running during a long request.
+Endpoints that compute run their work with ``run_compute`` (``routes.compute_limit``): on
+compute threads of their own, within this client's share and the server's, so the event
+loop (every live session's stream) keeps running during a long request and cheap routes
+never wait behind one.
 Responses are built as plain JSON-ready dicts and returned as ``JSONResponse`` (the grid of
 a large request has ~10^5 rows; re-validating it through pydantic would cost more than the
 training); the ``response_model`` still documents them. Bad values raise
@@ -16,12 +18,14 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import numpy as np
-from fastapi import APIRouter, Body
+from fastapi import APIRouter, Body, Request
 from fastapi.responses import JSONResponse
 
+from mlp_playground.config import Settings
 from mlp_playground.deps import SettingsDep
 from mlp_playground.routes import instruments, options
 from mlp_playground.routes.body_limit import OffLoopJSONRoute
+from mlp_playground.routes.compute_limit import run_compute
 from mlp_playground.routes.schemas import (
     DATA_EXAMPLE,
     TRAIN_EXAMPLE,
@@ -54,11 +58,16 @@ TRAIN_EXAMPLES = {
 
 
 @router.post("/train", response_model=TrainResponse, responses=ERRORS)
-def train(
+async def train(
     body: Annotated[TrainRequest, Body(openapi_examples=TRAIN_EXAMPLES)],
     settings: SettingsDep,
+    request: Request,
 ) -> JSONResponse:
     """Train a network; returns the model document, the history and the final metrics."""
+    return await run_compute(request, _train, body, settings)
+
+
+def _train(body: TrainRequest, settings: Settings) -> JSONResponse:
     trainer = build_trainer(body, settings)
     steps = check_work([trainer], settings)
     out: dict[str, Any] = {"model": None, **run_to_end(trainer, steps)}
@@ -75,8 +84,12 @@ router.include_router(instruments.router)
 
 
 @router.post("/race", response_model=RaceResponse, responses=ERRORS)
-def race(body: RaceRequest, settings: SettingsDep) -> JSONResponse:
+async def race(body: RaceRequest, settings: SettingsDep, request: Request) -> JSONResponse:
     """The same data and initial weights trained by 2..6 optimisers, in the order asked."""
+    return await run_compute(request, _race, body, settings)
+
+
+def _race(body: RaceRequest, settings: Settings) -> JSONResponse:
     if len(body.optimizers) > settings.max_race_optimizers:
         raise ConfigError(
             "optimizers",
