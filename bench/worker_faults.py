@@ -94,8 +94,11 @@ async def replaced(url: str, victim: str, since: float, timeout: float) -> float
     """Seconds from ``since`` until two workers, neither the dead one, answer /healthz."""
 
     async def ask() -> str:  # a connection each: placement is per connection
-        async with httpx.AsyncClient(timeout=5) as client:
-            return (await client.get(url + "/healthz")).json()["process"]
+        try:
+            async with httpx.AsyncClient(timeout=5) as client:
+                return (await client.get(url + "/healthz")).json()["process"]
+        except httpx.HTTPError:  # handed to the worker just killed
+            return victim
 
     while time.monotonic() - since < timeout:
         seen = {await ask() for _ in range(4)}

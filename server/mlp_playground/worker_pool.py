@@ -29,7 +29,7 @@ import os
 import signal
 import socket
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from multiprocessing.process import BaseProcess
 from typing import Any
 
@@ -56,6 +56,9 @@ PEEK_BYTES = 64
 NO_WORKER_SECONDS = 30.0
 #: The supervisor checks its workers (dead, ready) this often.
 WATCH_SECONDS = 0.1
+#: A worker place whose process dies this many times in a row before it is ready: the app
+#: cannot start, and the supervisor exits with status 1.
+START_FAILURES = 3
 
 
 def is_owner_socket(head: bytes) -> bool:
@@ -77,7 +80,7 @@ class Slot:
     channel: socket.socket | None = None
     sent: int = 0
     was_ready: bool = False
-    started: float = field(default_factory=time.monotonic)
+    failures: int = 0  # starts in a row that died before the worker was ready
 
 
 class Supervisor:
@@ -94,6 +97,7 @@ class Supervisor:
         self.turn = itertools.count()
         self.stopping = False
         self.failed = False
+        self.served = False  # some worker was ready once
         self.tasks: set[asyncio.Task[Any]] = set()
 
     # life cycle
@@ -111,7 +115,7 @@ class Supervisor:
         theirs.close()
         ours.setblocking(False)
         slot.process, slot.channel = process, ours
-        slot.sent, slot.was_ready, slot.started = 0, False, time.monotonic()
+        slot.sent, slot.was_ready = 0, False
         log.info("worker %d started (pid %s)", slot.index, process.pid)
 
     def ready(self, slot: Slot) -> bool:
@@ -167,8 +171,9 @@ class Supervisor:
                 p.join(5)
 
     async def _watch_forever(self, done: asyncio.Event) -> None:
-        """Replace a worker that died; give up (exit 1) if one dies before it was ever
-        ready (the app cannot start: a restart would fail the same way)."""
+        """Replace a worker that died; give up (exit 1) when no worker ever got ready or
+        one place failed to start ``START_FAILURES`` times in a row (the app cannot start:
+        a restart would fail the same way)."""
         while True:
             await asyncio.sleep(WATCH_SECONDS)
             for slot in self.slots:
@@ -176,12 +181,14 @@ class Supervisor:
                 if p is None:
                     continue
                 if self.ready(slot):
-                    slot.was_ready = True
+                    slot.was_ready, slot.failures = True, 0
+                    self.served = True
                 elif not p.is_alive():
                     log.warning("worker %d (pid %s) exited with %s", slot.index, p.pid, p.exitcode)
                     if slot.channel is not None:
                         slot.channel.close()
-                    if not slot.was_ready:
+                    slot.failures += 0 if slot.was_ready else 1
+                    if not self.served or slot.failures >= START_FAILURES:
                         self.failed = True
                         done.set()
                         return
