@@ -289,11 +289,6 @@ class ClassRegistry:
             return None
         return klass
 
-    def get(self, code: str | None) -> Classroom | None:
-        """The cached open class with this code, or None (never asks the store)."""
-        klass = self.classes.get(normalize_code(code))
-        return self._if_open(klass) if klass is not None else None
-
     async def claim(self, klass: Classroom) -> None:
         """A teacher connected: the class is no longer reclaimable as abandoned."""
         if not klass.claimed:
@@ -316,16 +311,13 @@ class ClassRegistry:
         klass.ended = True
         event = {"type": "event", "event": event_name, "class": klass.code}
         for sid in list(klass.students):
-            session = self._registry_session(sid)
+            session = self.live.get(sid) if self.live is not None else None
             if session is not None and session.class_code == klass.code:
                 session.class_code = None
                 session.student_name = None
                 session.thumbnails = None
                 session.send(None, event)
         self._forget(klass)
-
-    def _registry_session(self, sid: str) -> LiveSession | None:
-        return self.live.get(sid) if self.live is not None else None
 
     # --- students -----------------------------------------------------------------------
 
@@ -382,13 +374,17 @@ class ClassRegistry:
         old id but none of the in-memory marks). Its membership is read from the store."""
         if session.class_code is not None:
             return
-        code = self._by_session.get(session.id)
-        klass = await self.lookup(code) if code else None
-        name = klass.students.get(session.id) if klass is not None else None
-        if klass is None or name is None:
-            member = await _blocking(self.store.member_of, session.id)
-            klass = await self.lookup(member.code) if member is not None else None
-            name = member.name if member is not None else None
+        try:
+            code = self._by_session.get(session.id)
+            klass = await self.lookup(code) if code else None
+            name = klass.students.get(session.id) if klass is not None else None
+            if klass is None or name is None:
+                member = await _blocking(self.store.member_of, session.id)
+                klass = await self.lookup(member.code) if member is not None else None
+                name = member.name if member is not None else None
+        except Exception as exc:  # the store is away: the session resumes, outside its class
+            log.warning("session %s: its class could not be read: %s", session.id, exc)
+            return
         if klass is None or name is None:
             return
         klass.students[session.id] = name
@@ -398,5 +394,4 @@ class ClassRegistry:
             await self.link.rejoined(klass, session)
 
     def members(self, klass: Classroom) -> Awaitable[list[ClassMember]]:
-        """Every member of the class on every process, from the store."""
-        return _blocking(self.store.class_members, klass.code)
+        return _blocking(self.store.class_members, klass.code)  # on every process
