@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import os
 import socket
 from dataclasses import dataclass
@@ -22,8 +23,19 @@ import uvicorn
 
 from mlp_playground.log_redaction import install_redaction
 
+log = logging.getLogger("mlp_playground.workers")
+
 #: How often a worker writes its session count for the supervisor.
 REPORT_SECONDS = 0.02
+#: How often a worker compares its sessions with the others' (two checks in a row must
+#: agree before it moves any), and how long it leaves them after a move.
+BALANCE_SECONDS = 2.0
+BALANCE_PAUSE = 10.0
+#: A worker moves sessions away only when it holds more than this times its fair share,
+#: and at least two more than the least busy worker.
+BALANCE_SLACK = 1.2
+#: The close code that tells a page to reconnect (and resume) at once: "service restart".
+CLOSE_MOVE = 1012
 #: Fields of each worker's row in shared memory, and the tags of the sockets sent.
 ROW = 3
 SESSIONS, RECEIVED, READY = range(ROW)
@@ -89,18 +101,21 @@ class Feeder:
         self.loop = asyncio.get_running_loop()
         self.tasks: set[asyncio.Task[Any]] = set()
         self.reporter: asyncio.Task[None] | None = None
+        self.balancer: asyncio.Task[None] | None = None
 
     def start(self) -> None:
         self.loop.add_reader(self.channel.fileno(), self._on_sockets)
         self.reporter = self.loop.create_task(self._report_forever())
+        self.balancer = self.loop.create_task(self._balance_forever())
         self.spec.loads[self.base + READY] = os.getpid()
 
     def stop(self) -> None:
         self.spec.loads[self.base + READY] = 0
         with contextlib.suppress(ValueError, OSError):
             self.loop.remove_reader(self.channel.fileno())
-        if self.reporter is not None:
-            self.reporter.cancel()
+        for task in (self.reporter, self.balancer):
+            if task is not None:
+                task.cancel()
         self.channel.close()
 
     def _protocol(self) -> asyncio.Protocol:
@@ -166,6 +181,52 @@ class Feeder:
             self.spec.loads[self.base + SESSIONS] = max(sessions, self.owners_open())
             self.spec.loads[self.base + RECEIVED] = self.received
             await asyncio.sleep(REPORT_SECONDS)
+
+    async def _balance_forever(self) -> None:
+        """Move sessions to a less busy worker when this one holds well over its share
+        (after a worker died and its sessions resumed here, or after others' sessions
+        ended): their owners' pages are asked to reconnect, and the supervisor places
+        each on the least busy worker, which takes the session over."""
+        app = self.server.config.loaded_app
+        agreed = 0
+        while True:
+            await asyncio.sleep(BALANCE_SECONDS)
+            extra = surplus(self.spec.loads, self.spec.index)
+            agreed = agreed + 1 if extra else 0
+            registry = _registry_of(app)
+            if agreed < 2 or registry is None:
+                continue
+            moved = [s for s in registry.sessions.values() if movable(s)][:extra]
+            log.info("moving %d sessions to a less busy worker", len(moved))
+            for session in moved:
+                session.owner.request_close(CLOSE_MOVE, "moving to a less busy process")
+            agreed = 0
+            await asyncio.sleep(BALANCE_PAUSE)
+
+
+def surplus(loads: Any, index: int) -> int:
+    """How many sessions worker ``index`` should move away: those over its fair share
+    (the ready workers' sessions shared evenly) when it holds more than
+    ``BALANCE_SLACK`` times that share and two more than the least busy; else 0."""
+    rows = range(len(loads) // ROW)
+    ready = [loads[i * ROW + SESSIONS] for i in rows if loads[i * ROW + READY]]
+    own = loads[index * ROW + SESSIONS]
+    if len(ready) < 2 or not loads[index * ROW + READY]:
+        return 0
+    fair = math.ceil(sum(ready) / len(ready))
+    if own <= fair * BALANCE_SLACK or own - min(ready) < 2:
+        return 0
+    return own - fair
+
+
+def movable(session: Any) -> bool:
+    """A session whose owner is a page (it sent ``Origin``), which reconnects and resumes
+    by itself when asked; not a student's (a class lives in one process), nor one whose
+    owner is a script, which might not come back."""
+    owner = session.owner
+    if owner is None or session.class_code is not None or owner.close_code is not None:
+        return False
+    return bool(owner.websocket.headers.get("origin"))
 
 
 def _registry_of(app: Any) -> Any:

@@ -2,8 +2,8 @@
 and worker-kill tests (tests/cluster/test_cluster_placement.py) and bench/worker_faults.py.
 
 Each ``Owner`` reads its socket in the background and notes every decision frame's arrival
-time and step. When its socket drops (its worker was killed) it resumes by id and resume
-key, as the page does, and notes when, and at which step. ``processes`` reads the Redis
+time and step. When its socket drops (its worker was killed, or it was asked to move) it
+resumes by id and resume key, as the page does, and notes when, and at which step. ``processes`` reads the Redis
 directory: which process (``<hex>-<pid>``) holds each session.
 """
 
@@ -20,6 +20,7 @@ from typing import Any
 import redis
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
+from websockets.typing import Origin
 
 #: A small session: 2-8-8-2 tanh on spiral data, at the page's default pace.
 NET: dict[str, Any] = {
@@ -35,8 +36,9 @@ class Owner:
     """One owner's session, its frames (monotonic time, step) and its resumes."""
 
     def __init__(self, ws_url: str, ws: ClientConnection, hello: dict[str, Any],
-                 subscribe: dict[str, Any]) -> None:  # fmt: skip
+                 subscribe: dict[str, Any], origin: Origin | None = None) -> None:  # fmt: skip
         self.ws_url = ws_url
+        self.origin = origin
         self.ws = ws
         self.id: str = hello["session_id"]
         self.key: str = hello["resume_key"]
@@ -68,7 +70,9 @@ class Owner:
         query = f"/ws?session={self.id}&resume_key={self.key}"
         while time.monotonic() < deadline and not self.closing:
             try:
-                ws = await connect(self.ws_url + query, max_size=None, open_timeout=10)
+                ws = await connect(
+                    self.ws_url + query, max_size=None, open_timeout=10, origin=self.origin
+                )
                 hello = json.loads(await asyncio.wait_for(ws.recv(), 10))
             except (OSError, ConnectionClosed, InvalidHandshake, asyncio.TimeoutError):
                 await asyncio.sleep(0.05)
@@ -112,13 +116,15 @@ class Owner:
 
 
 async def open_owner(ws_url: str, net: dict[str, Any] = NET, grid: int = 20,
-                     fps: float = 10) -> Owner:  # fmt: skip
-    """A new session, configured, subscribed and playing."""
-    ws = await connect(ws_url + "/ws", max_size=None)
+                     fps: float = 10, page: bool = False) -> Owner:  # fmt: skip
+    """A new session, configured, subscribed and playing; ``page``: its socket sends the
+    server's own origin, as the page does (so the server may ask it to move)."""
+    origin = Origin("http" + ws_url[2:]) if page else None
+    ws = await connect(ws_url + "/ws", max_size=None, origin=origin)
     hello = json.loads(await ws.recv())
     assert hello["type"] == "hello", hello
     await ws.send(json.dumps({"type": "configure", "config": net}))
-    owner = Owner(ws_url, ws, hello, {"grid_resolution": grid, "fps": fps})
+    owner = Owner(ws_url, ws, hello, {"grid_resolution": grid, "fps": fps}, origin)
     await owner._start()
     return owner
 
