@@ -221,10 +221,13 @@ def surplus(loads: Any, index: int) -> int:
 
 def movable(session: Any) -> bool:
     """A session whose owner is a page (it sent ``Origin``), which reconnects and resumes
-    by itself when asked; not a student's (a class lives in one process), nor one whose
-    owner is a script, which might not come back."""
+    by itself when asked; not a student's (a class lives in one process), not one that
+    never trained (it has no snapshot), nor one whose owner is a script, which might not
+    come back."""
     owner = session.owner
     if owner is None or session.class_code is not None or owner.close_code is not None:
+        return False
+    if session.trainer.step == 0:  # never trained: no snapshot to resume from
         return False
     return bool(owner.websocket.headers.get("origin"))
 

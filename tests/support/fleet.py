@@ -44,9 +44,8 @@ class Owner:
         self.key: str = hello["resume_key"]
         self.subscribe = subscribe
         self.frames: list[tuple[float, int]] = []
-        self.dropped_at: float | None = None
-        self.resumed_at: float | None = None
-        self.resumed_step: int | None = None
+        self.drops: list[float] = []  # when its socket dropped
+        self.resumes: list[tuple[float, int]] = []  # when it resumed, at which step
         self.closing = False
         self.task = asyncio.create_task(self._read_forever())
 
@@ -61,7 +60,7 @@ class Owner:
                 pass
             if self.closing:
                 return
-            self.dropped_at = time.monotonic()
+            self.drops.append(time.monotonic())
             await self._resume()
 
     async def _resume(self, give_up: float = 60.0) -> None:
@@ -79,8 +78,7 @@ class Owner:
                 continue
             if hello.get("type") == "hello" and hello.get("resumed"):
                 self.ws = ws
-                self.resumed_at = time.monotonic()
-                self.resumed_step = int(hello["step"])
+                self.resumes.append((time.monotonic(), int(hello["step"])))
                 await self._start()
                 return
             await ws.close()
@@ -89,6 +87,21 @@ class Owner:
     async def _start(self) -> None:
         await self.ws.send(json.dumps({"type": "subscribe", **self.subscribe}))
         await self.ws.send(json.dumps({"type": "play"}))
+
+    @property
+    def dropped_at(self) -> float | None:
+        """When its socket first dropped."""
+        return self.drops[0] if self.drops else None
+
+    @property
+    def resumed_at(self) -> float | None:
+        """When it first resumed."""
+        return self.resumes[0][0] if self.resumes else None
+
+    @property
+    def resumed_step(self) -> int | None:
+        """The step it first resumed at."""
+        return self.resumes[0][1] if self.resumes else None
 
     def last_step_before(self, t: float) -> int:
         steps = [s for at, s in self.frames if at <= t]
