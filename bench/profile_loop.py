@@ -51,11 +51,15 @@ class Owner:
         self.first_step: int | None = None
         self.last_step = 0
         self.counting = False
+        self.errors: list[str] = []
+        self.closing = False
         self.task = asyncio.create_task(self._read())
 
     async def _read(self) -> None:
         try:
             async for message in self.ws:
+                if isinstance(message, str) and '"error"' in message:
+                    self.errors.append(json.loads(message).get("code", "?"))
                 if not self.counting or not isinstance(message, bytes) or len(message) < 16:
                     continue
                 if message[5] == 1:  # a decision frame: its header carries the step
@@ -64,8 +68,9 @@ class Owner:
                         self.first_step = step
                     self.last_step = step
                     self.frames += 1
-        except Exception:  # closed at the end (or by the server): the counts stand
-            return
+        except Exception as exc:  # closed at the end (or by the server): the counts stand
+            if not self.closing:
+                self.errors.append(f"closed: {exc}")
 
     @property
     def steps(self) -> int:
@@ -154,6 +159,8 @@ async def _measure(url: str, pid: int, n: int, seconds: float, spy: str | None) 
     elapsed = time.time() - t0
     after, client1 = thread_cpu(pid), resource.getrusage(resource.RUSAGE_SELF)
     for o in owners:
+        o.closing = True
+    for o in owners:
         await o.ws.close()
         o.task.cancel()
     used = {tid: (after.get(tid, 0.0) - before.get(tid, 0.0)) / elapsed for tid in after}
@@ -169,6 +176,7 @@ async def _measure(url: str, pid: int, n: int, seconds: float, spy: str | None) 
     return {
         "fps": [o.frames / elapsed for o in owners],
         "steps": [o.steps for o in owners],
+        "errors": [e for o in owners for e in o.errors],
         "cpu": dict(cpu),
         "client": client,
         "profile": profiler[1] if profiler else None,
@@ -177,7 +185,9 @@ async def _measure(url: str, pid: int, n: int, seconds: float, spy: str | None) 
 
 def run(n: int, seconds: float, spy: str | None, top: int) -> None:
     env = {
-        "MLPG_SESSION_GRACE_SECONDS": "0",
+        # Not 0: a new session waits for the class registry's store lookup before its
+        # owner is attached, and a reaper pass meanwhile dropped it with no grace at all.
+        "MLPG_SESSION_GRACE_SECONDS": "30",
         "MLPG_MAX_SESSIONS": str(max(64, n + 8)),
         "MLPG_MAX_SESSIONS_PER_CLIENT": str(max(64, n + 8)),  # all from loopback
     }
@@ -199,6 +209,8 @@ def run(n: int, seconds: float, spy: str | None, top: int) -> None:
     print(
         f"  server CPU {100 * sum(cpu.values()):.0f}%: {threads}; client {100 * r['client']:.0f}%"
     )
+    if r["errors"]:
+        print(f"  errors {len(r['errors'])}: {sorted(set(r['errors']))[:5]}")
     # CPU per frame delivered: steadier than the shares when other programs take cores.
     per = {k: 1e6 * v / max(sum(fps), 1e-9) for k, v in cpu.items() if k != "other"}
     print("  CPU per frame delivered: " + ", ".join(f"{k} {v:.0f} us" for k, v in per.items()))
