@@ -126,7 +126,10 @@ class ClassLink:
 
     def forget(self, klass: Classroom) -> None:
         self.bus.forget(klass.code)
-        self.parts.pop(klass.code, None)
+        for per_class in (self.parts, self._unseen, self._wanted_at):
+            per_class.pop(klass.code, None)
+        for key in [k for k in self._epochs if k.startswith(klass.code + ":")]:
+            del self._epochs[key]
         for sid in klass.students:
             self._seats.pop(sid, None)
 
