@@ -14,8 +14,10 @@ watchers) goes round-robin. Each worker writes its session count into shared mem
 
 A worker that dies is replaced; until the new one is ready, every connection goes to the
 others, so the owners whose sessions died with it resume there from their snapshots
-(docs/design.md, "Several processes"). SIGTERM or Ctrl+C stops the supervisor's accept
-loop and then every worker gracefully (each writes its sessions' snapshots).
+(docs/design.md, "Several processes"); a worker well over its share then asks some of its
+pages to reconnect, and they land on the replacement (``worker_feed.surplus``). SIGTERM or
+Ctrl+C stops the supervisor's accept loop and then every worker gracefully (each writes
+its sessions' snapshots).
 """
 
 from __future__ import annotations
