@@ -209,6 +209,35 @@ def test_the_class_cap_and_the_names_hold_over_both_processes(servers, redis_ser
     run(scenario())
 
 
+def test_the_teacher_connections_cap_holds_over_both_processes(servers, redis_server):
+    from mlp_playground.classroom.teacher import MAX_TEACHERS
+
+    a, b = servers(redis_server)
+    klass = open_class(a)
+    url = f"/ws/class/{klass['code']}?token={klass['teacher_token']}"
+
+    async def scenario() -> None:
+        walls = [await teacher((a, b)[i % 2], klass) for i in range(MAX_TEACHERS)]
+        for server in (a, b):
+            extra = await connect(server.ws_url + url, max_size=None)
+            err = await recv_json(extra)
+            assert err["code"] == "too_many_teachers", err
+            assert await closed_with(extra) == 1013
+        await walls[1].close()  # one of B's: its place is free for a teacher on A
+        deadline = time.monotonic() + 10
+        while True:
+            again = await connect(a.ws_url + url, max_size=None)
+            hello = await recv_json(again)
+            if hello["type"] == "hello":
+                break
+            assert time.monotonic() < deadline, hello
+            await asyncio.sleep(0.3)
+        for ws in [*walls, again]:
+            await ws.close()
+
+    run(scenario())
+
+
 def test_redis_down_each_process_keeps_its_students_and_the_wall_names_the_unseen(
     servers, own_redis
 ):

@@ -53,6 +53,8 @@ WANT_EVERY, WANT_FOR = 1.0, 3.0
 PART_FRESH = 3.0
 #: A seat taken for a student whose session is not made yet is held this long at most.
 PENDING_SECONDS = 15.0
+#: The teachers' places of class C are the seats of "C/teachers".
+TEACHERS = "/teachers"
 #: How often the members a teacher cannot see are read from the store while Redis is down.
 MEMBERS_EVERY = 2.0
 
@@ -74,6 +76,7 @@ class ClassLink:
         self._wanted_at: dict[str, float] = {}  # code -> when this process last sent want
         self._epochs: dict[str, int] = {}  # code -> the last want epoch acted on
         self._unseen: dict[str, tuple[float, list[dict[str, str]]]] = {}
+        self._teachers: dict[str, set[str]] = {}  # code -> this process's teacher seats
         self._task: asyncio.Task[None] | None = None
         bus.on_event, bus.on_down, bus.on_up = self._on_event, self._on_down, self._on_up
 
@@ -126,7 +129,8 @@ class ClassLink:
 
     def forget(self, klass: Classroom) -> None:
         self.bus.forget(klass.code)
-        for per_class in (self.parts, self._unseen, self._wanted_at):
+        self.bus.forget(klass.code + TEACHERS)
+        for per_class in (self.parts, self._unseen, self._wanted_at, self._teachers):
             per_class.pop(klass.code, None)
         for key in [k for k in self._epochs if k.startswith(klass.code + ":")]:
             del self._epochs[key]
@@ -172,6 +176,22 @@ class ClassLink:
         """A member resumed here: its seat and name are held here (over the cap if need be:
         it had its place), re-added by the next heartbeat."""
         self._hold(klass)
+
+    async def take_teacher(self, klass: Classroom, seat: str, cap: int) -> bool:
+        """A place among the class's teacher connections over every process (Redis down:
+        True, the caller's own count is all there is)."""
+        try:
+            ok = await self.bus.take_seat(klass.code + TEACHERS, seat, cap)
+        except ClusterUnavailable:
+            return True
+        if ok:
+            self._teachers.setdefault(klass.code, set()).add(seat)
+        return ok
+
+    def teacher_left(self, klass: Classroom, seat: str) -> None:
+        held = self._teachers.get(klass.code, set())
+        held.discard(seat)
+        self.bus.hold(klass.code + TEACHERS, set(held), set())
 
     def _hold(self, klass: Classroom) -> None:
         local = self.classes.students(klass, self.registry)

@@ -15,6 +15,7 @@ import contextlib
 import json
 import logging
 import re
+import secrets
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
@@ -216,6 +217,41 @@ class TeacherStream:
             await asyncio.sleep(ROSTER_INTERVAL)
 
 
+async def admit_teacher(
+    websocket: WebSocket, classes: ClassRegistry, code: str, token: str | None, seat: str
+) -> Classroom | None:
+    """The class if this connection may teach it, else None after refusing (closed): the
+    origin, the code, the token, and ``MAX_TEACHERS`` (here, and over every process)."""
+    settings = classes.settings
+    if not origin_allowed(
+        websocket.headers.get("origin"), websocket.headers.get("host"), settings.cors_origins
+    ):
+        msg = "pages from another origin may not open websockets here (MLPG_CORS_ORIGINS)"
+        await refuse(websocket, "forbidden_origin", msg, CLOSE_POLICY)
+        return None
+    client = client_address(websocket)
+    try:
+        klass = await classes.find(code, client)
+    except TooManyGuesses as exc:
+        await refuse(websocket, "too_many_attempts", str(exc), CLOSE_TRY_AGAIN)
+        return None
+    if klass is None:
+        await refuse(websocket, "unknown_class", f"no open class {code!r}", CLOSE_POLICY)
+        return None
+    if not klass.token_ok(token):
+        classes.guesses.failed(client)
+        await refuse(websocket, "forbidden", "wrong or missing teacher token", CLOSE_POLICY)
+        return None
+    link = classes.link
+    if len(klass.sink.teachers) >= MAX_TEACHERS or (
+        link is not None and not await link.take_teacher(klass, seat, MAX_TEACHERS)
+    ):
+        msg = f"this class already has {MAX_TEACHERS} teacher connections"
+        await refuse(websocket, "too_many_teachers", msg, CLOSE_TRY_AGAIN)
+        return None
+    return klass
+
+
 async def serve_teacher(websocket: WebSocket, code: str, token: str | None) -> None:
     """Check the class and the token, then stream until either side ends."""
     app = websocket.app
@@ -223,28 +259,9 @@ async def serve_teacher(websocket: WebSocket, code: str, token: str | None) -> N
     classes: ClassRegistry = app.state.classes
     settings = registry.settings
     await websocket.accept()
-    if not origin_allowed(
-        websocket.headers.get("origin"), websocket.headers.get("host"), settings.cors_origins
-    ):
-        msg = "pages from another origin may not open websockets here (MLPG_CORS_ORIGINS)"
-        await refuse(websocket, "forbidden_origin", msg, CLOSE_POLICY)
-        return
-    client = client_address(websocket)
-    try:
-        klass = await classes.find(code, client)
-    except TooManyGuesses as exc:
-        await refuse(websocket, "too_many_attempts", str(exc), CLOSE_TRY_AGAIN)
-        return
+    seat = "teacher-" + secrets.token_hex(8)
+    klass = await admit_teacher(websocket, classes, code, token, seat)
     if klass is None:
-        await refuse(websocket, "unknown_class", f"no open class {code!r}", CLOSE_POLICY)
-        return
-    if not klass.token_ok(token):
-        classes.guesses.failed(client)
-        await refuse(websocket, "forbidden", "wrong or missing teacher token", CLOSE_POLICY)
-        return
-    if len(klass.sink.teachers) >= MAX_TEACHERS:
-        msg = f"this class already has {MAX_TEACHERS} teacher connections"
-        await refuse(websocket, "too_many_teachers", msg, CLOSE_TRY_AGAIN)
         return
     await classes.claim(klass)  # a teacher came: the class is no longer reclaimable
     conn = Connection(websocket, "teacher")
@@ -264,6 +281,8 @@ async def serve_teacher(websocket: WebSocket, code: str, token: str | None) -> N
                 await asyncio.wait_for(asyncio.shield(tasks[0]), 1.0)
     finally:
         klass.sink.detach(conn)
+        if classes.link is not None:
+            classes.link.teacher_left(klass, seat)
         for task in tasks:
             task.cancel()
         for task in tasks:
