@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import numpy as np
 from fastapi import APIRouter, Body, HTTPException, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from mlp_playground.config import Settings
 from mlp_playground.deps import RegistryDep, SettingsDep, StoreDep
@@ -32,7 +32,36 @@ from mlp_playground.training.config.defaults import MAX_MC_PASSES
 from mlp_playground.training.predictor import Predictor, mc_predict
 from mlp_playground.training.trainer import Trainer
 
+
+class PredictRoute(OffLoopJSONRoute):
+    """/predict's route: a large body with more JSON arrays (``[``) than a legal one can
+    hold is a 422 on ``points`` before it is parsed. A legal body has at most
+    ``max_points_predict`` points and one model document, whose arrays number at most
+    ``MODEL_ARRAYS_PER_LAYER`` per unit of each layer; a 3.2 M-point body (30.5 MiB, ~850 MB
+    once parsed) is refused from its bytes (``bytes.count`` runs at memory speed)."""
+
+    def refuse_unparsed(self, body: bytes, settings: Any) -> Response | None:
+        layers = settings.max_hidden_layers + 1
+        most = settings.max_points_predict + MODEL_ARRAYS_PER_LAYER * layers * (
+            settings.max_units + 2
+        )
+        arrays = body.count(b"[")
+        if arrays <= most + 64:
+            return None
+        message = (
+            f"the body holds {arrays} JSON arrays: more than the at most "
+            f"{settings.max_points_predict} points (max_points_predict) and one model allow"
+        )
+        field = {"loc": ["body", "points"], "field": "points", "msg": message}
+        return JSONResponse({"detail": [{**field, "type": "value_error"}]}, status_code=422)
+
+
+MODEL_ARRAYS_PER_LAYER = 2
+"""A layer's weights hold one array per unit (fewer than max_units + 2 with its bias and
+the list around them); twice that is room for any other array of a model document."""
+
 router = APIRouter(route_class=OffLoopJSONRoute)
+_predict_router = APIRouter(route_class=PredictRoute)  # /predict: included below
 
 GRADCHECK_SAMPLES_PER_PARAMETER = 12
 """Entries checked per parameter tensor: every entry of a small net, a sample of a big one."""
@@ -63,7 +92,7 @@ PREDICT_EXAMPLES = {
 }
 
 
-@router.post(
+@_predict_router.post(
     "/predict",
     response_model=PredictResponse,
     responses={**ERRORS, 404: {"description": "`run`: no saved run has this id"}},
@@ -129,6 +158,9 @@ def _predict(body: PredictRequest, settings: Settings, registry: Any, store: Sto
     if values is not None:
         out["values"] = values.tolist()
     return JSONResponse(out)
+
+
+router.include_router(_predict_router)
 
 
 def _run_predictor(store: Store, run_id: str) -> Predictor:
