@@ -121,6 +121,36 @@ def test_over_its_share_a_client_gets_429_naming_the_limit_and_others_still_trai
     run(main())
 
 
+def test_every_compute_route_counts_toward_the_share(monkeypatch: pytest.MonkeyPatch) -> None:
+    blocked = Blocked()
+    monkeypatch.setattr(training, "_train", blocked)
+    settings = Settings(max_rest_jobs_per_client=2, max_rest_jobs=4, database_url="memory://")
+    model = {"format": "mlp-playground.model/1"}
+    calls = [
+        ("post", "/race", {"optimizers": [{"name": "sgd"}, {"name": "adam"}]}),
+        ("post", "/predict", {"model": model, "points": [[0.0, 0.0]]}),
+        ("post", "/gradcheck", {}),
+        ("post", "/export", {"format": "numpy", "train": {}}),
+        ("get", "/runs/abc/export", None),
+    ]
+
+    async def main() -> None:
+        async with clients(settings, ATTACKER, VICTIM) as (attacker, victim):
+            held = [train(attacker, 1), train(attacker, 2)]
+            await until(lambda: len(blocked.started) == 2)
+            for method, path, body in calls:
+                kwargs = {} if body is None else {"json": body}
+                r = await getattr(attacker, method)(path, **kwargs)
+                assert r.status_code == 429, (path, r.status_code, r.text)
+                assert "max_rest_jobs_per_client" in r.json()["detail"]
+                theirs = await getattr(victim, method)(path, **kwargs)
+                assert theirs.status_code != 429, (path, theirs.text)
+            blocked.release_all()
+            assert [(await t).status_code for t in held] == [200, 200]
+
+    run(main())
+
+
 def test_a_freed_place_goes_to_the_waiting_client_with_fewest_running(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
