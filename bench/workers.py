@@ -191,7 +191,10 @@ class Servers:
     def __init__(self, workers: int, sessions: int, redis: RedisServer | None, tmp: Path,
                  separate: bool) -> None:  # fmt: skip
         env = {
-            "MLPG_SESSION_GRACE_SECONDS": "0",
+            # Not 0: a new session could then be reaped before its owner is attached (it
+            # waits for the class registry's store lookup) and get no frame at all; each
+            # probe starts a fresh server, so closed sessions need not go at once.
+            "MLPG_SESSION_GRACE_SECONDS": "30",
             "MLPG_MAX_SESSIONS": str(max(64, sessions + 8)),
             "MLPG_MAX_SESSIONS_PER_CLIENT": str(max(64, sessions + 8)),  # all from loopback
             "MLPG_MAX_WATCHERS": "1000",

@@ -37,7 +37,9 @@ def pool(redis_server: RedisServer, tmp_path: Path) -> Iterator[tuple[ServerProc
         "MLPG_REDIS_PREFIX": prefix,
         "MLPG_DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite'}",
         "MLPG_SNAPSHOT_INTERVAL_SECONDS": "0.5",
-        "MLPG_SESSION_GRACE_SECONDS": "0",
+        # Closed sessions go soon, but not at once: with 0, a new session can be reaped
+        # before its owner is attached (it waits for the class registry's store lookup).
+        "MLPG_SESSION_GRACE_SECONDS": "2",
         "MLPG_MAX_SESSIONS_PER_CLIENT": "64",  # every socket comes from 127.0.0.1
     }
     server = ServerProcess(free_port(), env, args=("--workers", "2"))
