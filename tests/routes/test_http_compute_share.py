@@ -84,6 +84,13 @@ async def clients(settings: Settings, *addresses: str) -> AsyncIterator[list[htt
             await client.aclose()
 
 
+def waiting(client: httpx.AsyncClient, gate: str = "compute") -> int:
+    """How many requests wait at the app's ``gate`` (``routes.compute_limit.Gates``)."""
+    app = client._transport.app  # type: ignore[attr-defined]
+    gates = getattr(app.state, "rest_gates", None)
+    return 0 if gates is None else len(getattr(gates, gate).waiters)
+
+
 def train(client: httpx.AsyncClient, seed: int) -> asyncio.Task[httpx.Response]:
     return asyncio.create_task(client.post("/train", json={"seed": seed}))
 
@@ -163,10 +170,10 @@ def test_a_freed_place_goes_to_the_waiting_client_with_fewest_running(
             tasks = [train(attacker, 1), train(attacker, 2)]
             await until(lambda: len(blocked.started) == 2)
             tasks.append(train(attacker, 3))  # waits first
-            await asyncio.sleep(0.1)
+            await until(lambda: waiting(attacker) == 1)
             tasks.append(train(victim, 10))  # waits second, but runs nothing
-            await asyncio.sleep(0.1)
-            assert blocked.started == [1, 2]
+            await until(lambda: waiting(attacker) == 2)
+            assert sorted(blocked.started) == [1, 2]
             blocked.release(1)
             await until(lambda: len(blocked.started) == 3)
             assert blocked.started[2] == 10  # not the attacker's earlier one
@@ -187,12 +194,12 @@ def test_a_full_or_long_queue_is_a_503_with_retry_after(monkeypatch: pytest.Monk
         async with clients(settings, ATTACKER, VICTIM, THIRD) as (a, b, c):
             running = train(a, 1)
             await until(lambda: blocked.started == [1])
-            waiting = train(b, 2)
-            await asyncio.sleep(0.05)
+            queued = train(b, 2)
+            await until(lambda: waiting(a) == 1)
             full = await c.post("/train", json={"seed": 3})
             assert full.status_code == 503 and full.headers["retry-after"] == "2"
             assert "max_rest_jobs" in full.json()["detail"]
-            late = await waiting
+            late = await queued
             assert late.status_code == 503 and "within 0.5 s" in late.json()["detail"]
             blocked.release_all()
             assert (await running).status_code == 200
