@@ -238,6 +238,19 @@ def test_the_teacher_connections_cap_holds_over_both_processes(servers, redis_se
     run(scenario())
 
 
+def test_unknown_codes_are_counted_over_both_processes(servers, redis_server):
+    """Guessing on two processes gives no more tries than on one: over the limit every code
+    answers 429 on both, the real one too (a guesser cannot tell a hit from a miss)."""
+    a, b = servers(redis_server, MLPG_MAX_UNKNOWN_CODES_PER_MINUTE="4")
+    klass = open_class(a)
+    for server, code in ((a, "ZZZZZA"), (b, "ZZZZZB"), (a, "ZZZZZC"), (b, "ZZZZZD")):
+        assert httpx.get(f"{server.url}/c/{code}").status_code == 404
+    time.sleep(0.5)  # each failure is added to Redis just after its answer
+    for server in (a, b):
+        over = httpx.get(f"{server.url}/c/{klass['code']}")
+        assert over.status_code == 429 and int(over.headers["Retry-After"]) >= 1
+
+
 def test_redis_down_each_process_keeps_its_students_and_the_wall_names_the_unseen(
     servers, own_redis
 ):

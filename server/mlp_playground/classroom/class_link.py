@@ -31,13 +31,14 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from mlp_playground.classroom import push
-from mlp_playground.classroom.names import name_key
+from mlp_playground.classroom.names import GuessCounter, name_key
 from mlp_playground.classroom.roster import student_entry
 from mlp_playground.classroom.thumbnails import ThumbnailSubscription
 from mlp_playground.cluster.class_bus import REPORT, ROSTER, THUMBNAIL, ClassBus
 from mlp_playground.cluster.cluster import connect
 from mlp_playground.cluster.errors import ClusterUnavailable
 from mlp_playground.live.tasks import cancel_and_wait
+from mlp_playground.store.base import client_key
 
 if TYPE_CHECKING:
     from mlp_playground.classroom.classes import ClassRegistry, Classroom
@@ -165,6 +166,16 @@ class ClassLink:
             self._pending.pop(seat, None)
             return ""
         return seat
+
+    async def guesses(self, client: str, add: bool) -> float:
+        """Seconds ``client`` must wait (over ``max_unknown_codes_per_minute`` counted on
+        every process), else 0; ``add``: one more failure. Redis down: 0 (the caller's own
+        count holds)."""
+        limit = self.registry.settings.max_unknown_codes_per_minute
+        try:
+            return await self.bus.guesses(client_key(client), limit, GuessCounter.WINDOW, add)
+        except ClusterUnavailable:
+            return 0.0
 
     def seated(self, session: LiveSession, seat: str) -> None:
         """The student's session exists: its seat is held for it from now on."""

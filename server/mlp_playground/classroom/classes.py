@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from mlp_playground.classroom.names import (
     GuessCounter,
+    TooManyGuesses,
     name_key,
     new_code,
     normalize_code,
@@ -150,8 +151,7 @@ class ClassRegistry:
 
     # --- life cycle -------------------------------------------------------------------
 
-    def use_store(self, store: Any) -> None:
-        """Keep the classes in ``store`` (the app's, when it implements ``ClassStore``)."""
+    def use_store(self, store: Any) -> None:  # the app's, when it keeps classes
         if isinstance(store, ClassStore):
             self.store = store
 
@@ -256,10 +256,18 @@ class ClassRegistry:
         ``max_unknown_codes_per_minute``, and over it TooManyGuesses is raised for every
         code, known or not (so a guesser cannot tell a hit from a miss)."""
         self.guesses.check(client)
+        if self.link is not None and (wait := await self.link.guesses(client, add=False)):
+            raise TooManyGuesses(max(1.0, wait))
         klass = await self.lookup(code)
         if klass is None:
-            self.guesses.failed(client)
+            self.guess_failed(client)
         return klass
+
+    def guess_failed(self, client: str) -> None:
+        """An unknown code or a wrong teacher token from ``client``, here and everywhere."""
+        self.guesses.failed(client)
+        if self.link is not None:
+            self.background(self.link.guesses(client, add=True), "guess count")
 
     async def lookup(self, code: str | None, fresh: bool = False) -> Classroom | None:
         """The open class with this code (any case), from the cache or the store, or None."""
@@ -286,8 +294,7 @@ class ClassRegistry:
     def _if_open(self, klass: Classroom) -> Classroom | None:
         if klass.expired():
             self._forget(klass)
-            return None
-        return klass
+        return None if klass.expired() else klass
 
     async def claim(self, klass: Classroom) -> None:
         """A teacher connected: the class is no longer reclaimable as abandoned."""
@@ -296,8 +303,7 @@ class ClassRegistry:
             await _blocking(self.store.claim_class, klass.code)
 
     async def end(self, klass: Classroom, registry: SessionRegistry) -> int:
-        """End ``klass`` now (its teacher asked), on every process; how many of its
-        students were in this process's memory."""
+        """End ``klass`` now, on every process; how many of its students were here."""
         await _blocking(self.store.end_class, klass.code)
         n = len(self.students(klass, registry))
         self.end_here(klass, "class_ended")
@@ -313,17 +319,14 @@ class ClassRegistry:
         for sid in list(klass.students):
             session = self.live.get(sid) if self.live is not None else None
             if session is not None and session.class_code == klass.code:
-                session.class_code = None
-                session.student_name = None
-                session.thumbnails = None
+                session.class_code = session.student_name = session.thumbnails = None
                 session.send(None, event)
         self._forget(klass)
 
     # --- students -----------------------------------------------------------------------
 
     def name_taken(self, klass: Classroom, registry: SessionRegistry, name: str) -> bool:
-        """Another student in this process already goes by ``name`` (see ``name_key``);
-        across processes the class link holds the names (``ClassLink.claim_name``)."""
+        """A student in this process goes by ``name`` (``name_key``; across: the link)."""
         key = name_key(name)
         return any(
             name_key(session.student_name or "") == key

@@ -239,7 +239,7 @@ async def admit_teacher(
         await refuse(websocket, "unknown_class", f"no open class {code!r}", CLOSE_POLICY)
         return None
     if not klass.token_ok(token):
-        classes.guesses.failed(client)
+        classes.guess_failed(client)
         await refuse(websocket, "forbidden", "wrong or missing teacher token", CLOSE_POLICY)
         return None
     link = classes.link

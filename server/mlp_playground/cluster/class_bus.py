@@ -52,6 +52,23 @@ return 1
 """
 )
 
+#: KEYS: a client's failures (member -> ms). ARGV: limit, window ms, add (0/1), member.
+#: Returns the ms until the client may try again (over its limit), else -1.
+GUESSES = (
+    _NOW
+    + """
+local window = tonumber(ARGV[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
+if ARGV[3] == '1' then
+  redis.call('ZADD', KEYS[1], now, ARGV[4])
+  redis.call('PEXPIRE', KEYS[1], window)
+end
+if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[1]) then return -1 end
+local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+return tonumber(oldest[2]) + window - now
+"""
+)
+
 ROSTER, THUMBNAIL, REPORT = b"R", b"T", b"E"
 BACKOFF_FIRST, BACKOFF_MAX = 0.1, 2.0
 #: No message, not even the reader's own pings answered, for this long: reconnect.
@@ -76,6 +93,8 @@ class ClassBus:
         self.heartbeat, self.ttl_ms = heartbeat, max(1, round(ttl * 1000))
         self._scripts = LeaseScripts(redis)
         self._claim_name = redis.register_script(CLAIM_NAME)
+        self._guesses = redis.register_script(GUESSES)
+        self._guess_ids = 0
         self.on_event: Callable[[dict[str, Any]], None] = lambda _e: None
         self.on_down: Callable[[str, dict[str, Any]], None] = lambda _c, _m: None
         self.on_up: Callable[[str, bytes, bytes], None] = lambda _c, _k, _p: None
@@ -280,6 +299,17 @@ class ClassBus:
         if ok:
             self._held.setdefault(code, (set(), set()))[1].add(key)
         return bool(ok)
+
+    async def guesses(self, client: str, limit: int, window: float, add: bool) -> float:
+        """A client's failed look-ups over every process (``client``: a hashed address):
+        with ``add``, one more; the seconds until it may try again if it is at ``limit``
+        within ``window`` seconds, else 0."""
+        self._guess_ids += 1
+        member = f"{self.process_id}.{self._guess_ids}"
+        key = f"{self.prefix}:class-guesses:{client}"
+        args: list[Any] = [int(limit), round(window * 1000), int(add), member]
+        wait = await guarded("class guesses", self._guesses(keys=[key], args=args))
+        return max(0.0, int(wait) / 1000)
 
     async def seats_taken(self, code: str) -> int:
         key = self.channel(code, "seats")

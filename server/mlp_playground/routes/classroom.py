@@ -160,7 +160,7 @@ async def end_class(
     if authorization and authorization[:7].lower() == "bearer ":
         bearer = authorization[7:].strip()
     if not klass.token_ok(bearer or token):
-        classes.guesses.failed(client)
+        classes.guess_failed(client)
         raise HTTPException(403, "wrong or missing teacher token")
     await classes.end(klass, request.app.state.registry)
     return Response(status_code=204)
