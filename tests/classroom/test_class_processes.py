@@ -388,3 +388,38 @@ def test_classroom_with_two_workers_is_one_class(redis_server, tmp_path):
         run(scenario())
     finally:
         server.stop()
+
+
+def test_a_never_trained_student_of_a_killed_process_takes_their_name_back(servers, redis_server):
+    """No snapshot, so no resume: the page joins again, and its session id and resume key
+    prove the nickname is its own, though the dead process still holds it (for ~6 s)."""
+    a, b = servers(redis_server)
+    klass = open_class(a)
+
+    async def scenario() -> None:
+        ws, hello = await student(a, klass["code"], "Ada")
+        assert hello["type"] == "hello"
+        await asyncio.sleep(0.5)  # the membership is written just after the hello
+        kill(a)
+        stranger, err = await student(b, klass["code"], "ada")
+        assert err["type"] == "error" and err["code"] == "name_taken", err
+        wrong = urlencode(
+            {"session": hello["session_id"], "resume_key": "not-the-key", "class": klass["code"],
+             "name": "Ada"}
+        )  # fmt: skip
+        forged = await connect(f"{b.ws_url}/ws?{wrong}", max_size=None)
+        err = await recv_json(forged)  # a wrong key for a known session: refused outright
+        assert err["type"] == "error" and err["code"] in ("forbidden", "name_taken"), err
+        assert await closed_with(forged) == 1008
+        query = urlencode(
+            {"session": hello["session_id"], "resume_key": hello["resume_key"],
+             "class": klass["code"], "name": "Ada"}
+        )  # fmt: skip
+        back = await connect(f"{b.ws_url}/ws?{query}", max_size=None)
+        again = await recv_json(back)
+        assert again["type"] == "hello" and again["resumed"] is False, again
+        assert (again["class"], again["name"]) == (klass["code"], "Ada")
+        for w in (ws, stranger, forged, back):
+            await w.close()
+
+    run(scenario())

@@ -146,10 +146,11 @@ class ClassLink:
 
     # --- admission -----------------------------------------------------------------------
 
-    async def admit(self, klass: Classroom, nickname: str) -> str:
+    async def admit(self, klass: Classroom, nickname: str, reclaim: bool = False) -> str:
         """A seat and the nickname for a new student over every process: the seat's id,
         or the refusal (``"too_many_students"``, ``"name_taken"``). Redis down: "" (the
-        caller's local checks are all there is)."""
+        caller's local checks are all there is). ``reclaim``: the name is this student's
+        (proved by a resume key): held here even if a dead process still holds it."""
         seat = "seat-" + secrets.token_hex(8)
         key = name_key(nickname)
         try:
@@ -158,7 +159,7 @@ class ClassLink:
             ):
                 return "too_many_students"
             self._pending[seat] = (klass.code, key, time.monotonic())
-            if not await self.bus.claim_name(klass.code, key):
+            if not reclaim and not await self.bus.claim_name(klass.code, key):
                 self._pending.pop(seat, None)
                 self._hold(klass)
                 return "name_taken"

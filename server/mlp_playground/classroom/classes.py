@@ -362,7 +362,8 @@ class ClassRegistry:
         klass.students[session.id] = name
         self._by_session[session.id] = klass.code
         self._mark(klass, session, name)
-        member = ClassMember(klass.code, session.id, name, self.clock())
+        proof = getattr(session, "resume_hash", None)  # lets its owner take the name back
+        member = ClassMember(klass.code, session.id, name, self.clock(), proof)
         self.background(_blocking(self.store.add_member, member), "membership write")
 
     @staticmethod

@@ -96,7 +96,7 @@ async def owner_socket(
     resumed = live is not None
     enrol = None
     if live is None and class_code is not None:
-        enrol = await students.admit(websocket, registry, class_code, name)
+        enrol = await students.admit(websocket, registry, class_code, name, (session, resume_key))
         if enrol is None:
             return  # refused (unknown class, bad nickname, class full): already closed
     refusal = None

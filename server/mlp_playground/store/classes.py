@@ -44,12 +44,14 @@ class ClassRow:
 
 @dataclass(frozen=True)
 class ClassMember:
-    """A student of a class: their session's id and nickname."""
+    """A student of a class: their session's id and nickname, and the SHA-256 of the
+    session's resume key (its owner may take the nickname back with a new session)."""
 
     code: str
     session_id: str
     name: str
     joined: float
+    resume_hash: str | None = None
 
 
 class ClassCapReached(StoreError):

@@ -108,6 +108,7 @@ def _v4(conn: Connection) -> None:
         Column("code", String(8), nullable=False),
         Column("name", String(100), nullable=False),
         Column("joined", Double, nullable=False),
+        Column("resume_hash", String(64)),
         Index("ix_class_members_code", "code"),
     )
     md.create_all(conn)

@@ -28,7 +28,7 @@ def _row(found: Any) -> ClassRow:
 
 
 def _member(found: Any) -> ClassMember:
-    return ClassMember(found.code, found.session_id, found.name, found.joined)
+    return ClassMember(found.code, found.session_id, found.name, found.joined, found.resume_hash)
 
 
 class SqlClasses(ClassStore):
@@ -83,6 +83,7 @@ class SqlClasses(ClassStore):
             "code": member.code,
             "name": member.name,
             "joined": member.joined,
+            "resume_hash": member.resume_hash,
         }
         with self._write() as conn:
             conn.execute(

@@ -77,5 +77,6 @@ class_members = Table(  # v4
     Column("code", String(8), nullable=False),
     Column("name", String(100), nullable=False),
     Column("joined", Double, nullable=False),
+    Column("resume_hash", String(64)),  # SHA-256 of the session's resume key
     Index("ix_class_members_code", "code"),
 )
