@@ -6,13 +6,16 @@
 
 For each N it starts its own server (one process, in-memory store) and one load client in
 this process: N owners, each the 2-8-8-2 tanh net on spiral data of ``tests.support.load``
-at the default pace, with a 100x100 decision grid subscribed at 30 frames/s (no watchers,
-no REST traffic, so the figures are the live path's own). Over the measured window it
-prints, per session, decision frames a second (median, worst) and optimiser steps (read
-from the frames' headers; fairness = fewest / most), and the CPU each server thread used
-(event loop, training worker, frame thread; from ``/proc/<pid>/task/*/stat``) and the
-client's own. ``--py-spy`` also samples the server with ``py-spy record --threads`` during
-the window and prints each thread's busiest functions (self and total samples).
+at the default pace ("max"; ``--speed 50`` for the page's), with a 100x100 decision grid
+subscribed at 30 frames/s (no watchers, no REST traffic, so the figures are the live
+path's own). Over the measured window it prints, per session, decision frames a second
+(median, worst) and optimiser steps (read from the frames' headers; fairness = fewest /
+most), the CPU each server thread used (event loop, training worker, frame thread; from
+``/proc/<pid>/task/*/stat``) and the client's own, and each thread's CPU per frame
+delivered (steadier than the shares when other programs take cores). ``--py-spy`` also
+samples the server with ``py-spy record --threads`` during the window and prints each
+thread's busiest functions (self and total samples); ``--py-spy gil`` samples only the
+thread holding the GIL, and says how much of the time each one held it.
 
 The client shares the machine's cores with the server, so absolute figures are a floor and
 noisy: compare two variants in the same short window, never across machines.
@@ -77,12 +80,12 @@ class Owner:
         return self.last_step - (self.first_step or 0)
 
 
-async def _open(url: str) -> Owner:
+async def _open(url: str, speed: float | str) -> Owner:
     ws = await connect("ws" + url[4:] + "/ws", max_size=None, compression="deflate")
     hello = json.loads(await ws.recv())
     if hello.get("type") != "hello":
         raise SystemExit(f"no session: {hello}")
-    await ws.send(json.dumps({"type": "configure", "config": NET}))
+    await ws.send(json.dumps({"type": "configure", "config": {**NET, "speed": speed}}))
     await ws.send(json.dumps({"type": "subscribe", "grid_resolution": 100, "fps": 30}))
     await ws.send(json.dumps({"type": "play"}))
     return Owner(ws)
@@ -145,8 +148,10 @@ def _print_profile(path: Path, top: int, gil_seconds: float | None) -> None:
             print(f"    {100 * k / n:5.1f}%  {call}")
 
 
-async def _measure(url: str, pid: int, n: int, seconds: float, spy: str | None) -> dict:
-    owners = [await _open(url) for _ in range(n)]
+async def _measure(
+    url: str, pid: int, n: int, seconds: float, spy: str | None, speed: float | str
+) -> dict:
+    owners = [await _open(url, speed) for _ in range(n)]
     await asyncio.sleep(3.0)  # warm-up: every session playing, grids cached
     names = _thread_names(pid)
     before, client0, t0 = thread_cpu(pid), resource.getrusage(resource.RUSAGE_SELF), time.time()
@@ -183,7 +188,7 @@ async def _measure(url: str, pid: int, n: int, seconds: float, spy: str | None) 
     }
 
 
-def run(n: int, seconds: float, spy: str | None, top: int) -> None:
+def run(n: int, seconds: float, spy: str | None, top: int, speed: float | str = "max") -> None:
     env = {
         # Not 0: a new session waits for the class registry's store lookup before its
         # owner is attached, and a reaper pass meanwhile dropped it with no grace at all.
@@ -193,7 +198,7 @@ def run(n: int, seconds: float, spy: str | None, top: int) -> None:
     }
     proc, url = start_server(env)
     try:
-        r = asyncio.run(_measure(url, proc.pid, n, seconds, spy))
+        r = asyncio.run(_measure(url, proc.pid, n, seconds, spy, speed))
     finally:
         stop_server(proc)
     fps, steps, cpu = r["fps"], r["steps"], r["cpu"]
@@ -230,12 +235,14 @@ def main() -> None:
         help="sample the server with py-spy (gil: only the thread holding the GIL)",
     )
     parser.add_argument("--top", type=int, default=12, help="functions shown per thread")
+    parser.add_argument("--speed", default="max", help='each session\'s pace: "max" or steps/s')
     args = parser.parse_args()
     if not all(1 <= n <= MAX_SESSIONS for n in args.sessions) or not 2 <= args.seconds <= 300:
         parser.error(f"1 <= sessions <= {MAX_SESSIONS}, 2 <= seconds <= 300")
     os.environ.setdefault("PYTHONHASHSEED", "0")
+    speed = args.speed if args.speed == "max" else float(args.speed)
     for n in args.sessions:
-        run(n, args.seconds, args.py_spy, args.top)
+        run(n, args.seconds, args.py_spy, args.top, speed)
 
 
 if __name__ == "__main__":
