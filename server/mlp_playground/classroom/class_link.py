@@ -220,6 +220,8 @@ class ClassLink:
     async def _tick_forever(self) -> None:
         while True:
             await asyncio.sleep(TICK)
+            for sid in [s for s in self._seats if self.registry.get(s) is None]:
+                del self._seats[sid]  # its session is gone: so is its seat (next hold)
             for klass in list(self.classes.classes.values()):
                 try:
                     await self._tick(klass)
