@@ -278,10 +278,13 @@ def test_snapshot_cadence_training_pause_and_disconnect(make_client):
         assert all(w[2]["running"] for w in training)
         send(ws, "pause")
         paused = until(ws, "event", event="paused")
-        n = len(rec.of(sid))
-        writes = rec.wait_for(sid, n + 1)
+        deadline = time.monotonic() + 5  # the pause's own write (it may beat the event)
+        while rec.of(sid)[-1][2]["running"] and time.monotonic() < deadline:
+            time.sleep(0.02)
+        writes = rec.of(sid)
         assert writes[-1][2] == {**writes[-1][2], "step": paused["step"], "running": False}
         assert writes[-1][0] - t0 > 0
+        n = len(writes) - 1
         time.sleep(1.2)  # paused and unchanged: nothing more is written
         assert len(rec.of(sid)) == n + 1
         send(ws, "set_weight", parameter="dense0.W", index=[0, 0], value=0.5)

@@ -49,7 +49,8 @@ def client_from(address: str, base_url: str) -> httpx.Client:
 
 
 @contextmanager
-def ws_from(address: str, url: str) -> Iterator[ClientConnection]:
-    """A websocket whose connection leaves from ``address``."""
-    with connect(url, source_address=(address, 0), open_timeout=20) as ws:
+def ws_from(address: str, url: str, max_size: int | None = 2**20) -> Iterator[ClientConnection]:
+    """A websocket whose connection leaves from ``address`` (``max_size``: its largest
+    message; None for any, a model document of the largest net is ~12 MB)."""
+    with connect(url, source_address=(address, 0), open_timeout=20, max_size=max_size) as ws:
         yield ws

@@ -22,7 +22,7 @@ import numpy as np
 
 from mlp_playground.live import model_commands, run_commands
 from mlp_playground.live.connection import READY, Connection
-from mlp_playground.live.messages import ProtocolError
+from mlp_playground.live.messages import ClientMessage, ProtocolError
 from mlp_playground.live.outgoing import (
     data_message,
     dumps,
@@ -47,29 +47,44 @@ def apply_queued(session: LiveSession) -> bool:
     """
     did = False
     while session.commands:
-        conn, msg = session.commands.popleft()
+        conn, msg = session.commands[0]
+        if not session.costs.due(msg, time.monotonic()):
+            break  # an expensive one spaced out (live.command_costs): the rest wait behind it
+        session.commands.popleft()
+        session.costs.started(msg)
         did = True
-        if msg.type not in run_commands.QUIET_TYPES:
-            session.generation += 1
-            session.pacer.show_edit()
-        resets = session.trainer.resets
+        cpu = time.thread_time()
         try:
-            COMMANDS[msg.type](session, conn, **msg.args)
-        except ProtocolError as exc:
-            session.send(conn, exc.to_message(msg.type))
-        except ConfigError as exc:
-            where = f"config.{exc.field}" if msg.type == "configure" else exc.field
-            err = ProtocolError("invalid_value", str(exc.message), where)
-            session.send(conn, err.to_message(msg.type))
-        except ValueError as exc:
-            session.send(conn, ProtocolError("invalid_value", str(exc)).to_message(msg.type))
-        except Exception:  # a bug must not take the worker (and every session) down
-            log.exception("session %s: %s failed", session.id, msg.type)
-            err = ProtocolError("internal_error", f"{msg.type} failed on the server")
-            session.send(conn, err.to_message(msg.type))
-        if session.trainer.resets != resets:  # any re-initialisation is announced
-            session.send(None, reset_message(session.trainer, session.running))
+            _apply(session, conn, msg)
+        finally:
+            spent = time.thread_time() - cpu
+            session.pacer.served += spent  # the session's own share pays for it
+            session.costs.ran(msg, spent, time.monotonic())
     return did
+
+
+def _apply(session: LiveSession, conn: Connection | None, msg: ClientMessage) -> None:
+    """Worker: one command, its refusal answered to the sender."""
+    if msg.type not in run_commands.QUIET_TYPES:
+        session.generation += 1
+        session.pacer.show_edit()
+    resets = session.trainer.resets
+    try:
+        COMMANDS[msg.type](session, conn, **msg.args)
+    except ProtocolError as exc:
+        session.send(conn, exc.to_message(msg.type))
+    except ConfigError as exc:
+        where = f"config.{exc.field}" if msg.type == "configure" else exc.field
+        err = ProtocolError("invalid_value", str(exc.message), where)
+        session.send(conn, err.to_message(msg.type))
+    except ValueError as exc:
+        session.send(conn, ProtocolError("invalid_value", str(exc)).to_message(msg.type))
+    except Exception:  # a bug must not take the worker (and every session) down
+        log.exception("session %s: %s failed", session.id, msg.type)
+        err = ProtocolError("internal_error", f"{msg.type} failed on the server")
+        session.send(conn, err.to_message(msg.type))
+    if session.trainer.resets != resets:  # any re-initialisation is announced
+        session.send(None, reset_message(session.trainer, session.running))
 
 
 # --- helpers ----------------------------------------------------------------------------------

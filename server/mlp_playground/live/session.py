@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from mlp_playground.config import Settings
+from mlp_playground.live.command_costs import CommandCosts
 from mlp_playground.live.connection import Connection
 from mlp_playground.live.frame_production import FrameProducer
 from mlp_playground.live.messages import ClientMessage
@@ -97,6 +98,8 @@ class LiveSession:
         #: What the session is: config, trainer, running, subscription (a snapshot's content).
         self.state = SessionState.new(self.limits)
         self.commands: deque[tuple[Connection | None, ClientMessage]] = deque()
+        #: What its commands may still cost the worker (live.command_costs).
+        self.costs = CommandCosts()
         #: Bumped by every command: a frame started before a command is dropped, so nothing
         #: older than an event or a config change reaches a client after it.
         self.generation = 0

@@ -29,6 +29,7 @@ from mlp_playground.live.durable import ResumeForbidden
 from mlp_playground.live.messages import (
     DATA_REQUEST,
 )
+from mlp_playground.live.outgoing import dumps
 from mlp_playground.live.receiving import client_messages, error_text, origin_allowed
 from mlp_playground.live.registry import SessionRegistry
 from mlp_playground.live.session import LiveSession, resume_key_matches
@@ -209,9 +210,14 @@ async def _receive(registry: SessionRegistry, live: LiveSession, conn: Connectio
         if parsed.type in saved_runs.STORE_TYPES:  # the store blocks: off the receiver
             saved_runs.start(registry, live, conn, parsed)
             continue
+        refused = live.costs.refusal(len(live.commands), parsed, time.monotonic())
+        if refused is not None:  # what the worker owes every session (live.command_costs)
+            conn.push(dumps(refused.to_message(parsed.type)))
+            continue
         if parsed.type == "pause":
             # Stop at the end of the running chunk, before the worker even reads the queue.
             live.running = False
+        live.costs.admitted(parsed)
         live.submit(conn, parsed, activity=conn.role == "owner")
 
 
