@@ -247,6 +247,7 @@ def main() -> None:
         "MLPG_DATABASE_URL": f"sqlite:///{tmp / 'db.sqlite'}",
         "MLPG_MAX_SESSIONS": str(2 * args.students + 16),
         "MLPG_MAX_STUDENTS_PER_CLASS": str(args.students),
+        "MLPG_MAX_STUDENTS_PER_CLIENT": str(2 * args.students),  # every student is 127.0.0.1
         "MLPG_SNAPSHOT_INTERVAL_SECONDS": "1",
         # The first class's sessions end when it does, not after a grace period.
         "MLPG_SESSION_GRACE_SECONDS": "0",
