@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 
 from mlp_playground.cluster.class_bus import ROSTER, THUMBNAIL, ClassBus
-from mlp_playground.cluster.cluster import connect
+from mlp_playground.cluster.redis_client import connect
 from tests.support.cluster import RedisServer, run, until
 
 

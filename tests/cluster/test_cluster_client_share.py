@@ -29,17 +29,17 @@ def test_client_share_leases_across_processes(redis_server: RedisServer, prefix:
         await a.start()
         await b.start()
         try:
-            assert await a.try_acquire_client_session("10.0.0.9", "s1", 2)
-            assert await b.try_acquire_client_session("10.0.0.9", "s2", 2)
-            assert not await b.try_acquire_client_session("10.0.0.9", "s3", 2)
+            assert await a.shares.try_acquire("10.0.0.9", "s1", 2)
+            assert await b.shares.try_acquire("10.0.0.9", "s2", 2)
+            assert not await b.shares.try_acquire("10.0.0.9", "s3", 2)
             # Its class students are a share of their own.
-            assert await b.try_acquire_client_session("10.0.0.9", "st1", 1, "students")
-            assert not await a.try_acquire_client_session("10.0.0.9", "st2", 1, "students")
-            assert await b.try_acquire_client_session("10.0.0.8", "s3", 2)  # a share each
-            assert await b.try_acquire_client_session("10.0.0.9", "s1", 2)  # moved: same place
-            a.forget_client_lease("10.0.0.9", "s1")  # a let it go to b
-            await b.release_client_session("10.0.0.9", "s1")
-            assert await a.try_acquire_client_session("10.0.0.9", "s4", 2)
+            assert await b.shares.try_acquire("10.0.0.9", "st1", 1, "students")
+            assert not await a.shares.try_acquire("10.0.0.9", "st2", 1, "students")
+            assert await b.shares.try_acquire("10.0.0.8", "s3", 2)  # a share each
+            assert await b.shares.try_acquire("10.0.0.9", "s1", 2)  # moved: same place
+            a.shares.forget("10.0.0.9", "s1")  # a let it go to b
+            await b.shares.release("10.0.0.9", "s1")
+            assert await a.shares.try_acquire("10.0.0.9", "s4", 2)
         finally:
             await a.close()
             await b.close()

@@ -35,8 +35,8 @@ from mlp_playground.classroom.names import GuessCounter, name_key
 from mlp_playground.classroom.roster import student_entry
 from mlp_playground.classroom.thumbnails import ThumbnailSubscription
 from mlp_playground.cluster.class_bus import REPORT, ROSTER, THUMBNAIL, ClassBus
-from mlp_playground.cluster.cluster import connect
 from mlp_playground.cluster.errors import ClusterUnavailable
+from mlp_playground.cluster.redis_client import connect
 from mlp_playground.live.tasks import cancel_and_wait
 from mlp_playground.store.base import client_key
 

@@ -195,8 +195,7 @@ class ClassRegistry:
         return len(self.classes)
 
     def purge(self) -> None:
-        """Forget the classes that are over; their students become ordinary sessions (as
-        when a teacher ends a class), so they count in their address's ordinary share."""
+        """Forget classes that are over; their students become ordinary sessions."""
         now = self.clock()
         for klass in [k for k in self.classes.values() if k.expired(now)]:
             self.end_here(klass, "class_ended")

@@ -23,41 +23,19 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from redis.asyncio import Redis
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
-from redis.exceptions import ConnectionError as RedisConnectionError
-
 from mlp_playground.cluster.directory import SessionDirectory, SessionEntry
-from mlp_playground.cluster.errors import SOCKET_TIMEOUT, ClusterUnavailable, guarded
+from mlp_playground.cluster.errors import ClusterUnavailable, guarded
 from mlp_playground.cluster.fanout import CLOSE_TRY_AGAIN, RemoteWatch, StreamSink, Subscriber
 from mlp_playground.cluster.keys import Keys
 from mlp_playground.cluster.leases import LeaseScripts, LeaseSet
 from mlp_playground.cluster.models import ModelWriter
 from mlp_playground.cluster.publisher import Publisher
+from mlp_playground.cluster.redis_client import connect
+from mlp_playground.cluster.shares import ClientShares
 
 log = logging.getLogger("mlp_playground.cluster")
 
 HEARTBEAT = 2.0
-
-
-def connect(url: str, retries: int) -> Redis:
-    """A client that fails fast: 1 s socket timeouts, no retry after a timeout.
-
-    ``retries`` (0 or 1) applies to connection errors only: one immediate retry on a fresh
-    connection heals a pooled connection that died with a restarted Redis (redis-py only
-    notices on use), and costs nothing while Redis is down (the retry's connect is
-    refused at once). The subscriber's client has none: a broken stream must be seen.
-    """
-    return Redis.from_url(
-        url,
-        socket_timeout=SOCKET_TIMEOUT,
-        socket_connect_timeout=SOCKET_TIMEOUT,
-        retry=Retry(NoBackoff(), retries, supported_errors=(RedisConnectionError,)),
-        # redis-py 5.x pipelines retry only the errors listed here (none by default).
-        retry_on_error=[RedisConnectionError] if retries else [],
-        decode_responses=False,
-    )
 
 
 class Cluster:
@@ -82,7 +60,8 @@ class Cluster:
         self._scripts = LeaseScripts(self.redis)
         self.sessions = LeaseSet(self.redis, self._scripts, self.keys.sessions, self.lease_ttl)
         self._watcher_sets: dict[str, LeaseSet] = {}
-        self._client_sets: dict[tuple[str, str], LeaseSet] = {}  # by (address, kind)
+        #: Each client address's shares of sessions and students (``cluster.shares``).
+        self.shares = ClientShares(self.redis, self._scripts, self.keys, self.lease_ttl)
         self.directory = SessionDirectory(self.redis, self.keys, self.process_id, self.lease_ttl)
         self.models = ModelWriter(self.redis, self.keys, self.lease_ttl, model_interval)
         self.publisher = Publisher(self.redis, self.keys)
@@ -187,41 +166,7 @@ class Cluster:
 
     def _lease_sets(self) -> list[LeaseSet]:
         """Every lease set this process renews at each heartbeat."""
-        return [self.sessions, *self._watcher_sets.values(), *self._client_sets.values()]
-
-    def _client_share(self, client: str, kind: str) -> LeaseSet:
-        found = self._client_sets.get((client, kind))
-        if found is None:
-            key = self.keys.client_sessions(client, kind)
-            found = LeaseSet(self.redis, self._scripts, key, self.lease_ttl)
-            self._client_sets[client, kind] = found
-        return found
-
-    async def try_acquire_client_session(
-        self, client: str, session_id: str, cap: int, kind: str = "sessions"
-    ) -> bool:
-        """A place in ``client``'s share (``kind``: its sessions, or its class students)
-        over every process (idempotent for a session already counted, as a resume on
-        another process is)."""
-        return await self._client_share(client, kind).try_acquire(session_id, cap)
-
-    async def release_client_session(
-        self, client: str, session_id: str, kind: str = "sessions"
-    ) -> None:
-        lease_set = self._client_share(client, kind)
-        try:
-            await lease_set.release(session_id)
-        finally:
-            if not lease_set.held:
-                self._client_sets.pop((client, kind), None)
-
-    def forget_client_lease(self, client: str, session_id: str, kind: str = "sessions") -> None:
-        """Stop renewing a moved session's share place (its new process holds it)."""
-        lease_set = self._client_sets.get((client, kind))
-        if lease_set is not None:
-            lease_set.held.discard(session_id)
-            if not lease_set.held:
-                self._client_sets.pop((client, kind), None)
+        return [self.sessions, *self._watcher_sets.values(), *self.shares.lease_sets()]
 
     def new_watcher_id(self) -> str:
         """A watcher id unique across processes (for leases and targeted messages)."""

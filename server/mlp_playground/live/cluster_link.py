@@ -168,7 +168,7 @@ class ClusterLink:
         if session.class_code is not None:
             kind, cap = ("students", settings.max_students_per_client)
         try:
-            ok = await self.cluster.try_acquire_client_session(client, session.id, cap, kind)
+            ok = await self.cluster.shares.try_acquire(client, session.id, cap, kind)
         except ClusterUnavailable:
             return True
         if ok:
@@ -234,7 +234,7 @@ class ClusterLink:
         if moved:  # the process that took it holds the same cap place
             cluster.forget_session_lease(session.id)
             if share is not None and kind is not None:
-                cluster.forget_client_lease(share, session.id, kind)
+                cluster.shares.forget(share, session.id, kind)
             durable = self.registry.durable
             if durable is not None:  # the taker reads the snapshot once the entry is gone
                 await durable.settled(session.id, HANDOFF_SECONDS - 1.0)
@@ -243,7 +243,7 @@ class ClusterLink:
             if not moved:
                 await cluster.release_session(session.id)
                 if share is not None and kind is not None:
-                    await cluster.release_client_session(share, session.id, kind)
+                    await cluster.shares.release(share, session.id, kind)
         except ClusterUnavailable:
             pass  # the entries and the lease expire by themselves
 

@@ -49,6 +49,10 @@ if TYPE_CHECKING:
 log = logging.getLogger("mlp_playground.live")
 
 REAP_INTERVAL = 0.25
+ADMIT_SECONDS = 10.0
+"""A new or restored session waits at least this long for its first owner, whatever the
+grace period: the route awaits (the cluster's counts, a class's store) between creating
+it and attaching the owner, and with a grace period of 0 the reaper dropped it there."""
 SWITCH_INTERVAL = 0.001
 SHUTDOWN_SNAPSHOT_SECONDS = 10.0
 #: How a session leaving memory treats its snapshot (live.durable): "final" writes a last
@@ -94,6 +98,7 @@ class SessionRegistry:
         self._closing = False
         self._unscheduled: set[str] = set()  # restored sessions waiting for their owner
         self._admitting: set[str] = set()  # being counted in the cluster: not reaped yet
+        self._awaiting_owner: set[str] = set()  # created or restored, no owner attached yet
         #: Membership of the processes sharing ``settings.redis_url`` (None: this process
         #: is the whole server, and nothing here touches Redis).
         self.link: ClusterLink | None = None
@@ -286,6 +291,7 @@ class SessionRegistry:
 
     def _register(self, session: LiveSession, schedule: bool = True) -> None:
         self.sessions[session.id] = session
+        self._awaiting_owner.add(session.id)
         self._by_token[session.watch_token] = session
         if self.durable is not None:
             self.durable.attach(session)
@@ -353,6 +359,7 @@ class SessionRegistry:
             session.owner.request_close(1008, "session resumed by another connection")
         session.owner = conn
         session.orphaned_at = None
+        self._awaiting_owner.discard(session.id)
         if session.id in self._unscheduled and self._loop is not None:
             # The route sends the hello right after this call, without awaiting; the
             # callback runs after it, so the first step follows the hello.
@@ -381,6 +388,7 @@ class SessionRegistry:
         if session.closed:
             return
         session.closed = True
+        self._awaiting_owner.discard(session.id)
         session.running = False
         then = SNAPSHOT_ON_DROP.get(reason) if self.durable is not None else None
         if session.id in self._unscheduled:  # restored but never run: its snapshot stands
@@ -424,7 +432,8 @@ class SessionRegistry:
         for session in list(self.sessions.values()):
             if session.id in self._admitting:
                 continue
-            if session.orphaned_at is not None and now - session.orphaned_at >= grace:
+            wait = max(grace, ADMIT_SECONDS) if session.id in self._awaiting_owner else grace
+            if session.orphaned_at is not None and now - session.orphaned_at >= wait:
                 self.drop(session, "grace period over")
             elif now - session.last_activity >= idle:
                 self.drop(session, "idle")
