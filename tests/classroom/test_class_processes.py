@@ -423,3 +423,49 @@ def test_a_never_trained_student_of_a_killed_process_takes_their_name_back(serve
             await w.close()
 
     run(scenario())
+
+
+def test_a_slow_store_does_not_let_a_resuming_session_be_reaped(
+    make_client, redis_server, tmp_path
+):
+    """Grace period 0: a session restored from its snapshot has no owner until its class is
+    read from the store; a store that takes a second must not let the reaper (every
+    0.25 s) drop it meanwhile (with Redis, the reaper's clock starts once the session is
+    counted in the cluster). A new ordinary session does not ask the store at all."""
+    from tests.support import live as sync
+
+    c = make_client(
+        session_grace_seconds=0,
+        redis_url=redis_server.url,
+        redis_prefix=f"t{uuid.uuid4().hex[:8]}",
+        database_url=f"sqlite:///{tmp_path / 'db.sqlite'}",
+    )
+    store = c.app.state.store
+    slow_reads: list[str] = []
+    real = store.member_of
+
+    def slow_member_of(session_id: str):
+        slow_reads.append(session_id)
+        time.sleep(1.0)
+        return real(session_id)
+
+    store.member_of = slow_member_of
+    with c.websocket_connect("/ws") as ws:
+        hello = sync.recv(ws)
+        sid, key = hello["session_id"], hello["resume_key"]
+        sync.until(ws, "data")
+        sync.send(ws, "play")
+        sync.until(ws, "metrics")
+        sync.send(ws, "pause")
+    assert slow_reads == []  # a new session is nobody's student: no look-up
+    registry = c.app.state.registry
+    deadline = time.monotonic() + 5
+    while registry.get(sid) is not None:
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    with c.websocket_connect(f"/ws?session={sid}&resume_key={key}") as ws:
+        again = sync.recv(ws)
+        assert again["type"] == "hello" and again["resumed"] is True, again
+        assert slow_reads == [sid]
+        sync.until(ws, "data")
+        assert registry.get(sid) is not None

@@ -9,6 +9,7 @@ route keeps one path for creating sessions (and the server-wide session cap).
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -105,7 +106,14 @@ async def _reclaims(
 
 
 async def restore(websocket: WebSocket, session: LiveSession) -> None:
-    """A resumed session keeps its class membership (see ``ClassRegistry.restore``)."""
+    """A resumed session keeps its class membership (see ``ClassRegistry.restore``). Not
+    reaped meanwhile: the store may be asked, and its owner is attached only after."""
     classes = getattr(websocket.app.state, "classes", None)
-    if classes is not None:
+    if classes is None or session.class_code is not None:
+        return
+    orphaned, session.orphaned_at = session.orphaned_at, None
+    try:
         await classes.restore(session)
+    finally:
+        if session.owner is None and orphaned is not None:
+            session.orphaned_at = time.monotonic()

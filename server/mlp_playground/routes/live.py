@@ -110,7 +110,7 @@ async def owner_socket(
         return
     if enrol is not None:
         enrol(live)
-    else:
+    elif resumed:
         await students.restore(websocket, live)  # a resumed student stays in their class
     refusal = await registry.claim_share(live)  # the share over every process
     if refusal is not None:
