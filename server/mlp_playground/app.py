@@ -74,13 +74,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 @asynccontextmanager
 async def _classes_in(app: FastAPI, store: Any, registry: Any) -> AsyncIterator[None]:
-    """The classes kept in the store, and shared over Redis when it is configured."""
-    from mlp_playground.classroom.class_link import ClassLink
+    """The classes kept in the store, and shared over Redis when it is configured.
 
+    The link is imported only with Redis configured: the single-process install has no
+    ``redis`` package.
+    """
     classes = app.state.classes
     classes.use_store(store)
     classes.start(registry)
-    link = await ClassLink.start(classes, registry, store)
+    link = None
+    if registry.link is not None:
+        from mlp_playground.classroom.class_link import ClassLink
+
+        link = await ClassLink.start(classes, registry, store)
     try:
         yield
     finally:
