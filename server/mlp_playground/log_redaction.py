@@ -8,6 +8,12 @@ over. ``RedactSecrets`` rewrites such values (a query parameter named ``token``,
 ``secret``, ``password`` or ending in ``_token``/``_key``) and the token of a watch link
 (``/ws/watch/<token>``) before a record is formatted, on the uvicorn loggers and on every
 handler of the root logger (the app's own loggers), whatever the log level.
+
+At ``--log-level debug`` the websockets library also logs every frame (``< TEXT '{...}'``,
+``> TEXT ...``): an owner's ``hello`` carries its ``resume_key`` and a teacher's messages
+their class, cut at an arbitrary length, so those lines are dropped rather than masked.
+A JSON text quoted elsewhere keeps its shape with secret values (``"resume_key": "..."``,
+``"teacher_token"``, ``"watch_token"``...) written as ``***``.
 """
 
 from __future__ import annotations
@@ -28,6 +34,15 @@ SECRET_QUERY = re.compile(
 #: ``/ws/watch/<token>``: a watch link is a capability too.
 WATCH_PATH = re.compile(r"(?P<name>/ws/watch/)[^/?#\s\"']+")
 
+#: ``"resume_key": "abc"`` in a JSON text (a quoted message body): the value masked.
+SECRET_JSON = re.compile(
+    r"(?P<name>[\"'](?:[A-Za-z0-9.-]*_)?(?:token|key|secret|password)[\"']\s*:\s*[\"'])"
+    r"[^\"']*",
+    re.IGNORECASE,
+)
+#: The websockets library's frame lines (``logger.debug("< %s", frame)``): whole messages.
+FRAME_LINES = frozenset({"< %s", "> %s"})
+
 #: uvicorn's request lines and websocket lines, wherever its logging config sends them.
 UVICORN_LOGGERS = ("uvicorn.access", "uvicorn.error")
 
@@ -38,6 +53,8 @@ def redact(text: str) -> str:
         text = SECRET_QUERY.sub(lambda m: m.group("name") + MASK, text)
     if "/ws/watch/" in text:
         text = WATCH_PATH.sub(lambda m: m.group("name") + MASK, text)
+    if ":" in text:
+        text = SECRET_JSON.sub(lambda m: m.group("name") + MASK, text)
     return text
 
 
@@ -58,6 +75,8 @@ class RedactSecrets(logging.Filter):
     shape: uvicorn's access formatter unpacks it by position)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if record.msg in FRAME_LINES:
+            return False
         if isinstance(record.msg, str):
             record.msg = redact(record.msg)
         if isinstance(record.args, tuple):

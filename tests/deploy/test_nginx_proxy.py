@@ -142,3 +142,20 @@ def test_watchers_and_predict_on_either_process(stack: Stack) -> None:
             assert answered == stack.backends
 
     asyncio.run(asyncio.wait_for(scenario(), 45))
+
+
+def test_nginx_access_log_keeps_no_secret(stack: Stack) -> None:
+    """The shipped log format writes method and path: no teacher token, resume key or
+    watch token reaches nginx's access log (the app's own log masks them too)."""
+    with proxy_client(stack) as client:
+        klass = client.post("/classes", json={}).json()
+        code, token = klass["code"], klass["teacher_token"]
+        client.get(f"/c/{code}?token={token}&resume_key=key-{token}")
+        client.get(f"/ws/watch/watch-{token}")
+    log_file = stack.nginx.workdir / "access.log"
+    deadline = time.monotonic() + 5
+    while f"/c/{code}" not in log_file.read_text() and time.monotonic() < deadline:
+        time.sleep(0.05)  # nginx writes each line when its request ends
+    text = log_file.read_text()
+    assert f'"GET /c/{code}"' in text and '"GET /ws/watch/***"' in text
+    assert token not in text, text[-500:]

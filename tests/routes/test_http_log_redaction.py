@@ -4,6 +4,7 @@ uvicorn's websocket lines print ``?token=***``."""
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 
 import httpx
@@ -49,3 +50,29 @@ def test_the_filter_keeps_the_access_formatters_arguments() -> None:
         record.getMessage() == '127.0.0.1:5 - "GET /ws/watch/***?key=***&session=s1 HTTP/1.1" 200'
     )
     assert redact("/ws?session=s1&monkey=1") == "/ws?session=s1&monkey=1"  # public values stay
+
+
+def test_message_bodies_keep_their_secrets_out_of_a_debug_log() -> None:
+    """At debug level the websockets library logs each frame: an owner's ``hello`` (its
+    resume key) and a teacher's roster must not reach the log."""
+    with running_server(None, "--log-level", "debug") as server:
+        klass = httpx.post(server.url + "/classes", json={}).json()
+        token = klass["teacher_token"]
+
+        async def owner_and_teacher() -> str:
+            async with websockets.connect(f"ws://127.0.0.1:{server.port}/ws") as ws:
+                hello = json.loads(await asyncio.wait_for(ws.recv(), 10))
+                await ws.send(json.dumps({"type": "noop", "resume_key": hello["resume_key"]}))
+                await asyncio.wait_for(ws.recv(), 10)  # its error: the message was read
+            url = f"ws://127.0.0.1:{server.port}/ws/class/{klass['code']}?token={token}"
+            async with websockets.connect(url) as ws:
+                await asyncio.wait_for(ws.recv(), 10)
+            return str(hello["resume_key"])
+
+        resume_key = asyncio.run(owner_and_teacher())
+        log_text = server.output()
+    assert "connection open" in log_text  # the debug level was on
+    assert resume_key not in log_text and token not in log_text
+    assert redact('{"resume_key": "k1", "session_id": "s1"}') == (
+        '{"resume_key": "***", "session_id": "s1"}'
+    )

@@ -77,9 +77,10 @@ def loopback_config(shipped: str, listen_port: int, backends: list[int], workdir
         f"    {kind}_temp_path {workdir}/{kind};"
         for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
     )
+    text = _replace_once(r"^http \{", f"http {{\n{temp}", text)
     text = _replace_once(
-        r"^http \{",
-        f"http {{\n{temp}\n    access_log {workdir}/access.log;",
+        r"^(\s*)access_log /var/log/nginx/access.log playground;",
+        rf"\g<1>access_log {workdir}/access.log playground;",
         text,
     )
     text = _replace_once(
