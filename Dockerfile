@@ -22,7 +22,12 @@ RUN pip wheel --no-deps --wheel-dir /wheels .
 
 # Run stage: the installed wheel, no source checkout.
 FROM base
-ENV MLPG_DATABASE_URL=sqlite:////data/mlp-playground.db
+# Bound to 0.0.0.0 inside the container, the server would answer any Host name, so a web
+# page whose name was rebound to 127.0.0.1 (DNS rebinding) could drive it: it answers the
+# loopback names only, as it does outside a container. Serving it under a name means
+# naming it: docker run -e MLPG_ALLOWED_HOSTS='["class.school.example"]' ...
+ENV MLPG_DATABASE_URL=sqlite:////data/mlp-playground.db \
+    MLPG_ALLOWED_HOSTS='["localhost", "127.0.0.1"]'
 COPY --from=build /wheels /wheels
 RUN pip install --no-deps /wheels/*.whl \
     && rm -rf /wheels \

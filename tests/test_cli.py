@@ -80,11 +80,19 @@ def test_dockerfile_cmd_starts_the_server_outside_docker():
     exe = shutil.which(cmd[0])
     if exe is None:  # not installed as a script: run the same entry point
         cmd = [sys.executable, "-m", "mlp_playground", *cmd[1:]]
+    hosts = re.search(r"^\s+MLPG_ALLOWED_HOSTS='([^']*)'", DOCKERFILE, re.MULTILINE)
+    assert hosts, "the image names the hosts it answers (0.0.0.0 would answer any name)"
+    env = {**os.environ, "MLPG_ALLOWED_HOSTS": hosts.group(1)}
     proc = subprocess.Popen(
-        cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=dict(os.environ)
+        cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env
     )
     try:
-        assert _wait_healthy(proc, f"http://127.0.0.1:{port}") == "ok"
+        url = f"http://127.0.0.1:{port}"
+        assert _wait_healthy(proc, url) == "ok"
+        # DNS rebinding: a page under another name that resolves to 127.0.0.1 is refused.
+        assert httpx.get(url + "/", headers={"Host": "rebound.example"}).status_code == 400
+        named = httpx.get(url + "/api/options", headers={"Host": f"localhost:{port}"})
+        assert named.status_code == 200
     finally:
         _stop(proc)
 

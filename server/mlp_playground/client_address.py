@@ -32,12 +32,32 @@ def trusted_networks(entries: tuple[str, ...]) -> tuple[Network, ...]:
     return tuple(ip_network(entry, strict=False) for entry in entries)
 
 
+IPV6_CLIENT_PREFIX = 64
+"""An IPv6 client is counted by its /64: one home or phone gets a whole /64 and may pick
+any address in it, so counting single addresses would give it 2^64 shares."""
+
+
 def _normal(text: str) -> str | None:
     """An address in its canonical spelling, or None if ``text`` is not one."""
     try:
         return str(ip_address(text.strip()))
     except ValueError:
         return None
+
+
+def client_key(address: str) -> str:
+    """What per-client limits count ``address`` by: an IPv4 address itself (also when it
+    comes IPv4-mapped, ``::ffff:10.0.0.7``), an IPv6 one by its /64 (``2001:db8::/64``);
+    loopback as it is. Anything else (not an address) unchanged."""
+    try:
+        parsed = ip_address(address)
+    except ValueError:
+        return address
+    if parsed.version == 4 or parsed.is_loopback:
+        return str(parsed)
+    if parsed.ipv4_mapped is not None:
+        return str(parsed.ipv4_mapped)
+    return str(ip_network(f"{parsed}/{IPV6_CLIENT_PREFIX}", strict=False))
 
 
 def _trusted(address: str, proxies: tuple[Network, ...]) -> bool:
@@ -76,4 +96,4 @@ def client_address(conn: HTTPConnection) -> str:
     settings = conn.app.state.settings
     peer = conn.client.host if conn.client else None
     proxies = trusted_networks(tuple(settings.trusted_proxies))
-    return resolve(peer, conn.headers.getlist("x-forwarded-for"), proxies)
+    return client_key(resolve(peer, conn.headers.getlist("x-forwarded-for"), proxies))

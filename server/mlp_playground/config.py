@@ -82,6 +82,11 @@ class Settings(BaseSettings):
     #: raises it (to its largest class, say).
     max_students_per_client: int = 8
     max_watchers: int = 200
+    #: Watcher sockets one client address may hold in one process, over every session: a
+    #: script with a watch link could otherwise hold ``max_watchers`` sockets on each of
+    #: many sessions, every one sent each frame. A school behind one NAT address whose
+    #: students all watch the teacher's session raises it.
+    max_watchers_per_client: int = 32
     session_grace_seconds: float = 10.0
     idle_timeout_seconds: float = 1800.0
     max_message_bytes: int = 65_536

@@ -152,6 +152,23 @@ def test_guessing_codes_locks_out_the_guesser_only() -> None:
             assert next_of(ws, "hello")["class"] == code
 
 
+def test_another_sites_page_cannot_spend_a_students_guesses() -> None:
+    """``<img src=".../c/XXXX">`` on a hostile page, in the student's own browser: those
+    misses count in a cross-site bucket, and the student still opens their class."""
+    env = {"MLPG_MAX_UNKNOWN_CODES_PER_MINUTE": "3"}
+    with running_server(env) as server:
+        with client_from("127.0.0.1", server.url) as teacher:
+            code = teacher.post("/classes").json()["code"]
+        with client_from("127.0.0.2", server.url) as browser:
+            hostile = {"Sec-Fetch-Site": "cross-site"}
+            tries = [browser.get(f"/c/BAD{i}", headers=hostile).status_code for i in range(4)]
+            assert tries == [404, 404, 404, 429]  # the cross-site bucket has its limit too
+            typed = browser.get(f"/c/{code}", headers={"Sec-Fetch-Site": "none"})
+            assert typed.status_code == 200
+            with ws_from("127.0.0.2", f"{ws_url(server.url)}/ws?class={code}&name=Ada") as ws:
+                assert next_of(ws, "hello")["class"] == code
+
+
 def test_wrong_teacher_tokens_count_as_guesses() -> None:
     env = {"MLPG_MAX_UNKNOWN_CODES_PER_MINUTE": "3"}
     with running_server(env) as server, client_from("127.0.0.1", server.url) as http:
@@ -168,7 +185,8 @@ def test_wrong_teacher_tokens_count_as_guesses() -> None:
 @pytest.mark.parametrize(
     ("name", "why"),
     [
-        ("\u200b\u200b", "1 to"),  # zero-width spaces only: nothing left
+        ("\u200b\u200b", "visible"),  # zero-width spaces only: nothing left
+        ("", "1 to"),
         ("\u3164", "visible"),  # Hangul filler
         ("\u2800\u2800", "visible"),  # Braille blank
         ("\uffa0", "visible"),  # half-width Hangul filler
@@ -188,6 +206,13 @@ def test_nicknames_are_nfkc_and_compared_up_to_look_alikes() -> None:
     assert len(keys) == 1
     assert name_key("Adá") != name_key("Ada")  # an accent is visible: another name
     assert name_key("B0b") == name_key("Bob")
+    # Blanks that are letters or symbols (not Cf) go too, so no "Ada" + filler twin.
+    for hidden in ("\u3164", "\u2800", "\u034f", "\ufe0f", "\U000e0100", "\u180b"):
+        assert check_nickname(f"Ada{hidden}") == "Ada", repr(hidden)
+        assert check_nickname(f"A{hidden}da") == "Ada", repr(hidden)
+    # Latin small capitals and alpha, Armenian and Cherokee look-alikes.
+    for twin in ("\u0251da", "\u1d00da", "\u13aada", "\uab7ada", "B\u0585b"):
+        assert name_key(twin) in (name_key("Ada"), name_key("Bob")), repr(twin)
     assert name_key("Bo") != name_key("Bob")
 
 

@@ -73,3 +73,22 @@ def test_behind_a_trusted_proxy_the_right_most_untrusted_address_counts() -> Non
         assert hop.status_code == 201
         third = proxy.post("/runs", json=RUN, headers={"X-Forwarded-For": "7.7.7.7"})
         assert third.status_code == 429
+
+
+def test_an_ipv6_client_is_counted_by_its_slash_64() -> None:
+    """A phone picks any address of its /64: hopping within it must not buy new shares;
+    a neighbour in another /64 keeps its own count."""
+    env = {**LIMIT, "MLPG_TRUSTED_PROXIES": "127.0.0.2"}
+    with running_server(env) as server, client_from("127.0.0.2", server.url) as proxy:
+        hops = [
+            proxy.post("/runs", json=RUN, headers={"X-Forwarded-For": f"2001:db8:0:1::{i:x}"})
+            for i in range(1, 4)
+        ]
+        assert [r.status_code for r in hops] == [201, 201, 429]
+        other = proxy.post("/runs", json=RUN, headers={"X-Forwarded-For": "2001:db8:0:2::1"})
+        assert other.status_code == 201
+        mapped = [
+            proxy.post("/runs", json=RUN, headers={"X-Forwarded-For": address})
+            for address in ("::ffff:5.6.7.8", "5.6.7.8", "5.6.7.8")
+        ]
+        assert [r.status_code for r in mapped] == [201, 201, 429]  # one IPv4 client

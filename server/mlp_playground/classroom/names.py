@@ -25,6 +25,15 @@ FORBIDDEN_IN_NAMES = frozenset("\u2028\u2029\u202a\u202b\u202c\u202d\u202e\u2066
 
 #: Letters that draw nothing (Hangul fillers; NFKC maps U+3164 and U+FFA0 onto U+1160).
 BLANK_LETTERS = frozenset("\u115f\u1160\u3164\uffa0")
+#: Code points that draw nothing and are not format characters (Cf), dropped from a
+#: nickname like those: the Hangul fillers, the Braille blank, the combining grapheme
+#: joiner, the variation selectors and the Mongolian and Khmer ones (Unicode's
+#: Default_Ignorable_Code_Point, less Cf). "Ada\u3164" would otherwise sit beside "Ada".
+INVISIBLE = BLANK_LETTERS | frozenset(
+    "\u2800\u034f\u17b4\u17b5\u180b\u180c\u180d\u180f"
+    + "".join(map(chr, range(0xFE00, 0xFE10)))
+    + "".join(map(chr, range(0xE0100, 0xE01F0)))
+)
 #: Look-alikes folded onto one letter when nicknames are compared, so "Аda" (Cyrillic А)
 #: cannot sit on the wall beside "Ada". Applied after ``casefold``: lower-case forms only.
 #: Cyrillic and Greek letters drawn like Latin ones, and the digits read as letters.
@@ -35,6 +44,15 @@ CONFUSABLES = str.maketrans(
         "х": "x", "ѕ": "s", "ԁ": "d", "ԛ": "q", "ԝ": "w", "ӏ": "l", "ɡ": "g",
         "α": "a", "β": "b", "ε": "e", "η": "n", "ι": "i", "κ": "k", "ν": "v", "ο": "o",
         "ρ": "p", "τ": "t", "υ": "u", "χ": "x", "ω": "w",
+        "ɑ": "a", "ı": "i", "ɩ": "i", "ʏ": "y", "ɢ": "g", "ʜ": "h", "ʟ": "l", "ɴ": "n",
+        "ʀ": "r", "ᴀ": "a", "ᴄ": "c", "ᴅ": "d", "ᴇ": "e", "ᴋ": "k", "ᴍ": "m", "ᴏ": "o",
+        "ᴘ": "p", "ᴛ": "t", "ᴜ": "u", "ᴠ": "v", "ᴡ": "w", "ᴢ": "z",
+        "օ": "o", "ս": "u", "հ": "h", "ո": "n", "ց": "g", "զ": "q",
+        # Cherokee (casefold gives the capitals): Ꭺ Ᏼ Ꮯ Ꭰ Ꭼ Ꮐ Ꮋ Ꭵ Ꭻ Ꮶ Ꮮ Ꮇ Ꮲ Ꭱ Ꮪ Ꭲ Ꮩ Ꮃ Ꮓ
+        "\u13aa": "a", "\u13f4": "b", "\u13df": "c", "\u13a0": "d", "\u13ac": "e",
+        "\u13c0": "g", "\u13bb": "h", "\u13a5": "i", "\u13ab": "j", "\u13e6": "k",
+        "\u13de": "l", "\u13b7": "m", "\u13e2": "p", "\u13a1": "r", "\u13da": "s",
+        "\u13a2": "t", "\u13d9": "v", "\u13b3": "w", "\u13c3": "z",
         "0": "o", "1": "l", "|": "l",
     }
 )  # fmt: skip
@@ -57,7 +75,8 @@ def check_nickname(name: str | None) -> str:
 
     NFKC folds compatibility forms (full-width letters, ligatures) onto plain ones, and
     invisible format characters (category Cf: zero-width spaces and joiners) are removed,
-    so that a name looks like what it is. It must hold at least one visible letter or digit:
+    so that a name looks like what it is; so are the other code points that draw nothing
+    (``INVISIBLE``: fillers, the Braille blank, variation selectors). It must hold at least one visible letter or digit:
     a name of blanks (U+3164, U+2800, zero-width spaces) would be a hole on the teacher's
     wall. Nicknames are shown as text, never as HTML (the server never builds markup from
     them, and the pages put them in ``textContent``), so ``<b>`` is allowed and shown as typed.
@@ -68,7 +87,11 @@ def check_nickname(name: str | None) -> str:
     for ch in folded:
         if unicodedata.category(ch) == "Cc" or ch in FORBIDDEN_IN_NAMES:
             raise ValueError("a nickname may not contain control characters")
-    trimmed = "".join(ch for ch in folded if unicodedata.category(ch) != "Cf").strip()
+    trimmed = "".join(
+        ch for ch in folded if unicodedata.category(ch) != "Cf" and ch not in INVISIBLE
+    ).strip()
+    if not trimmed and folded.strip():
+        raise ValueError("a nickname needs at least one visible letter or digit")
     if not 1 <= len(trimmed) <= MAX_NICKNAME:
         raise ValueError(f"a nickname is 1 to {MAX_NICKNAME} characters, got {len(trimmed)}")
     if not any(unicodedata.category(ch)[0] in "LN" and ch not in BLANK_LETTERS for ch in trimmed):
@@ -83,7 +106,11 @@ def name_key(name: str) -> str:
     ("Adá" is another name), since they are visible.
     """
     folded = unicodedata.normalize("NFKC", name).casefold().translate(CONFUSABLES)
-    return "".join(ch for ch in folded if not ch.isspace())
+    return "".join(
+        ch
+        for ch in folded
+        if not ch.isspace() and ch not in INVISIBLE and unicodedata.category(ch) != "Cf"
+    )
 
 
 class GuessCounter:

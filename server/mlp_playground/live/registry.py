@@ -99,6 +99,7 @@ class SessionRegistry:
         self._unscheduled: set[str] = set()  # restored sessions waiting for their owner
         self._admitting: set[str] = set()  # being counted in the cluster: not reaped yet
         self._awaiting_owner: set[str] = set()  # created or restored, no owner attached yet
+        self._watchers_of: dict[str, int] = {}  # client address -> its watcher sockets here
         #: Membership of the processes sharing ``settings.redis_url`` (None: this process
         #: is the whole server, and nothing here touches Redis).
         self.link: ClusterLink | None = None
@@ -279,6 +280,22 @@ class SessionRegistry:
             self._admitting.discard(session.id)
             session.orphaned_at = time.monotonic() if session.owner is None else None
         return not session.closed
+
+    def hold_watcher_place(self, client: str) -> bool:
+        """One more watcher socket for ``client`` in this process, unless it holds
+        ``max_watchers_per_client`` (then False); give it back with ``release_watcher_place``."""
+        held = self._watchers_of.get(client, 0)
+        if held >= self.settings.max_watchers_per_client:
+            return False
+        self._watchers_of[client] = held + 1
+        return True
+
+    def release_watcher_place(self, client: str) -> None:
+        held = self._watchers_of.get(client, 0) - 1
+        if held > 0:
+            self._watchers_of[client] = held
+        else:
+            self._watchers_of.pop(client, None)
 
     async def admit_watcher(self, session: LiveSession, conn: Connection) -> bool:
         """Add a watcher if the session has fewer than ``max_watchers`` (on every process)."""

@@ -120,9 +120,17 @@ async def student_page(code: str, request: Request) -> Response:
     """The page, which reads the code from its path, asks for a nickname and joins.
 
     An unknown code counts against the client's ``max_unknown_codes_per_minute``; over it
-    every code answers 429 (with Retry-After), known or not."""
+    every code answers 429 (with Retry-After), known or not.
+
+    A cross-site request (``Sec-Fetch-Site: cross-site``: another site's ``<img>`` or link)
+    counts in a bucket of its own: a hostile page could otherwise make a student's browser
+    spend that student's guesses and lock them out of typing their class's code. A script
+    that sends the header only gets a second bucket as small as the first."""
+    client = client_address(request)
+    if request.headers.get("sec-fetch-site") == "cross-site":
+        client += " cross-site"
     try:
-        klass = await classes_of(request).find(code, client_address(request))
+        klass = await classes_of(request).find(code, client)
     except TooManyGuesses as exc:
         return HTMLResponse(TOO_MANY_PAGE, status_code=429, headers=retry_after(exc.retry_after))
     if klass is None:

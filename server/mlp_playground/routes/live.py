@@ -173,10 +173,22 @@ async def _from_snapshot(
 
 @router.websocket("/ws/watch/{token}")
 async def watcher_socket(websocket: WebSocket, token: str) -> None:
-    """Follow a session read-only; an unknown token closes with 1008."""
+    """Follow a session read-only; an unknown token closes with 1008; a client holding
+    ``max_watchers_per_client`` watcher sockets here gets ``too_many_watchers`` and 1013."""
     registry: SessionRegistry = websocket.app.state.registry
     if await _refuse_foreign_origin(websocket, registry):
         return
+    client = client_address(websocket)
+    if not registry.hold_watcher_place(client):
+        await refuse_watcher(websocket, registry.settings.max_watchers_per_client, client=True)
+        return
+    try:
+        await _watch(websocket, registry, token)
+    finally:
+        registry.release_watcher_place(client)
+
+
+async def _watch(websocket: WebSocket, registry: SessionRegistry, token: str) -> None:
     live = registry.by_watch_token(token)
     if live is None and registry.link is not None:
         await live_remote.watch(websocket, registry, token)  # held by another process?

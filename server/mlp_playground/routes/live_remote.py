@@ -30,11 +30,15 @@ if TYPE_CHECKING:  # Redis is an optional dependency: imported only when it is c
     from mlp_playground.live.cluster_link import ClusterLink
 
 
-async def refuse_watcher(websocket: WebSocket, limit: int) -> None:
-    """The session's watcher cap (counted on every process) is reached: say so, close 1013."""
-    await websocket.send_text(
-        error_text("too_many_watchers", f"this session already has {limit} watchers")
+async def refuse_watcher(websocket: WebSocket, limit: int, client: bool = False) -> None:
+    """The session's watcher cap (counted on every process) or, ``client``, the address's
+    own (``max_watchers_per_client``) is reached: say so, close 1013."""
+    message = (
+        f"this address already watches through {limit} sockets (max_watchers_per_client)"
+        if client
+        else f"this session already has {limit} watchers"
     )
+    await websocket.send_text(error_text("too_many_watchers", message))
     await websocket.close(CLOSE_TRY_AGAIN, "too many watchers")
 
 
