@@ -112,6 +112,27 @@ def test_a_restored_snapshot_continues_exactly_like_the_original():
     assert b.optimizer.steps == a.trainer.optimizer.steps
 
 
+def test_a_resume_key_is_checked_from_the_meta_alone():
+    """A wrong key for a big snapshot costs a fraction of a full decode: the arrays are
+    not inflated before the key is checked."""
+    a = _session(network={"hidden_layers": [256] * 6})
+    blob = snapshot.encode(snapshot.capture(a))
+    meta = snapshot.decode(blob, meta_only=True)
+    assert meta.arrays == {} and meta.meta == snapshot.decode(blob).meta
+
+    def best_of(fn, n=5):
+        times = []
+        for _ in range(n):
+            t = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - t)
+        return min(times)
+
+    whole = best_of(lambda: snapshot.decode(blob))
+    head = best_of(lambda: snapshot.decode(blob, meta_only=True))
+    assert head < whole / 4, (head, whole)
+
+
 def test_snapshot_bytes_are_npz_without_pickle():
     blob = snapshot.encode(snapshot.capture(_session()))
     with np.load(io.BytesIO(blob), allow_pickle=False) as npz:

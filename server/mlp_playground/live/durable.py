@@ -311,7 +311,7 @@ class Durability:
         if snap is None:
             return None
         try:
-            found = (await asyncio.to_thread(decode, snap.data)).meta.get("resume_hash")
+            found = (await asyncio.to_thread(decode, snap.data, True)).meta.get("resume_hash")
         except SnapshotError:
             return None
         return str(found) if found else None
@@ -330,9 +330,10 @@ class Durability:
             return None
 
         def build() -> tuple[SessionState, str]:
-            decoded = decode(snap.data)
-            if not resume_key_matches(resume_key, decoded.meta.get("resume_hash")):
+            # The key first, from the meta alone: a wrong key costs no arrays' inflating.
+            if not resume_key_matches(resume_key, decode(snap.data, True).meta.get("resume_hash")):
                 raise ResumeForbidden(sid)
+            decoded = decode(snap.data)
             return restore(decoded, limits), str(decoded.meta["watch_token"])
 
         try:

@@ -168,11 +168,15 @@ class Decoded:
     arrays: dict[str, np.ndarray]
 
 
-def decode(data: bytes) -> Decoded:
-    """Bytes -> meta and arrays; ``SnapshotError`` for anything that is not our snapshot."""
+def decode(data: bytes, meta_only: bool = False) -> Decoded:
+    """Bytes -> meta and arrays; ``SnapshotError`` for anything that is not our snapshot.
+
+    ``meta_only``: the arrays are not read (``arrays`` is empty): what a resume-key check
+    needs, without inflating up to ``max_snapshot_bytes`` for a key that may be wrong."""
     try:
         with np.load(io.BytesIO(data), allow_pickle=False) as npz:
-            arrays = {k: npz[k] for k in npz.files}
+            names = [META] if meta_only else npz.files
+            arrays = {k: npz[k] for k in names}
         meta = json.loads(arrays.pop(META).tobytes().decode())
     except Exception as exc:  # zipfile, numpy and json each raise their own
         raise SnapshotError(f"unreadable snapshot: {exc}") from None
