@@ -1,5 +1,12 @@
 """Frames: decided and prepared on the worker thread, rendered on the frame thread.
 
+A small net's frame is rendered on the worker itself (``INLINE_FRAME_MACS``): its NumPy
+calls are too short to release the GIL for long, so handing it to the frame thread only
+made the two threads trade the GIL (bench/profile_loop.py, 55 sessions of 2-8-8-2 at the
+page's pace: worst frames/s 12.6 and 11.6 -> 14.7 and 13.4, server CPU per frame -14 %).
+A larger one still goes to the frame thread, so that its long grid pass overlaps the
+other sessions' training.
+
 ``FrameProducer`` (worker side) decides that a frame is due, computes its numbers on the
 trainer (metrics, and the rate-limited stats and transform), copies the weights into a
 private replica and hands a ``FrameJob`` to the frame thread. ``FrameJob`` (frame thread
@@ -42,6 +49,9 @@ STATS_MAX_POINTS = 512  # layer statistics on a bounded sample of the training p
 TRANSFORM_INTERVAL = 0.1  # at most 10 transform messages a second
 MC_WORK_BUDGET = 2e8  # multiply-adds of one frame's MC-dropout passes (~40 ms)
 MC_MIN_RESOLUTION = 16  # a big net's MC grid is coarser, never below this
+#: A frame whose grid passes take at most this many multiply-adds (weights x grid points;
+#: a 2-8-8-2 net on a 100x100 grid is ~1e6, ~0.2 ms) is rendered on the worker.
+INLINE_FRAME_MACS = 4e6
 
 
 class FrameSource(Protocol):
@@ -124,7 +134,7 @@ class FrameProducer:
             if not session.running and not pacer.pending_steps:
                 due = [t.next for name, t in self.throttles.items() if polls.get(name) == "owed"]
                 pacer.hold_for_owed(min(due))
-        if self.submit is None:
+        if self.submit is None or job.grid_macs() <= INLINE_FRAME_MACS:
             job.run()
         else:
             self.submit(job)
@@ -298,6 +308,17 @@ class FrameJob:
     @property
     def session_id(self) -> str:
         return self.session.id
+
+    def grid_macs(self) -> float:
+        """Multiply-adds of this frame's grid passes (weights x points, MC passes included)."""
+        weights = sum(p.size for name, p in self.model.params.items() if name.endswith(".W"))
+        points = sum(
+            0 if x is None else x.shape[0]
+            for x in (self.grid_inputs, self.unit_inputs, self.thumbnail_inputs)
+        )
+        if self.mc_passes and self.mc_inputs is not None:
+            points += self.mc_passes * self.mc_inputs.shape[0]
+        return float(weights * points)
 
     def run(self) -> None:
         """Frame thread: compute, encode and deliver (or drop if a command came since)."""
