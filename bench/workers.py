@@ -271,7 +271,7 @@ async def measure(servers: Servers, owners: int, watchers: int, args, redis) -> 
         assert c.stdout is not None
         line = await c.stdout.readline()
         if line.strip() != b"ready":
-            raise SystemExit(f"load client failed to start: {line!r}")
+            raise LoadClientFailed(f"load client failed to start: {line!r}")
     placement = servers.placement() if owners else []
     pids = servers.server_pids()
     cpu0 = {p: cpu_seconds(p) for p in pids}
@@ -326,13 +326,24 @@ async def measure(servers: Servers, owners: int, watchers: int, args, redis) -> 
     return r
 
 
+class LoadClientFailed(Exception):
+    """A load client could not connect (seen once: a fresh server refused its first
+    connections): the probe says nothing of capacity, so it is run again."""
+
+
 def trial(workers: int, owners: int, watchers: int, args, redis, tmp: Path) -> Result:
     separate = bool(watchers) and workers > 1  # watchers: two processes, two ports
-    servers = Servers(workers, owners, redis, tmp, separate)
-    try:
-        r = asyncio.run(measure(servers, owners, watchers, args, redis))
-    finally:
-        servers.stop()
+    for attempt in range(3):
+        servers = Servers(workers, owners, redis, tmp, separate)
+        try:
+            r = asyncio.run(measure(servers, owners, watchers, args, redis))
+            break
+        except LoadClientFailed as exc:
+            if attempt == 2:
+                raise SystemExit(str(exc)) from None
+            print(f"  {exc}; the probe again on a fresh server", flush=True)
+        finally:
+            servers.stop()
     report(workers, owners, watchers, r, separate)
     return r
 

@@ -1,6 +1,7 @@
 """The page, served by two processes sharing one Redis (docs/design.md, "Several processes"): a watch link
 made on one process follows the session from the other, shows "reconnecting" while Redis
-is down (close 1013, retried) and follows again when it is back."""
+is down (close 1013, retried) and follows again when it is back; a teacher's wall shows
+the students of both processes and names those it cannot see while Redis is down."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests.browser.test_classroom import _student, _teacher
 from tests.browser.test_page import READY, open_app, steps, wait_steps_above
 from tests.support.cluster import RedisServer
 from tests.support.servers import ServerProcess, free_port
@@ -55,3 +57,31 @@ def test_a_watch_link_is_followed_from_the_other_process(two_processes, new_page
     redis.start()
     expect(watcher.get_by_test_id("banner")).to_be_hidden(timeout=30_000)
     wait_steps_above(watcher, steps(watcher) + 10)
+
+
+def test_the_teachers_wall_shows_both_processes_and_names_what_it_cannot_see(
+    two_processes, new_page, page_errors
+) -> None:
+    """A class opened on A, Ada joined on A and Bob on B: the wall on A shows both, with a
+    thumbnail each; Redis down, it keeps Ada and names Bob as not shown; Redis back, both."""
+    redis, a, b = two_processes
+    teacher, code = _teacher(new_page, a.url)
+    _student(new_page, a.url, code, "Ada")
+    _student(new_page, b.url, code, "Bob")
+    names = teacher.get_by_test_id("student-name")
+    expect(names).to_have_text(["Ada", "Bob"], timeout=20_000)
+    teacher.wait_for_function(
+        "() => [...document.querySelectorAll('[data-testid=student-thumb]')]"
+        ".filter((c) => c.dataset.step !== undefined).length === 2",
+        timeout=20_000,
+    )
+    count = teacher.get_by_test_id("class-count")
+    expect(count).to_have_text("2 students")
+
+    redis.stop()
+    expect(count).to_contain_text("not shown (1): Bob", timeout=30_000)
+    expect(names).to_have_text(["Ada"])
+    redis.start()
+    expect(count).to_have_text("2 students", timeout=30_000)
+    expect(names).to_have_text(["Ada", "Bob"])
+    assert page_errors == []
