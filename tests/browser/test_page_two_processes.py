@@ -60,7 +60,7 @@ def test_a_watch_link_is_followed_from_the_other_process(two_processes, new_page
 
 
 def test_the_teachers_wall_shows_both_processes_and_names_what_it_cannot_see(
-    two_processes, new_page, page_errors
+    two_processes, new_page, page_errors, artifacts
 ) -> None:
     """A class opened on A, Ada joined on A and Bob on B: the wall on A shows both, with a
     thumbnail each; Redis down, it keeps Ada and names Bob as not shown; Redis back, both."""
@@ -81,6 +81,7 @@ def test_the_teachers_wall_shows_both_processes_and_names_what_it_cannot_see(
     redis.stop()
     expect(count).to_contain_text("not shown (1): Bob", timeout=30_000)
     expect(names).to_have_text(["Ada"])
+    teacher.screenshot(path=str(artifacts / "teacher-wall-redis-down.png"))
     redis.start()
     expect(count).to_have_text("2 students", timeout=30_000)
     expect(names).to_have_text(["Ada", "Bob"])
