@@ -16,6 +16,7 @@ const STORE_KEY = 'mlpg.class';
 const ID_BYTES = 22; // a kind 5 frame's session id, before its cells (server/mlp_playground/live/frames.py)
 const THUMB_RES = 32;
 const THUMB_FPS = 2;
+const UNLISTED_TILE_MS = 15000; // a thumbnail's tile waits this long for the roster to list it
 
 export class Classroom {
   /** @param {object} cb {onConnection()}: the class page connected or dropped (the lesson panel's push buttons follow) */
@@ -151,8 +152,17 @@ export class Classroom {
       tile.meta.textContent = [`${t('m.step')} ${formatInt(s.step ?? 0)}`, params, state].filter(Boolean).join(' · ');
       tile.root.classList.toggle('offline', s.connected === false);
       tile.watch = s.watch_token || null;
+      tile.listed = true;
     }
-    for (const id of [...this.tiles.keys()]) if (!seen.has(id)) { this.tiles.get(id).root.remove(); this.tiles.delete(id); }
+    // A student of another server can send a thumbnail before the roster lists them: keep
+    // such a tile (painted, not shown) for a while, or a paused student's only thumbnail
+    // would be lost. A tile a roster listed goes as soon as one no longer does.
+    const now = performance.now();
+    for (const [id, tile] of [...this.tiles]) {
+      if (seen.has(id) || (!tile.listed && now - tile.born < UNLISTED_TILE_MS)) continue;
+      tile.root.remove();
+      this.tiles.delete(id);
+    }
     this.renderWall();
   }
 
@@ -165,7 +175,7 @@ export class Classroom {
     const meta = el('span', { class: 'meta' });
     const who = el('span', { class: 'who' }, name); // the leaderboard's rank goes before the name
     const root = el('button', { class: 'student-tile', testid: 'student-tile', type: 'button', 'data-session': s.session_id }, canvas, who, acc, meta);
-    tile = { root, canvas, name, acc, meta, watch: null, painted: false };
+    tile = { root, canvas, name, acc, meta, watch: null, painted: false, listed: false, born: performance.now() };
     root.addEventListener('click', () => {
       if (tile.watch) window.open(`/?watch=${encodeURIComponent(tile.watch)}`, '_blank', 'noopener');
     });

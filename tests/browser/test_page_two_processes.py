@@ -63,7 +63,11 @@ def test_the_teachers_wall_shows_both_processes_and_names_what_it_cannot_see(
     two_processes, new_page, page_errors, artifacts
 ) -> None:
     """A class opened on A, Ada joined on A and Bob on B: the wall on A shows both, with a
-    thumbnail each; Redis down, it keeps Ada and names Bob as not shown; Redis back, both."""
+    thumbnail each; Redis down, it keeps Ada and names Bob as not shown; Redis back, both.
+
+    Nobody plays, so Bob's only thumbnails are his first frames', which reach A before A's
+    roster lists him: the page keeps them for the tile the roster makes (it used to drop
+    them, and Bob's tile stayed blank)."""
     redis, a, b = two_processes
     teacher, code = _teacher(new_page, a.url)
     _student(new_page, a.url, code, "Ada")

@@ -469,3 +469,23 @@ def test_a_slow_store_does_not_let_a_resuming_session_be_reaped(
         assert slow_reads == [sid]
         sync.until(ws, "data")
         assert registry.get(sid) is not None
+
+
+def test_a_paused_student_of_the_other_process_gets_a_thumbnail_on_the_wall(servers, redis_server):
+    """Nobody plays: the only thumbnails are those of the students' first frames, and the
+    wall on A must get one of Bob's, on B, however the want and the join interleave."""
+    a, b = servers(redis_server)
+    klass = open_class(a)
+
+    async def scenario() -> None:
+        wall = await teacher(a, klass)
+        await send(wall, "subscribe", thumbnail_resolution=32, thumbnail_fps=2)  # as the page
+        ada, ada_hello = await student(a, klass["code"], "Ada")
+        await asyncio.sleep(3)  # B hears of the class only when Bob joins it, later
+        bob, bob_hello = await student(b, klass["code"], "Bob")
+        wanted = {ada_hello["session_id"], bob_hello["session_id"]}
+        assert await thumbnail_ids(wall, wanted) == wanted
+        for ws in (wall, ada, bob):
+            await ws.close()
+
+    run(scenario())
