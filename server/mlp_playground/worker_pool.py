@@ -173,28 +173,37 @@ class Supervisor:
                 p.join(5)
 
     async def _watch_forever(self, done: asyncio.Event) -> None:
-        """Replace a worker that died; give up (exit 1) when no worker ever got ready or
-        one place failed to start ``START_FAILURES`` times in a row (the app cannot start:
-        a restart would fail the same way)."""
+        """Replace a worker that died; give up (exit 1) when every worker died before any
+        was ready, or one place failed to start ``START_FAILURES`` times in a row (the app
+        cannot start: a restart would fail the same way).
+
+        Readiness is read for every place before any death is judged: a worker that died
+        while starting beside one that is ready (seen once in CI) is started again; the
+        supervisor used to give up then, its ready worker with it, right after that worker
+        had answered a first request."""
         while True:
             await asyncio.sleep(WATCH_SECONDS)
             for slot in self.slots:
-                p = slot.process
-                if p is None:
-                    continue
                 if self.ready(slot):
                     slot.was_ready, slot.failures = True, 0
                     self.served = True
-                elif not p.is_alive():
-                    log.warning("worker %d (pid %s) exited with %s", slot.index, p.pid, p.exitcode)
-                    if slot.channel is not None:
-                        slot.channel.close()
-                    slot.failures += 0 if slot.was_ready else 1
-                    if not self.served or slot.failures >= START_FAILURES:
-                        self.failed = True
-                        done.set()
-                        return
-                    self.spawn(slot)
+            dead = [
+                s for s in self.slots
+                if s.process is not None and not s.process.is_alive() and not self.ready(s)
+            ]  # fmt: skip
+            starting = any(s.process is not None and s.process.is_alive() for s in self.slots)
+            for slot in dead:
+                p = slot.process
+                assert p is not None
+                log.warning("worker %d (pid %s) exited with %s", slot.index, p.pid, p.exitcode)
+                if slot.channel is not None:
+                    slot.channel.close()
+                slot.failures += 0 if slot.was_ready else 1
+                if (not self.served and not starting) or slot.failures >= START_FAILURES:
+                    self.failed = True
+                    done.set()
+                    return
+                self.spawn(slot)
 
     # placement
 
