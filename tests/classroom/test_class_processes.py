@@ -386,6 +386,9 @@ def test_classroom_with_two_workers_is_one_class(redis_server, tmp_path):
             await wall.close()
 
         run(scenario())
+    except BaseException:
+        print(server.output()[-6000:])  # the supervisor's and workers' log, shown on failure
+        raise
     finally:
         server.stop()
 
