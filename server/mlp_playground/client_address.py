@@ -45,7 +45,7 @@ def _normal(text: str) -> str | None:
         return None
 
 
-def client_key(address: str) -> str:
+def counting_key(address: str) -> str:
     """What per-client limits count ``address`` by: an IPv4 address itself (also when it
     comes IPv4-mapped, ``::ffff:10.0.0.7``), an IPv6 one by its /64 (``2001:db8::/64``);
     loopback as it is. Anything else (not an address) unchanged."""
@@ -96,4 +96,4 @@ def client_address(conn: HTTPConnection) -> str:
     settings = conn.app.state.settings
     peer = conn.client.host if conn.client else None
     proxies = trusted_networks(tuple(settings.trusted_proxies))
-    return client_key(resolve(peer, conn.headers.getlist("x-forwarded-for"), proxies))
+    return counting_key(resolve(peer, conn.headers.getlist("x-forwarded-for"), proxies))

@@ -187,10 +187,7 @@ class Supervisor:
                 if self.ready(slot):
                     slot.was_ready, slot.failures = True, 0
                     self.served = True
-            dead = [
-                s for s in self.slots
-                if s.process is not None and not s.process.is_alive() and not self.ready(s)
-            ]  # fmt: skip
+            dead = [s for s in self.slots if s.process is not None and not s.process.is_alive()]
             starting = any(s.process is not None and s.process.is_alive() for s in self.slots)
             for slot in dead:
                 p = slot.process

@@ -5,6 +5,7 @@ Real processes killed with SIGKILL / SIGTERM are in test_durable_kill.py."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import threading
 import time
@@ -17,8 +18,9 @@ from starlette.websockets import WebSocketDisconnect
 
 from mlp_playground.app import create_app
 from mlp_playground.config import Settings
-from mlp_playground.live import snapshot
-from mlp_playground.live.session import LiveSession
+from mlp_playground.live import durable, snapshot
+from mlp_playground.live.session import LiveSession, hash_resume_key
+from mlp_playground.store.memory import MemoryStore
 from tests.support.live import open_session, recv, send, until
 
 pytestmark = pytest.mark.timeout(60)
@@ -112,25 +114,29 @@ def test_a_restored_snapshot_continues_exactly_like_the_original():
     assert b.optimizer.steps == a.trainer.optimizer.steps
 
 
-def test_a_resume_key_is_checked_from_the_meta_alone():
-    """A wrong key for a big snapshot costs a fraction of a full decode: the arrays are
-    not inflated before the key is checked."""
+def test_a_resume_key_is_checked_from_the_meta_alone(monkeypatch):
+    """A wrong key for a big snapshot is refused before its arrays are inflated; the
+    owner's key restores it whole."""
     a = _session(network={"hidden_layers": [256] * 6})
-    blob = snapshot.encode(snapshot.capture(a))
-    meta = snapshot.decode(blob, meta_only=True)
-    assert meta.arrays == {} and meta.meta == snapshot.decode(blob).meta
+    captured = snapshot.capture(a)
+    captured.meta["resume_hash"] = hash_resume_key("the-key")
+    store = MemoryStore()
+    store.write_snapshot("sid", snapshot.encode(captured), {})
+    decodes: list[bool] = []
+    real = durable.decode
 
-    def best_of(fn, n=5):
-        times = []
-        for _ in range(n):
-            t = time.perf_counter()
-            fn()
-            times.append(time.perf_counter() - t)
-        return min(times)
+    def spying(data: bytes, meta_only: bool = False) -> snapshot.Decoded:
+        decodes.append(meta_only)
+        return real(data, meta_only)
 
-    whole = best_of(lambda: snapshot.decode(blob))
-    head = best_of(lambda: snapshot.decode(blob, meta_only=True))
-    assert head < whole / 4, (head, whole)
+    monkeypatch.setattr(durable, "decode", spying)
+    keeper = durable.Durability(Settings(), store, lambda: [])
+    with pytest.raises(durable.ResumeForbidden):
+        asyncio.run(keeper.read("sid", a.limits, "a-wrong-key"))
+    assert decodes == [True]  # the meta only
+    assert snapshot.decode(snapshot.encode(captured), meta_only=True).arrays == {}
+    state, token = asyncio.run(keeper.read("sid", a.limits, "the-key"))
+    assert state.trainer.step == a.trainer.step and token == a.watch_token
 
 
 def test_snapshot_bytes_are_npz_without_pickle():

@@ -76,8 +76,8 @@ def check_nickname(name: str | None) -> str:
     NFKC folds compatibility forms (full-width letters, ligatures) onto plain ones, and
     invisible format characters (category Cf: zero-width spaces and joiners) are removed,
     so that a name looks like what it is; so are the other code points that draw nothing
-    (``INVISIBLE``: fillers, the Braille blank, variation selectors). It must hold at least one visible letter or digit:
-    a name of blanks (U+3164, U+2800, zero-width spaces) would be a hole on the teacher's
+    (``INVISIBLE``: fillers, the Braille blank, variation selectors). It must hold at least
+    one visible letter or digit: a name of blanks (U+3164, U+2800, zero-width spaces) would be a hole on the teacher's
     wall. Nicknames are shown as text, never as HTML (the server never builds markup from
     them, and the pages put them in ``textContent``), so ``<b>`` is allowed and shown as typed.
     """
@@ -87,14 +87,12 @@ def check_nickname(name: str | None) -> str:
     for ch in folded:
         if unicodedata.category(ch) == "Cc" or ch in FORBIDDEN_IN_NAMES:
             raise ValueError("a nickname may not contain control characters")
-    trimmed = "".join(
-        ch for ch in folded if unicodedata.category(ch) != "Cf" and ch not in INVISIBLE
-    ).strip()
+    trimmed = _drawn(folded).strip()
     if not trimmed and folded.strip():
         raise ValueError("a nickname needs at least one visible letter or digit")
     if not 1 <= len(trimmed) <= MAX_NICKNAME:
         raise ValueError(f"a nickname is 1 to {MAX_NICKNAME} characters, got {len(trimmed)}")
-    if not any(unicodedata.category(ch)[0] in "LN" and ch not in BLANK_LETTERS for ch in trimmed):
+    if not any(unicodedata.category(ch)[0] in "LN" for ch in trimmed):
         raise ValueError("a nickname needs at least one visible letter or digit")
     return trimmed
 
@@ -106,11 +104,12 @@ def name_key(name: str) -> str:
     ("Adá" is another name), since they are visible.
     """
     folded = unicodedata.normalize("NFKC", name).casefold().translate(CONFUSABLES)
-    return "".join(
-        ch
-        for ch in folded
-        if not ch.isspace() and ch not in INVISIBLE and unicodedata.category(ch) != "Cf"
-    )
+    return "".join(ch for ch in _drawn(folded) if not ch.isspace())
+
+
+def _drawn(text: str) -> str:
+    """``text`` without what draws nothing: format characters (Cf) and ``INVISIBLE``."""
+    return "".join(ch for ch in text if ch not in INVISIBLE and unicodedata.category(ch) != "Cf")
 
 
 class GuessCounter:

@@ -54,6 +54,11 @@ MC_MIN_RESOLUTION = 16  # a big net's MC grid is coarser, never below this
 INLINE_FRAME_MACS = 4e6
 
 
+def weight_count(model: Any) -> int:
+    """The net's weights (biases aside): the multiply-adds of one point's forward pass."""
+    return sum(p.size for name, p in model.params.items() if name.endswith(".W"))
+
+
 class FrameSource(Protocol):
     """What frames need of a live session (``session.LiveSession`` is the one there is)."""
 
@@ -212,7 +217,7 @@ class FrameProducer:
         (no dropout, or neither mc_dropout mode nor the uncertainty map wanted)."""
         if model.dropout <= 0 or not (pred["mode"] == "mc_dropout" or sub.uncertainty):
             return 0, 0
-        macs = sum(p.size for name, p in model.params.items() if name.endswith(".W"))
+        macs = weight_count(model)
         passes = int(pred["passes"])
         fit = math.isqrt(int(MC_WORK_BUDGET // max(passes * macs, 1)))
         return passes, min(sub.grid_resolution, max(MC_MIN_RESOLUTION, fit))
@@ -311,7 +316,7 @@ class FrameJob:
 
     def grid_macs(self) -> float:
         """Multiply-adds of this frame's grid passes (weights x points, MC passes included)."""
-        weights = sum(p.size for name, p in self.model.params.items() if name.endswith(".W"))
+        weights = weight_count(self.model)
         points = sum(
             0 if x is None else x.shape[0]
             for x in (self.grid_inputs, self.unit_inputs, self.thumbnail_inputs)
