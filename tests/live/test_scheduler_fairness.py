@@ -97,3 +97,24 @@ def test_a_session_that_waited_does_not_burst_past_the_others():
         assert scheduler.stop()
     assert steps[-1] > 0
     assert min(steps[:-1]) >= 0.5 * steps[-1], steps
+
+
+def test_one_turn_trains_every_session_that_owes_steps_then_shows_each_one():
+    """A turn is a round: every session with steps owed gets its slice before the frames
+    are looked at, so each one has a new frame to show. (With one slice a turn, a turn's
+    scans of every session cost more than the 1-2 paced steps it ran.)"""
+    scheduler = Scheduler()  # not started: its turns are run here, one at a time
+    sessions = [_session(scheduler, f"paced{i}", speed=50) for i in range(40)]
+    for s in sessions:
+        scheduler.add(s)
+    scheduler._turn()  # applies the commands; nobody owes a step yet
+    time.sleep(0.1)  # 50 steps/s: each one owes about 5 now
+    before = [s.trainer.step for s in sessions]
+    delivered = []
+    for s in sessions:
+        s.deliver = lambda out, s=s: delivered.append(s.id)  # type: ignore[method-assign]
+        s.pacer.next_frame = 0.0  # a frame is due for each as soon as it changed
+    scheduler._turn()
+    trained = [s.trainer.step - b for s, b in zip(sessions, before, strict=True)]
+    assert min(trained) >= 1, trained
+    assert sorted(delivered) == sorted(s.id for s in sessions)

@@ -31,9 +31,10 @@ Each turn of the loop:
 
 1. apply every queued command of every session (edits land between two steps, and a
    ``pause`` takes effect after at most one slice);
-2. give the least served session with steps to run one slice, whose length shrinks as
-   more sessions are active (``ROUND_SECONDS / active``, clamped), so a full round stays
-   short enough for each session's frames;
+2. give the sessions with steps one slice each, least served first, until
+   ``ROUND_TRAINING`` is spent; a slice's length shrinks as more sessions are active
+   (``ROUND_SECONDS / active``, clamped), so a full round stays short enough for each
+   session's frames;
 3. start every session's frame that is due (frames are paced per session at its subscribed
    rate; a session that did not change since its last frame sends none): its metrics and
    stats are computed here, its grid pass on the frame thread.
@@ -64,6 +65,12 @@ MAX_SLICE = 0.008
 #: server CPU-second went from 720-760 to 860-930 (bench/profile_loop.py, same window).
 MIN_SLICE = 0.0002
 ROUND_SECONDS = 0.03
+#: The most wall time one turn trains before it looks at frames again. A full round takes
+#: about ROUND_SECONDS (the slices' budget shares it out); this only ends a round that GIL
+#: waits stretched. Not less: a session left out of a round has not changed, so it gets no
+#: frame in that turn; with a 4 ms bound, 110 sessions at the page's pace got 7.0 frames/s
+#: at worst against 14.7 with whole rounds (bench/profile_loop.py).
+ROUND_TRAINING = 0.06
 IDLE_WAIT = 0.05
 FRAME_BACKLOG = 2
 BACKLOG_PAUSE = 0.002
@@ -164,7 +171,7 @@ class Scheduler:
                 time.sleep(0.01)
 
     def _turn(self) -> None:
-        """Commands, then one training slice, then every due frame (module header)."""
+        """Commands, then a round of training slices, then every due frame (module header)."""
         c = self.counters
         c["turns"] += 1
         self._wake.clear()
@@ -196,6 +203,13 @@ class Scheduler:
         t3 = time.perf_counter()
         c["frames"] += t3 - t2
         if active:
+            # Let the event loop send the frames just made before the next round. Without
+            # this the loop took the GIL in the middle of the round's first slice (on a
+            # forced switch), and whichever session came first in every round trained at
+            # two thirds of the others' steps per CPU second: fairness 0.56-0.65 at 60
+            # sessions at "max", 0.94-0.95 with it; the loop's CPU per frame 180 -> 100 us
+            # at 110 sessions at the page's pace (bench/profile_loop.py).
+            time.sleep(0)
             if self._frames.qsize() >= FRAME_BACKLOG:
                 # Frames are falling behind: give the frame thread the GIL (otherwise it
                 # waits a switch interval between any two NumPy calls) until it is back
@@ -215,27 +229,39 @@ class Scheduler:
             c["idle"] += time.perf_counter() - t3
 
     def _train(self, active: list[LiveSession]) -> None:
-        """One slice for the least served session (the deficit order of the module header).
+        """A round of slices, least served first, until every active session had one or
+        the round's ``ROUND_TRAINING`` is spent (the deficit order of the module header).
 
         A session's ``pacer.served`` is the worker CPU time its slices took. One that had
         no work for a while (paused, paced, new) starts again at most one slice behind the
         least served of the others (``self._clock``), so it comes first but cannot burst
-        through the time it did not ask for. One slice a turn, not a tick of several: with
-        2 ms ticks the worker trained 1.4 times as long for each frame delivered at 30
-        sessions (bench/profile_loop.py: worker CPU per frame 1,170-1,200 against 850 us).
+        through the time it did not ask for. Several slices a turn, not one: a turn scans
+        every session (commands, who has steps, whose frame is due), and with one slice of
+        1-2 paced steps a turn those scans took more of the worker than the steps
+        (bench/profile_loop.py, 110 sessions at the page's pace: ~17 % of the worker).
+        A session not reached this round is still the least served, so it goes first in
+        the next one.
         """
         budget = min(MAX_SLICE, max(MIN_SLICE, ROUND_SECONDS / len(active)))
         floor = self._clock - budget
         for s in active:
             if s.pacer.served < floor:
                 s.pacer.served = floor
-        session = min(active, key=lambda s: s.pacer.served)
-        self._clock = max(self._clock, session.pacer.served)
-        cpu = time.thread_time()
-        try:
-            if session.run_slice(budget):  # it paused itself: written at once
-                run_commands.take_snapshot(session)
-        except Exception:
-            log.exception("session %s: training slice failed; paused", session.id)
-            session.slice_failed()
-        session.pacer.served += time.thread_time() - cpu
+        active.sort(key=_served)
+        self._clock = max(self._clock, active[0].pacer.served)
+        end = time.perf_counter() + ROUND_TRAINING
+        for session in active:
+            cpu = time.thread_time()
+            try:
+                if session.run_slice(budget):  # it paused itself: written at once
+                    run_commands.take_snapshot(session)
+            except Exception:
+                log.exception("session %s: training slice failed; paused", session.id)
+                session.slice_failed()
+            session.pacer.served += time.thread_time() - cpu
+            if time.perf_counter() >= end:
+                break
+
+
+def _served(session: LiveSession) -> float:
+    return session.pacer.served
