@@ -114,7 +114,10 @@ def test_one_turn_trains_every_session_that_owes_steps_then_shows_each_one():
     for s in sessions:
         s.deliver = lambda out, s=s: delivered.append(s.id)  # type: ignore[method-assign]
         s.pacer.next_frame = 0.0  # a frame is due for each as soon as it changed
+    handed_off_at: list[int] = []  # the registry wakes the event loop there (live.handoff)
+    scheduler.hand_off = lambda: handed_off_at.append(len(delivered))
     scheduler._turn()
     trained = [s.trainer.step - b for s, b in zip(sessions, before, strict=True)]
     assert min(trained) >= 1, trained
     assert sorted(delivered) == sorted(s.id for s in sessions)
+    assert handed_off_at == [len(sessions)]  # once, after every frame of the turn

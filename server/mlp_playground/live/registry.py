@@ -21,7 +21,6 @@ session may not take one of the ``reserved`` places (each claimed class's
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import secrets
@@ -37,6 +36,7 @@ from mlp_playground.live.connection import (
     Connection,
 )
 from mlp_playground.live.durable import Durability, ResumeForbidden
+from mlp_playground.live.handoff import LoopHandoff
 from mlp_playground.live.outgoing import Output
 from mlp_playground.live.scheduler import Scheduler
 from mlp_playground.live.session import LiveSession
@@ -94,6 +94,10 @@ class SessionRegistry:
         self._by_token: dict[str, LiveSession] = {}
         self.scheduler = Scheduler()
         self._loop: asyncio.AbstractEventLoop | None = None
+        #: The worker's (and frame thread's) payloads to the loop, one wake-up per batch.
+        self._outbox: LoopHandoff[tuple[LiveSession, list[Output]]] = LoopHandoff(
+            lambda item: self._fan_out(*item)
+        )
         self._reaper: asyncio.Task[None] | None = None
         self._closing = False
         self._unscheduled: set[str] = set()  # restored sessions waiting for their owner
@@ -113,6 +117,8 @@ class SessionRegistry:
         # one switch interval each time. 1 ms instead of 5 ms: 30 sessions' frames/s +50%.
         sys.setswitchinterval(min(sys.getswitchinterval(), SWITCH_INTERVAL))
         self._loop = asyncio.get_running_loop()
+        self._outbox.bind(self._loop)
+        self.scheduler.hand_off = self._outbox.wake
         self.scheduler.start()
         self._reaper = asyncio.create_task(self._reap_forever())
         if self.durable is not None:
@@ -458,12 +464,9 @@ class SessionRegistry:
     # --- worker -> loop -------------------------------------------------------------------
 
     def _deliver(self, session: LiveSession, outputs: list[Output]) -> None:
-        """Worker thread: hand payloads to the loop, which fans them out."""
-        loop = self._loop
-        if loop is None or loop.is_closed():
-            return
-        with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
-            loop.call_soon_threadsafe(self._fan_out, session, outputs)
+        """Worker or frame thread: hand payloads to the loop, which fans them out. The
+        training thread's wait for the end of its turn (``live.handoff`` says why)."""
+        self._outbox.put((session, outputs), wake=not self.scheduler.in_turn())
 
     def _fan_out(self, session: LiveSession, outputs: list[Output]) -> None:
         if session.closed:

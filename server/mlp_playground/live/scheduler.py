@@ -51,6 +51,7 @@ import os
 import queue
 import threading
 import time
+from collections.abc import Callable
 
 import numpy as np
 
@@ -114,6 +115,15 @@ class Scheduler:
         self._clock = 0.0
         #: Where the worker's time goes (seconds), for benchmarks and the end-of-run log.
         self.counters = {"turns": 0, "steps": 0.0, "frames": 0.0, "commands": 0.0, "idle": 0.0}
+        #: Called by the training thread after a turn's commands and after its frames: the
+        #: registry hands what they produced to the event loop then (live.handoff).
+        self.hand_off: Callable[[], None] = _nothing
+
+    def in_turn(self) -> bool:
+        """Whether the caller is the training thread (whose payloads wait for the turn's
+        end); a dead or unstarted thread counts as not."""
+        thread = self._thread
+        return thread is not None and thread.ident == threading.get_ident()
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="mlpg-live-worker", daemon=True)
@@ -178,11 +188,14 @@ class Scheduler:
         with self._lock:
             sessions = list(self._sessions)
         t0 = time.perf_counter()
+        answered = False
         for s in sessions:
             if s.commands:
-                commands.apply_queued(s)
+                answered |= commands.apply_queued(s)
             if s.closed:  # dropped, its last commands (a final snapshot) applied: let go
                 self.remove(s)
+        if answered:
+            self.hand_off()  # replies and events go out before this turn's training
         t1 = time.perf_counter()
         c["commands"] += t1 - t0
         now = time.monotonic()
@@ -202,6 +215,7 @@ class Scheduler:
                     s.frames.dirty = False
         t3 = time.perf_counter()
         c["frames"] += t3 - t2
+        self.hand_off()
         if active:
             # Let the event loop send the frames just made before the next round. Without
             # this the loop took the GIL in the middle of the round's first slice (on a
@@ -261,6 +275,10 @@ class Scheduler:
             session.pacer.served += time.thread_time() - cpu
             if time.perf_counter() >= end:
                 break
+
+
+def _nothing() -> None:
+    pass
 
 
 def _served(session: LiveSession) -> float:
