@@ -106,7 +106,7 @@ def test_a_v1_database_opens_migrated_with_its_data(empty_url):
         assert store.read_snapshot("sess") == (b"\x00snapshot\xff", {"step": 7})
         store.delete_run("oldrun123456", "tok")  # the v1 token hash still works
         store.save_run(sample_run(), "c")  # and new rows go into the v2 table
-    assert version_of(empty_url) == SCHEMA_VERSION == 4
+    assert version_of(empty_url) == SCHEMA_VERSION == 5
 
 
 def test_the_migration_backfills_size_bytes(empty_url):

@@ -188,14 +188,7 @@ class Scheduler:
         with self._lock:
             sessions = list(self._sessions)
         t0 = time.perf_counter()
-        answered = False
-        for s in sessions:
-            if s.commands:
-                answered |= commands.apply_queued(s)
-            if s.closed:  # dropped, its last commands (a final snapshot) applied: let go
-                self.remove(s)
-        if answered:
-            self.hand_off()  # replies and events go out before this turn's training
+        self._apply_commands(sessions)
         t1 = time.perf_counter()
         c["commands"] += t1 - t0
         now = time.monotonic()
@@ -204,18 +197,9 @@ class Scheduler:
             self._train(active)
         t2 = time.perf_counter()
         c["steps"] += t2 - t1
-        now = time.monotonic()
-        for s in sessions:
-            if not s.closed:
-                try:
-                    with np.errstate(all="ignore"):  # huge weights before a divergence
-                        s.maybe_emit(now)
-                except Exception:
-                    log.exception("session %s: frame failed", s.id)
-                    s.frames.dirty = False
+        self._emit_frames(sessions)
         t3 = time.perf_counter()
         c["frames"] += t3 - t2
-        self.hand_off()
         if active:
             # Let the event loop send the frames just made before the next round. Without
             # this the loop took the GIL in the middle of the round's first slice (on a
@@ -241,6 +225,31 @@ class Scheduler:
         if wait > 0:
             self._wake.wait(wait)
             c["idle"] += time.perf_counter() - t3
+
+    def _apply_commands(self, sessions: list[LiveSession]) -> None:
+        """Every session's queued commands; their replies and events are handed to the
+        event loop before this turn's training."""
+        answered = False
+        for s in sessions:
+            if s.commands:
+                answered |= commands.apply_queued(s)
+            if s.closed:  # dropped, its last commands (a final snapshot) applied: let go
+                self.remove(s)
+        if answered:
+            self.hand_off()
+
+    def _emit_frames(self, sessions: list[LiveSession]) -> None:
+        """Every session's due frame, then one hand-off of them all to the event loop."""
+        now = time.monotonic()
+        for s in sessions:
+            if not s.closed:
+                try:
+                    with np.errstate(all="ignore"):  # huge weights before a divergence
+                        s.maybe_emit(now)
+                except Exception:
+                    log.exception("session %s: frame failed", s.id)
+                    s.frames.dirty = False
+        self.hand_off()
 
     def _train(self, active: list[LiveSession]) -> None:
         """A round of slices, least served first, until every active session had one or

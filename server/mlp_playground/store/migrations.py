@@ -114,7 +114,22 @@ def _v4(conn: Connection) -> None:
     md.create_all(conn)
 
 
-MIGRATIONS: list[Callable[[Connection], None]] = [_v1, _v2, _v3, _v4]
+def _v5(conn: Connection) -> None:
+    """An index that holds every snapshot column but the data, for the caps.
+
+    Why: each snapshot write sums the stored sizes (and, at a cap, lists the rows oldest
+    first), and those columns come after the data in each row, so SQLite walked every
+    snapshot's overflow pages to reach them: with 250 sessions of 20 kB a write took
+    1.9-2.4 ms of CPU, read from the index 0.5 ms (the writer's thread, every 5 s a session)."""
+    conn.execute(
+        text(
+            "CREATE INDEX ix_snapshots_caps ON snapshots "
+            "(updated, session_id, size_bytes, client, owned)"
+        )
+    )
+
+
+MIGRATIONS: list[Callable[[Connection], None]] = [_v1, _v2, _v3, _v4, _v5]
 assert len(MIGRATIONS) == SCHEMA_VERSION
 
 

@@ -21,7 +21,7 @@ from sqlalchemy import (
     Text,
 )
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 metadata = MetaData()
 
@@ -54,6 +54,8 @@ snapshots = Table(
     Column("size_bytes", Integer),  # v3: len(data), for the snapshot caps
     Column("client", String(32)),  # v3: client_key of the owner's address; NULL: a student
     Column("owned", Boolean),  # v3: the owner was connected when written (never displaced)
+    # v5: the caps read these without the data's overflow pages (migrations._v5)
+    Index("ix_snapshots_caps", "updated", "session_id", "size_bytes", "client", "owned"),
 )
 
 classes = Table(  # v4
