@@ -465,7 +465,7 @@ class SessionRegistry:
 
     def _deliver(self, session: LiveSession, outputs: list[Output]) -> None:
         """Worker or frame thread: hand payloads to the loop, which fans them out. The
-        training thread's wait for the end of its turn (``live.handoff`` says why)."""
+        training thread's payloads wait for the end of its turn (``live.handoff`` says why)."""
         self._outbox.put((session, outputs), wake=not self.scheduler.in_turn())
 
     def _fan_out(self, session: LiveSession, outputs: list[Output]) -> None:

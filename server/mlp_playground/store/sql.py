@@ -222,24 +222,8 @@ class SqlStore(Store, SqlClasses):
         with self._write() as conn:
             if self.dialect == "postgresql":  # the caps hold across processes
                 conn.execute(text("LOCK TABLE snapshots IN SHARE ROW EXCLUSIVE MODE"))
-            rows = (
-                []
-                if self._snapshot_fits(conn, session_id, len(snapshot), key)
-                else [
-                    SnapshotRow(
-                        r.session_id, int(r.size_bytes or 0), r.client, bool(r.owned), r.updated
-                    )
-                    for r in conn.execute(
-                        select(
-                            snapshots.c.session_id,
-                            snapshots.c.size_bytes,
-                            snapshots.c.client,
-                            snapshots.c.owned,
-                            snapshots.c.updated,
-                        ).order_by(snapshots.c.updated)
-                    )
-                ]
-            )
+            fits = self._snapshot_fits(conn, session_id, len(snapshot), key)
+            rows = [] if fits else self._snapshot_rows(conn)
             try:
                 gone = snapshot_evictions(rows, session_id, len(snapshot), key, self.limits)
             except SnapshotRefused as exc:  # committed: the older snapshot goes with it
@@ -251,6 +235,22 @@ class SqlStore(Store, SqlClasses):
         if refused is not None:
             raise refused
         return gone
+
+    @staticmethod
+    def _snapshot_rows(conn: Connection) -> list[SnapshotRow]:
+        """Every stored snapshot but its data, oldest first: what chooses evictions."""
+        return [
+            SnapshotRow(r.session_id, int(r.size_bytes or 0), r.client, bool(r.owned), r.updated)
+            for r in conn.execute(
+                select(
+                    snapshots.c.session_id,
+                    snapshots.c.size_bytes,
+                    snapshots.c.client,
+                    snapshots.c.owned,
+                    snapshots.c.updated,
+                ).order_by(snapshots.c.updated)
+            )
+        ]
 
     def _snapshot_fits(self, conn: Connection, session_id: str, size: int, key: str | None) -> bool:
         """Whether a new snapshot fits every cap as things stand (nothing to evict), from
