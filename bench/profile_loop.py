@@ -4,8 +4,9 @@
     python bench/profile_loop.py --sessions 60 --seconds 10 --py-spy    # + top functions
     python bench/profile_loop.py --sessions 60 --seconds 10 --py-spy gil   # who holds the GIL
 
-For each N it starts its own server (one process, in-memory store) and one load client in
-this process: N owners, each the 2-8-8-2 tanh net on spiral data of ``tests.support.load``
+For each N it starts its own server (one process, in-memory store; ``--cluster``: with a
+private redis-server and an SQLite file, as each ``--workers`` process has them) and one
+load client in this process: N owners, each the 2-8-8-2 tanh net on spiral data of ``tests.support.load``
 at the default pace ("max"; ``--speed 50`` for the page's), with a 100x100 decision grid
 subscribed at 30 frames/s (no watchers, no REST traffic, so the figures are the live
 path's own). Over the measured window it prints, per session, decision frames a second
@@ -36,7 +37,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _common import start_server, stop_server, thread_cpu
+from _common import RedisServer, start_server, stop_server, thread_cpu
 from websockets.asyncio.client import connect
 
 from tests.support.load import NET
@@ -188,7 +189,14 @@ async def _measure(
     }
 
 
-def run(n: int, seconds: float, spy: str | None, top: int, speed: float | str = "max") -> None:
+def run(
+    n: int,
+    seconds: float,
+    spy: str | None,
+    top: int,
+    speed: float | str = "max",
+    redis: RedisServer | None = None,
+) -> None:
     env = {
         # Not 0: a new session waits for the class registry's store lookup before its
         # owner is attached, and a reaper pass meanwhile dropped it with no grace at all.
@@ -196,6 +204,13 @@ def run(n: int, seconds: float, spy: str | None, top: int, speed: float | str = 
         "MLPG_MAX_SESSIONS": str(max(64, n + 8)),
         "MLPG_MAX_SESSIONS_PER_CLIENT": str(max(64, n + 8)),  # all from loopback
     }
+    if redis is not None:  # the cluster's own cost: Redis and an SQLite file, one process
+        tmp = Path(tempfile.mkdtemp())
+        env |= {
+            "MLPG_REDIS_URL": redis.url,
+            "MLPG_REDIS_PREFIX": f"p{time.time_ns() % 10**8}",
+            "MLPG_DATABASE_URL": f"sqlite:///{tmp / 'profile.sqlite'}",
+        }
     proc, url = start_server(env)
     try:
         r = asyncio.run(_measure(url, proc.pid, n, seconds, spy, speed))
@@ -236,13 +251,21 @@ def main() -> None:
     )
     parser.add_argument("--top", type=int, default=12, help="functions shown per thread")
     parser.add_argument("--speed", default="max", help='each session\'s pace: "max" or steps/s')
+    parser.add_argument(
+        "--cluster", action="store_true", help="with a redis-server and an SQLite file"
+    )
     args = parser.parse_args()
     if not all(1 <= n <= MAX_SESSIONS for n in args.sessions) or not 2 <= args.seconds <= 300:
         parser.error(f"1 <= sessions <= {MAX_SESSIONS}, 2 <= seconds <= 300")
     os.environ.setdefault("PYTHONHASHSEED", "0")
     speed = args.speed if args.speed == "max" else float(args.speed)
-    for n in args.sessions:
-        run(n, args.seconds, args.py_spy, args.top, speed)
+    redis = RedisServer(Path(tempfile.mkdtemp())) if args.cluster else None
+    try:
+        for n in args.sessions:
+            run(n, args.seconds, args.py_spy, args.top, speed, redis)
+    finally:
+        if redis is not None:
+            redis.stop()
 
 
 if __name__ == "__main__":

@@ -78,6 +78,9 @@ class Cluster:
         #: Called on the loop when another process asks for an owned session (its owner
         #: reconnected there): write its last snapshot, then let it go.
         self.on_handoff: Callable[[str], None] | None = None
+        #: Called on the loop when another process waits for an owned session's model
+        #: document (``read_model``): offer one now, even if the session is paused.
+        self.on_model_wanted: Callable[[str], None] | None = None
         self.heartbeat_ok = False
         #: When the heartbeat last came back after failing (monotonic), or None: a Redis
         #: restarted empty knows the sessions again only after every process's next beat.
@@ -199,7 +202,8 @@ class Cluster:
 
     async def register_session(self, session_id: str, watch_token: str) -> None:
         """Announce an owned session (kept alive by the heartbeat until unregistered)."""
-        await self.directory.register(session_id, watch_token)
+        if await self.directory.register(session_id, watch_token):
+            self.models.want(session_id)  # wanted before it moved here
 
     async def unregister_session(self, session_id: str) -> None:
         """The session ended here: forget its entries, model and stream state."""
@@ -294,6 +298,12 @@ class Cluster:
             if sid in self.directory.owned and self.on_handoff is not None:
                 self.on_handoff(sid)
             return
+        if kind == "model":
+            if sid in self.directory.owned:
+                self.models.want(sid)
+                if self.on_model_wanted is not None:
+                    self.on_model_wanted(sid)
+            return
         if kind != "join":
             log.debug("unknown control request %r ignored", kind)
             return
@@ -311,11 +321,17 @@ class Cluster:
         self.models.offer(session_id, document)
 
     def model_due(self, session_id: str) -> bool:
-        """Whether an offered document would be written now (else skip building it)."""
+        """Whether an offered document would be written now: some process wants it and
+        the last one is ``interval`` old (else skip building it)."""
         return self.models.due(session_id)
 
     async def read_model(self, session_id: str) -> bytes | None:
-        """A session's model document (JSON bytes) from any process; None if none."""
+        """A session's current model document (JSON bytes) from any process; None if no
+        live process holds the session, or its owner did not write one in time.
+
+        Documents are written only while wanted (``cluster.models``): a first read asks
+        the owner for one and waits up to ``models.FIRST_READ_SECONDS``.
+        """
         return await self.models.read(session_id)
 
     # --- heartbeat ----------------------------------------------------------------------
@@ -354,6 +370,8 @@ class Cluster:
         for sid, ok in zip(ids, mine, strict=True):
             if not ok:
                 self._lost(sid)
+            elif int(ok) == 2:
+                self.models.want(sid)  # a reader marked it lately
         if owned_channels:
             for channel, count in rest.pop(0):
                 if count:

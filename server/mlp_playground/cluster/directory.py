@@ -18,7 +18,9 @@ from redis.asyncio import Redis
 from mlp_playground.cluster.errors import guarded
 from mlp_playground.cluster.keys import Keys
 
-# KEYS: session hash, watch-token key, model key. ARGV: process, token, ttl ms, force, id.
+# KEYS: session hash, watch-token key, model key, model-wanted key. ARGV: process, token,
+# ttl ms, force, id. Returns 0 (another process owns it), 1 (ours), 2 (ours, and some
+# process wants its model document: models.py).
 CLAIM = """
 local cur = redis.call('HGET', KEYS[1], 'process')
 if cur and cur ~= ARGV[1] and ARGV[4] ~= '1' then return 0 end
@@ -26,7 +28,7 @@ redis.call('HSET', KEYS[1], 'process', ARGV[1], 'watch_token', ARGV[2])
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
 redis.call('SET', KEYS[2], ARGV[5], 'PX', ARGV[3])
 redis.call('PEXPIRE', KEYS[3], ARGV[3])
-return 1
+return 1 + redis.call('EXISTS', KEYS[4])
 """
 
 # KEYS: session hash, watch-token key, model key. ARGV: process.
@@ -77,14 +79,20 @@ class SessionDirectory:
     def _claim_args(self, session_id: str, force: bool) -> tuple[list[str], list[Any]]:
         token = self.owned[session_id]
         k = self.keys
-        names = [k.session(session_id), k.watch_token(token), k.model(session_id)]
+        names = [
+            k.session(session_id),
+            k.watch_token(token),
+            k.model(session_id),
+            k.model_wanted(session_id),
+        ]
         return names, [self.process_id, token, self.ttl_ms, "1" if force else "0", session_id]
 
-    async def register(self, session_id: str, watch_token: str) -> None:
-        """Make this process the session's home (taking it over from any other process)."""
+    async def register(self, session_id: str, watch_token: str) -> bool:
+        """Make this process the session's home (taking it over from any other process);
+        whether some process wants its model document."""
         self.owned[session_id] = watch_token
         names, args = self._claim_args(session_id, force=True)
-        await guarded("session register", self._claim(keys=names, args=args))
+        return int(await guarded("session register", self._claim(keys=names, args=args))) == 2
 
     async def unregister(self, session_id: str) -> None:
         """Remove the session's entries (and its model key) if this process still owns them."""
@@ -116,7 +124,8 @@ class SessionDirectory:
     async def refresh_into(self, pipe: Any) -> list[str]:
         """Queue the conditional refresh of every owned entry; returns the ids in queue order.
 
-        Each queued result is 1 (still ours, TTLs renewed) or 0 (another process owns it).
+        Each queued result is 0 (another process owns it), 1 (still ours, TTLs renewed) or
+        2 (ours, and its model document is wanted).
         """
         ids = list(self.owned)
         for sid in ids:

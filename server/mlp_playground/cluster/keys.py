@@ -42,8 +42,12 @@ class Keys:
         return f"{self.prefix}:watch:{token}"
 
     def model(self, session_id: str) -> str:
-        """String: the session's model document (JSON), at most ~1 s old while training."""
+        """String: the session's model document (JSON), at most ~1 s old while wanted."""
         return f"{self.prefix}:model:{session_id}"
+
+    def model_wanted(self, session_id: str) -> str:
+        """String with a TTL: some process read the session's model lately (models.py)."""
+        return f"{self.prefix}:model-wanted:{session_id}"
 
     def frames(self, session_id: str) -> str:
         """Pub/sub channel: the session's stream, each message published once (wire.py)."""

@@ -1,22 +1,38 @@
 """The model document of each owned session, written to Redis for ``/predict`` elsewhere.
 
+Why only on demand: a document is read from another process only by ``/predict`` with a
+session id and a remote watcher's ``get_model``, which are rare; written once a second for
+every session, the documents were a sixth of a busy process's CPU (building the JSON on
+the training thread, one loop wake-up per offer, one ``SET`` each). So a session's
+document is written only while some process *wants* it:
+
+- a reader marks the session wanted in Redis (the ``model-wanted`` key, ``WANTED_SECONDS``
+  TTL, renewed by every read); the owner's heartbeat sees the mark (the directory's claim
+  script reports it) and keeps writing while it lasts;
+- a read that finds no current document (nobody wanted it: the old one is deleted then, as
+  it may be stale; or the session just moved) also asks the owner directly, over its
+  control channel, and waits up to ``FIRST_READ_SECONDS`` for the document: the owner
+  builds one at once, even for a paused session (``Cluster.on_model_wanted``).
+
 Why a writer task between the live layer and Redis: the document is built where the
-trainer is (a worker or frame thread), which must never await Redis. ``offer`` only stores
-the newest document and wakes the writer; the writer sends at most one ``SET`` a second per
-session (``interval``), in one pipeline for all sessions, and drops the offer if Redis is
-down (the next one replaces it anyway). A reader is at most ``interval`` plus the live
-layer's own offer period behind the trainer; ``due`` lets the live layer skip building a
-document that would not be written yet. The key's TTL is the directory's: the heartbeat
-renews it (a paused session's model stays readable), a dead process's expires.
+trainer is (the training thread), which must never await Redis. ``offer`` only stores the
+newest document; the writer sends at most one ``SET`` a second per session (``interval``),
+in one pipeline for all, and drops the offer if Redis is down (the next one replaces it).
+While wanted, a reader is at most ``interval`` plus the live layer's own offer period
+behind the trainer; ``due`` lets the live layer skip building a document that would not be
+written. The key's TTL is the directory's: the heartbeat renews it (a paused session's
+model stays readable), a dead process's expires.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import threading
 import time
+from typing import Any
 
 from redis.asyncio import Redis
 
@@ -25,9 +41,37 @@ from mlp_playground.cluster.keys import Keys
 
 log = logging.getLogger("mlp_playground.cluster")
 
+#: How long one read keeps a session's document wanted (the mark's TTL in Redis, and how
+#: long the owner keeps writing after it last saw the mark; longer than a heartbeat).
+WANTED_SECONDS = 10.0
+#: How long a read that found no current document waits for the owner to write one.
+FIRST_READ_SECONDS = 2.0
+#: How often that read looks again.
+FIRST_READ_POLL = 0.05
+
+# KEYS: model key, model-wanted key, session hash. ARGV: wanted ms.
+# Returns {document or false, owner process or false}. A session nobody wanted lately has
+# a document of unknown age: it is deleted, and the reader asks the owner for a new one.
+READ = """
+local was = redis.call('SET', KEYS[2], '1', 'PX', ARGV[1], 'GET')
+local owner = redis.call('HGET', KEYS[3], 'process') or false
+if not was then
+  redis.call('DEL', KEYS[1])
+  return {false, owner}
+end
+return {redis.call('GET', KEYS[1]) or false, owner}
+"""
+
+
+def _bytes(value: Any) -> bytes | None:
+    if value is None or value is False:
+        return None
+    return value.encode() if isinstance(value, str) else bytes(value)
+
 
 class ModelWriter:
-    """Latest-wins model documents, flushed at most once per ``interval`` per session."""
+    """Latest-wins model documents of the wanted sessions, at most one ``SET`` per
+    ``interval`` per session."""
 
     def __init__(self, redis: Redis, keys: Keys, ttl: float, interval: float = 1.0) -> None:
         self.redis = redis
@@ -37,38 +81,100 @@ class ModelWriter:
         self._lock = threading.Lock()
         self._pending: dict[str, bytes] = {}
         self._written: dict[str, float] = {}  # session id -> monotonic time of last write
+        self._wanted: dict[str, float] = {}  # session id -> monotonic time the want ends
         self._wake = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._read = redis.register_script(READ)
         self.writes = 0
         self.stopping = False  # see Subscriber.stopping
 
+    # --- the owner's side -------------------------------------------------------------
+
+    def want(self, session_id: str) -> None:
+        """Some process wants this owned session's document: write it for the next
+        ``WANTED_SECONDS``."""
+        until = time.monotonic() + WANTED_SECONDS
+        with self._lock:
+            self._wanted[session_id] = max(until, self._wanted.get(session_id, 0.0))
+
+    def wanted(self, session_id: str) -> bool:
+        """Whether the session's document is wanted now. Any thread."""
+        with self._lock:
+            return self._wanted_now(session_id, time.monotonic())
+
+    def _wanted_now(self, session_id: str, now: float) -> bool:
+        until = self._wanted.get(session_id)
+        if until is None:
+            return False
+        if until > now:
+            return True
+        del self._wanted[session_id]
+        return False
+
     def offer(self, session_id: str, document: str | bytes) -> None:
-        """Store the newest document (JSON text or UTF-8 bytes). Any thread; never blocks."""
+        """Store the newest document (JSON text or UTF-8 bytes). Any thread; never blocks.
+
+        Ignored unless the session is wanted. The writer is woken only for a session with
+        nothing written yet (a reader is waiting); the others are picked up by its tick.
+        """
         data = document.encode() if isinstance(document, str) else bytes(document)
         with self._lock:
+            if not self._wanted_now(session_id, time.monotonic()):
+                return
             self._pending[session_id] = data
+            first = session_id not in self._written
         loop = self._loop
-        if loop is not None and not loop.is_closed():
+        if first and loop is not None and not loop.is_closed():
             loop.call_soon_threadsafe(self._wake.set)
 
     def due(self, session_id: str) -> bool:
         """Whether a document offered now would be written within a tick. Any thread."""
+        now = time.monotonic()
         with self._lock:
+            if not self._wanted_now(session_id, now):
+                return False
             last = self._written.get(session_id)
-        return last is None or time.monotonic() - last >= self.interval
+        return last is None or now - last >= self.interval
 
     def forget(self, session_id: str) -> None:
         """Stop writing this session's model (the directory deletes the key)."""
         with self._lock:
             self._pending.pop(session_id, None)
             self._written.pop(session_id, None)
+            self._wanted.pop(session_id, None)
+
+    # --- any process: reading -----------------------------------------------------------
 
     async def read(self, session_id: str) -> bytes | None:
-        """The stored document (JSON bytes), from any process; None if none or expired."""
-        value = await guarded("model read", self.redis.get(self.keys.model(session_id)))
-        if value is None:
-            return None
-        return value.encode() if isinstance(value, str) else bytes(value)
+        """The session's current document, and the session marked wanted; if there is
+        none, the owner's process is asked for one (control channel, ``{"type":
+        "model"}``) and waited for. None: no live process holds the session, or its
+        process is gone, or it wrote nothing in time."""
+        k = self.keys
+        names = [k.model(session_id), k.model_wanted(session_id), k.session(session_id)]
+        wanted_ms = round(WANTED_SECONDS * 1000)
+        found, owner = await guarded("model read", self._read(keys=names, args=[wanted_ms]))
+        document, process = _bytes(found), _bytes(owner)
+        if document is not None or process is None:
+            return document
+        request = json.dumps({"type": "model", "session": session_id})
+        channel = k.control(process.decode())
+        if not await guarded("model ask", self.redis.publish(channel, request)):
+            return None  # nobody listens there: the process is gone, its entries expire
+        return await self._wait_for(session_id)
+
+    async def _wait_for(self, session_id: str) -> bytes | None:
+        """The document the owner was just asked for, once written; None if none within
+        ``FIRST_READ_SECONDS``."""
+        deadline = time.monotonic() + FIRST_READ_SECONDS
+        key = self.keys.model(session_id)
+        while True:
+            value = _bytes(await guarded("model read", self.redis.get(key)))
+            if value is not None or time.monotonic() >= deadline:
+                return value
+            await asyncio.sleep(FIRST_READ_POLL)
+
+    # --- the writer task ----------------------------------------------------------------
 
     def _take_due(self, now: float) -> tuple[dict[str, bytes], float | None]:
         """Pop the offers that may be written now; the delay until the next one is due."""
@@ -85,12 +191,15 @@ class ModelWriter:
         return ready, wait
 
     async def run(self) -> None:
-        """The writer task (started by ``Cluster.start``)."""
+        """The writer task (started by ``Cluster.start``). Woken by an offer only for a
+        first document; else it sleeps until the next pending one is due, or a tick
+        (``interval`` / 4) when none is pending: offers cost the event loop nothing."""
         self._loop = asyncio.get_running_loop()
-        wait: float | None = None
+        tick = self.interval / 4
+        wait: float | None = tick
         while not self.stopping:
             with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), wait)
+                await asyncio.wait_for(self._wake.wait(), tick if wait is None else wait)
             self._wake.clear()
             ready, wait = self._take_due(time.monotonic())
             if not ready:

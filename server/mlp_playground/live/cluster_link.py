@@ -29,7 +29,7 @@ from mlp_playground.cluster.cluster import Cluster
 from mlp_playground.cluster.directory import SessionEntry
 from mlp_playground.cluster.errors import ClusterUnavailable, guarded
 from mlp_playground.live.connection import CLOSE_POLICY, CLOSE_TRY_AGAIN, Connection
-from mlp_playground.live.messages import DATA_REQUEST
+from mlp_playground.live.messages import DATA_REQUEST, ClientMessage
 from mlp_playground.live.outgoing import Output, dumps
 from mlp_playground.live.session import resume_key_matches
 
@@ -116,6 +116,7 @@ class ClusterLink:
         cluster.on_join = self._on_join
         cluster.on_session_lost = self._on_lost
         cluster.on_handoff = self._on_handoff
+        cluster.on_model_wanted = self._on_model_wanted
 
     async def start(self) -> None:
         """Connect; a Redis that is down now is waited for by the heartbeat, not here."""
@@ -338,16 +339,24 @@ class ClusterLink:
 
     # --- models ---------------------------------------------------------------------------
 
-    def offer_model(self, session: LiveSession) -> None:
-        """Worker thread: the session's model for ``/predict`` elsewhere, when it changed
-        and the last one is about a second old (``Cluster.model_due``)."""
+    def offer_model(self, session: LiveSession, force: bool = False) -> None:
+        """Worker thread: the session's model for ``/predict`` elsewhere, while another
+        process wants it, when it changed and the last one is about a second old
+        (``Cluster.model_due``); ``force``: a reader is waiting for one, write it anyway."""
         sid = session.id
         key = (session.trainer.step, session.generation)
-        if self._offered.get(sid) == key or not self.cluster.model_due(sid):
+        if not force and (self._offered.get(sid) == key or not self.cluster.model_due(sid)):
             return
         self._offered[sid] = key
         document = json.dumps(session.trainer.model_document())
         self.cluster.offer_model(sid, document)
+
+    def _on_model_wanted(self, session_id: str) -> None:
+        """Another process waits for a document (loop): the worker offers one between two
+        steps, so that even a paused session's reaches it."""
+        session = self.registry.get(session_id)
+        if session is not None and not session.closed:
+            session.submit(None, ClientMessage("_offer_model", {}), activity=False)
 
     def read_model_blocking(self, session_id: str) -> dict[str, Any] | None:
         """From a REST thread: the model document of a session in another process, or None.

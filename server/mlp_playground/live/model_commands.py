@@ -106,9 +106,17 @@ def _gradcheck(session: LiveSession, conn: Connection | None, points: int) -> No
     session.send(conn, {"type": "gradcheck", **reply, "step": session.trainer.step})
 
 
+def _offer_model(session: LiveSession, conn: Connection | None) -> None:
+    """Another process waits for this session's model document (``cluster.models``):
+    offer one now, even if the model did not change since the last one or is paused."""
+    if session.model_offer is not None:
+        session.model_offer(session, True)
+
+
 #: Merged into ``commands.COMMANDS`` (handlers take the session, the sender, the args).
 COMMANDS: dict[str, Callable[..., None]] = {
     "set_weight": _set_weight,
+    "_offer_model": _offer_model,
     "get_model": _get_model,
     "load_model": _load_model,
     "gradcheck": _gradcheck,

@@ -32,7 +32,7 @@ log = logging.getLogger("mlp_playground.live")
 
 #: Commands that change nothing a client sees: they neither bump the session's generation
 #: (which would drop the frame being rendered) nor count as an edit for frame pacing.
-QUIET_TYPES = frozenset({"_snapshot", "save"})
+QUIET_TYPES = frozenset({"_snapshot", "save", "_offer_model"})
 
 
 def take_snapshot(session: LiveSession, force: bool = False, final: bool = False) -> None:

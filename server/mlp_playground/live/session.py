@@ -125,7 +125,7 @@ class LiveSession:
         #: server is one of several sharing Redis): its frames are then still wanted.
         self.watched_elsewhere: Callable[[], bool] = _nobody
         #: Worker: hands the model to the other processes for ``/predict`` (cluster_link).
-        self.model_offer: Callable[[LiveSession], None] | None = None
+        self.model_offer: Callable[[LiveSession, bool], None] | None = None
         # Worker-thread machinery, rebuilt from the state rather than saved.
         self.pacer = Pacer(now)
         self.frames = FrameProducer()
@@ -321,4 +321,4 @@ class LiveSession:
         """Worker: start a frame (+ metrics and extras) if one is due (FrameProducer)."""
         self.frames.maybe_emit(self, now, force)
         if self.model_offer is not None:
-            self.model_offer(self)
+            self.model_offer(self, False)
