@@ -27,6 +27,7 @@ from typing import Any
 from sqlalchemy import (
     Connection,
     Engine,
+    bindparam,
     case,
     create_engine,
     delete,
@@ -74,6 +75,32 @@ SQLITE_WAL_LIMIT_BYTES = 16 * 1024 * 1024
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 """How long a writer waits for another (a slow disk, another process's save) before failing."""
 
+# The snapshot write's statements, built once: every session writes every 5 s, and building
+# them for each write (SQLAlchemy's constructs and cache keys) cost four times what the
+# database itself spent on the write.
+_SNAPSHOT_SIZES = snapshots.c.size_bytes
+_OTHERS = snapshots.c.session_id != bindparam("sid")
+#: (bytes of every other snapshot, bytes of the other snapshots of client ``key``).
+_SNAPSHOT_SUMS = select(
+    func.coalesce(func.sum(_SNAPSHOT_SIZES), 0),
+    func.coalesce(
+        func.sum(case((snapshots.c.client == bindparam("key"), _SNAPSHOT_SIZES), else_=0)), 0
+    ),
+).where(_OTHERS)
+#: The same for a snapshot of no client (a student's): the first sum only.
+_SNAPSHOT_TOTAL = select(func.coalesce(func.sum(_SNAPSHOT_SIZES), 0), literal(0)).where(_OTHERS)
+_LOCK_SNAPSHOTS = text("LOCK TABLE snapshots IN SHARE ROW EXCLUSIVE MODE")
+_SNAPSHOT_FIELDS = ("data", "meta", "updated", "size_bytes", "client", "owned")
+
+
+def _snapshot_upsert(dialect: str) -> Any:
+    """``INSERT ... ON CONFLICT (session_id) DO UPDATE`` for ``dialect``; None elsewhere."""
+    if dialect not in UPSERTS:
+        return None
+    stmt = UPSERTS[dialect](snapshots)
+    update = {k: stmt.excluded[k] for k in _SNAPSHOT_FIELDS}
+    return stmt.on_conflict_do_update(index_elements=["session_id"], set_=update)
+
 
 def _sqlite_connect(dbapi_conn: Any, _record: Any) -> None:
     dbapi_conn.isolation_level = None  # we emit BEGIN ourselves (see _sqlite_begin)
@@ -117,6 +144,7 @@ class SqlStore(Store, SqlClasses):
         super().__init__(limits, clock)
         self.engine = make_engine(url)
         self.dialect = self.engine.dialect.name
+        self._upsert = _snapshot_upsert(self.dialect)
         #: Write transactions: ``BEGIN IMMEDIATE`` on SQLite (ignored elsewhere).
         self._writer = self.engine.execution_options(sqlite_begin="IMMEDIATE")
         try:
@@ -221,7 +249,7 @@ class SqlStore(Store, SqlClasses):
         refused: SnapshotRefused | None = None
         with self._write() as conn:
             if self.dialect == "postgresql":  # the caps hold across processes
-                conn.execute(text("LOCK TABLE snapshots IN SHARE ROW EXCLUSIVE MODE"))
+                conn.execute(_LOCK_SNAPSHOTS)
             fits = self._snapshot_fits(conn, session_id, len(snapshot), key)
             rows = [] if fits else self._snapshot_rows(conn)
             try:
@@ -261,27 +289,17 @@ class SqlStore(Store, SqlClasses):
         limits = self.limits
         if size > limits.max_snapshot_bytes:
             return False  # refused by snapshot_evictions, with its message
-        mine = (
-            literal(0)
-            if key is None
-            else func.coalesce(
-                func.sum(case((snapshots.c.client == key, snapshots.c.size_bytes), else_=0)), 0
-            )
-        )
-        total, own = conn.execute(
-            select(func.coalesce(func.sum(snapshots.c.size_bytes), 0), mine).where(
-                snapshots.c.session_id != session_id
-            )
-        ).one()
+        if key is None:
+            total, own = conn.execute(_SNAPSHOT_TOTAL, {"sid": session_id}).one()
+        else:
+            total, own = conn.execute(_SNAPSHOT_SUMS, {"sid": session_id, "key": key}).one()
         if total + size > limits.max_snapshot_bytes_total:
             return False
         return key is None or own + size <= limits.max_snapshot_bytes_per_client
 
     def _upsert_snapshot(self, conn: Connection, values: dict[str, Any]) -> None:
-        if self.dialect in UPSERTS:
-            stmt: Any = UPSERTS[self.dialect](snapshots).values(**values)
-            update = {k: stmt.excluded[k] for k in values if k != "session_id"}
-            conn.execute(stmt.on_conflict_do_update(index_elements=["session_id"], set_=update))
+        if self._upsert is not None:
+            conn.execute(self._upsert, values)
         else:  # another backend: the same effect in one transaction
             conn.execute(delete(snapshots).where(snapshots.c.session_id == values["session_id"]))
             conn.execute(snapshots.insert().values(**values))
