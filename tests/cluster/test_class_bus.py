@@ -6,6 +6,7 @@ Redis restart, after which the reader subscribes again by itself."""
 from __future__ import annotations
 
 import asyncio
+import time
 
 from mlp_playground.cluster.class_bus import ROSTER, THUMBNAIL, ClassBus
 from mlp_playground.cluster.redis_client import connect
@@ -104,5 +105,42 @@ def test_messages_cross_and_the_reader_comes_back_after_a_redis_restart(own_redi
             assert ups == [("K7PX3M", ROSTER, b"again")]
         finally:
             await close(a, b)
+
+    run(scenario())
+
+
+def test_the_class_bus_closes_while_redis_is_down(own_redis: RedisServer, prefix: str) -> None:
+    """A worker's shutdown once waited here forever: its reader, reconnecting to a Redis
+    that was gone, had lost its cancellation (a ``wait_for`` racing its timeout swallows
+    it in CPython 3.11). The close cancels again until every task has ended."""
+    own = own_redis
+
+    async def scenario() -> None:
+        redis, stream = connect(own.url, retries=1), connect(own.url, retries=0)
+        bus = ClassBus(redis, stream, prefix, "p1")
+        bus.start()
+        bus.follow("ABCD")
+        await until(lambda: bus.available, 5.0)
+        own.kill()
+        await until(lambda: not bus.available, 5.0)
+        await asyncio.sleep(1.0)  # the reader is in its reconnect loop now
+        # The reader again, but losing its first cancellation, as the race does.
+        bus._tasks[0].cancel()
+
+        async def unlucky_reader() -> None:
+            try:
+                await bus._read_forever()
+            except asyncio.CancelledError:
+                pass  # swallowed once
+            await bus._read_forever()
+
+        bus._tasks[0] = asyncio.create_task(unlucky_reader())
+        await asyncio.sleep(0.1)
+        t0 = time.monotonic()
+        await asyncio.wait_for(bus.close(), 10.0)
+        assert time.monotonic() - t0 < 6.0
+        assert all(t.done() for t in bus._tasks)
+        await redis.aclose()
+        await stream.aclose()
 
     run(scenario())

@@ -37,8 +37,8 @@ from mlp_playground.classroom.thumbnails import ThumbnailSubscription
 from mlp_playground.cluster.class_bus import REPORT, ROSTER, THUMBNAIL, ClassBus
 from mlp_playground.cluster.errors import ClusterUnavailable
 from mlp_playground.cluster.redis_client import connect
-from mlp_playground.live.tasks import cancel_and_wait
 from mlp_playground.store.base import client_key
+from mlp_playground.tasks import cancel_and_wait
 
 if TYPE_CHECKING:
     from mlp_playground.classroom.classes import ClassRegistry, Classroom

@@ -36,6 +36,7 @@ from redis.asyncio import Redis
 
 from mlp_playground.cluster.errors import ClusterUnavailable, guarded
 from mlp_playground.cluster.leases import _NOW, LeaseScripts
+from mlp_playground.tasks import cancel_and_wait
 
 log = logging.getLogger("mlp_playground.cluster")
 
@@ -136,9 +137,10 @@ class ClassBus:
         ]
 
     async def close(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        """Stop the tasks (within ~5 s even if a cancellation is lost while Redis is down:
+        a worker's shutdown once waited here forever), then give back what is held."""
+        if not await cancel_and_wait(self._tasks):
+            log.warning("class bus tasks still running after close")
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self._give_back(), 2.0)
 

@@ -32,6 +32,7 @@ from mlp_playground.cluster.models import ModelWriter
 from mlp_playground.cluster.publisher import Publisher
 from mlp_playground.cluster.redis_client import connect
 from mlp_playground.cluster.shares import ClientShares
+from mlp_playground.tasks import cancel_and_wait
 
 log = logging.getLogger("mlp_playground.cluster")
 
@@ -108,20 +109,13 @@ class Cluster:
     async def close(self) -> None:
         """Stop the tasks, give back what this process holds (best effort), disconnect.
 
-        Cancelled again until they end (within ~3 s): redis-py can lose a cancellation
+        Cancelled again until they end (within ~5 s): redis-py can lose a cancellation
         that races one of its timeouts; the stop flags end the loops in that case.
         """
         self._closing = True
         self.subscriber.stopping = self.publisher.stopping = self.models.stopping = True
-        pending = set(self._tasks)
-        for _ in range(15):
-            if not pending:
-                break
-            for task in pending:
-                task.cancel()
-            _, pending = await asyncio.wait(pending, timeout=0.2)
-        if pending:
-            log.warning("cluster tasks still running after close: %s", pending)
+        if not await cancel_and_wait(self._tasks):
+            log.warning("cluster tasks still running after close")
         self._tasks = []
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self._give_back(), 2.0)

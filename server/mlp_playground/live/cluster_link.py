@@ -5,7 +5,8 @@
 process, each session owned here is announced in the directory (so its watch token and
 ``/predict`` work on any process), its untargeted outputs are published once, as the bytes
 already encoded for the local connections, while some other process watches it, and its
-model document is offered about once a second. A session asked for by another process
+model document is offered about once a second while another process wants it
+(``cluster.models``). A session asked for by another process
 (its owner reconnected there) is written to the store, then let go.
 
 Redis is never on the training path, and an outage is survived: while the cluster is not

@@ -35,8 +35,8 @@ from mlp_playground.live.messages import ClientMessage
 from mlp_playground.live.session import resume_key_matches
 from mlp_playground.live.snapshot import Captured, SnapshotError, decode, encode, restore, state_key
 from mlp_playground.live.state import SessionState
-from mlp_playground.live.tasks import cancel_and_wait
 from mlp_playground.store.base import SnapshotRefused, Store
+from mlp_playground.tasks import cancel_and_wait
 
 if TYPE_CHECKING:
     from mlp_playground.live.session import LiveSession

@@ -40,8 +40,8 @@ from mlp_playground.live.handoff import LoopHandoff
 from mlp_playground.live.outgoing import Output
 from mlp_playground.live.scheduler import Scheduler
 from mlp_playground.live.session import LiveSession
-from mlp_playground.live.tasks import cancel_and_wait
 from mlp_playground.store.base import Store
+from mlp_playground.tasks import cancel_and_wait
 
 if TYPE_CHECKING:
     from mlp_playground.live.cluster_link import ClusterLink
