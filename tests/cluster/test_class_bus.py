@@ -6,6 +6,7 @@ Redis restart, after which the reader subscribes again by itself."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 
 from mlp_playground.cluster.class_bus import ROSTER, THUMBNAIL, ClassBus
@@ -128,10 +129,8 @@ def test_the_class_bus_closes_while_redis_is_down(own_redis: RedisServer, prefix
         bus._tasks[0].cancel()
 
         async def unlucky_reader() -> None:
-            try:
+            with contextlib.suppress(asyncio.CancelledError):  # swallowed once
                 await bus._read_forever()
-            except asyncio.CancelledError:
-                pass  # swallowed once
             await bus._read_forever()
 
         bus._tasks[0] = asyncio.create_task(unlucky_reader())

@@ -74,10 +74,17 @@ def test_a_first_read_asks_the_owner_and_gets_its_document_at_once(
             assert raw is not None and json.loads(raw)["asked"] is True
             assert loop.time() - t0 < 0.5, "the owner was not woken for the first document"
             assert asked == ["sid"]
-            # A session that no live process holds has no document, and nobody waits.
+            # A session that no live process holds has no document, nobody waits, and a
+            # guessed id leaves no key behind.
             t0 = loop.time()
             assert await b.read_model("no-such-session") is None
             assert loop.time() - t0 < 0.5
+            raw = Redis.from_url(redis_server.url)
+            try:
+                assert await raw.exists(b.keys.model_wanted("no-such-session")) == 0
+                assert await raw.exists(b.keys.model_wanted("sid")) == 1
+            finally:
+                await raw.aclose()
         finally:
             await a.close()
             await b.close()

@@ -52,9 +52,11 @@ FIRST_READ_POLL = 0.05
 # KEYS: model key, model-wanted key, session hash. ARGV: wanted ms.
 # Returns {document or false, owner process or false}. A session nobody wanted lately has
 # a document of unknown age: it is deleted, and the reader asks the owner for a new one.
+# An id no live process holds leaves nothing behind (no mark for a guessed id).
 READ = """
+local owner = redis.call('HGET', KEYS[3], 'process')
+if not owner then return {false, false} end
 local was = redis.call('SET', KEYS[2], '1', 'PX', ARGV[1], 'GET')
-local owner = redis.call('HGET', KEYS[3], 'process') or false
 if not was then
   redis.call('DEL', KEYS[1])
   return {false, owner}
