@@ -53,6 +53,7 @@ LAYERS: dict[str, tuple[int, str]] = {
     "config": (2, "Settings (pydantic-settings) the services read; training and nn never do"),
     "public": (2, "the LAN address and public URL, from Settings, for the classroom"),
     "client_address": (2, "who is calling (trusted proxies), asked by live and routes"),
+    "tasks": (2, "stopping background tasks without hanging a shutdown (asyncio only)"),
     # 1: the trainer. Composes the engine and the data; knows no server.
     "training": (1, "the Trainer and its parts, and the training configuration"),
     # 0: the engine and the data. NumPy only.
