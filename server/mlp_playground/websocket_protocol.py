@@ -3,7 +3,8 @@
 Why a cheaper level: a 100x100 frame is 20 kB; zlib's default level (6) takes about
 0.35-0.5 ms for it on this project's 2-core reference machine. Level 1 takes about a third
 of the time for messages about 15 % larger (5.8 kB instead of 5.2 kB for that frame,
-window 2^12), which is still a quarter of the raw size for classroom Wi-Fi. Measure it with
+window 2^12), which is still a quarter of the raw size for classroom Wi-Fi (frames are now
+deflated with a 2^15 window and memLevel 8, faster still: ``live.frames``). Measure it with
 ``python bench/workers.py --workers 1 --no-sessions --watchers 300`` (and
 ``--no-compression`` for the ceiling).
 
@@ -13,7 +14,7 @@ at 15 frames/s, a whole core). Now the frame thread deflates each binary frame o
 (``live.frames.predeflate``; zlib releases the GIL there), the offer says
 ``server_no_context_takeover`` so that every message stands alone, and ``SharedDeflate``
 sends that stream as it is wherever the client's window allows it (always with browsers,
-which accept 2^12). At 60 sessions this took the loop's CPU per frame from about 300 to
+which accept 2^15). At 60 sessions this took the loop's CPU per frame from about 300 to
 about 140 µs (docs/reliability.md, "Where the time goes (one process)").
 
 Everything else is uvicorn's ``websockets-sansio`` implementation (the one ``--ws auto``
@@ -37,8 +38,9 @@ from websockets.typing import ExtensionParameter
 
 from mlp_playground.live.frames import (
     DEFLATE_LEVEL,
-    DEFLATE_MEM_LEVEL,
     DEFLATE_WINDOW_BITS,
+    MESSAGE_MEM_LEVEL,
+    MESSAGE_WINDOW_BITS,
     Deflated,
 )
 
@@ -47,9 +49,15 @@ class SharedDeflate(PerMessageDeflate):
     """permessage-deflate that sends a ``Deflated`` frame's ready stream as it is.
 
     Only when it is valid for this connection: no context takeover on the server's side
-    (each message stands alone) and a window at least as large as the one it was made
-    with. Any other message is deflated here, as websockets does.
+    (each message stands alone) and a negotiated window at least as large as the one it
+    was made with. Any other message is deflated here, as websockets does, but with at
+    most a ``MESSAGE_WINDOW_BITS`` window (a smaller window than negotiated is always
+    valid): it makes a compressor for every message.
     """
+
+    def __init__(self, *args: Any, negotiated_window_bits: int, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.negotiated_window_bits = negotiated_window_bits
 
     def encode(self, frame: Frame) -> Frame:
         data = frame.data
@@ -58,7 +66,7 @@ class SharedDeflate(PerMessageDeflate):
             and frame.fin
             and frame.opcode is Opcode.BINARY
             and self.local_no_context_takeover
-            and self.local_max_window_bits >= DEFLATE_WINDOW_BITS
+            and self.negotiated_window_bits >= DEFLATE_WINDOW_BITS
         ):
             return Frame(frame.opcode, data.deflated, True, True, frame.rsv2, frame.rsv3)
         return super().encode(frame)
@@ -71,24 +79,27 @@ class SharedDeflateFactory(ServerPerMessageDeflateFactory):
         self, params: Sequence[ExtensionParameter], accepted_extensions: Sequence[Extension]
     ) -> tuple[list[ExtensionParameter], PerMessageDeflate]:
         response, ext = super().process_request_params(params, accepted_extensions)
+        negotiated = ext.local_max_window_bits or DEFLATE_WINDOW_BITS
         shared = SharedDeflate(
             ext.remote_no_context_takeover,
             ext.local_no_context_takeover,
             ext.remote_max_window_bits,
-            ext.local_max_window_bits,
+            min(negotiated, MESSAGE_WINDOW_BITS),
             ext.compress_settings,
+            negotiated_window_bits=negotiated,
         )
         return response, shared
 
 
 def deflate_factory() -> ServerPerMessageDeflateFactory:
-    """uvicorn's permessage-deflate offer (windows of 2^12, memLevel 5) at ``DEFLATE_LEVEL``,
-    without context takeover on the server's side (``SharedDeflate``)."""
+    """The permessage-deflate offer at ``DEFLATE_LEVEL``, without context takeover on the
+    server's side (``SharedDeflate``): the server's window 2^15, the frame thread's
+    (``DEFLATE_WINDOW_BITS``); the client's 2^12, as uvicorn's (its messages are small)."""
     return SharedDeflateFactory(
         server_no_context_takeover=True,
         server_max_window_bits=DEFLATE_WINDOW_BITS,
-        client_max_window_bits=DEFLATE_WINDOW_BITS,
-        compress_settings={"memLevel": DEFLATE_MEM_LEVEL, "level": DEFLATE_LEVEL},
+        client_max_window_bits=MESSAGE_WINDOW_BITS,
+        compress_settings={"memLevel": MESSAGE_MEM_LEVEL, "level": DEFLATE_LEVEL},
     )
 
 
