@@ -12,6 +12,7 @@ from redis.asyncio import Redis
 
 from mlp_playground.cluster import models
 from mlp_playground.cluster.cluster import Cluster
+from mlp_playground.cluster.errors import ClusterUnavailable
 from tests.support.cluster import RedisServer, run, until
 
 FAST = {"heartbeat": 0.1, "lease_ttl": 0.5}
@@ -163,6 +164,68 @@ def test_once_nobody_reads_the_owner_stops_and_a_later_read_is_not_stale(
             doc = json.loads(raw)
             assert doc["t"] >= before and doc.get("asked"), "a stale document was served"
             assert asked == ["sid", "sid"]
+        finally:
+            await a.close()
+            await b.close()
+
+    run(scenario())
+
+
+def test_many_readers_at_once_make_the_owner_build_one_document(
+    redis_server: RedisServer, prefix: str
+) -> None:
+    """Every reader that finds no document asks; a large net's document costs the owner's
+    training thread a quarter of a second, so it builds one a second at most."""
+
+    async def scenario() -> None:
+        a, b, asked = await owner_and_reader(redis_server.url, prefix)
+        try:
+            docs = await asyncio.gather(*(b.read_model("sid") for _ in range(50)))
+            assert all(d is not None for d in docs)
+            assert asked == ["sid"], len(asked)
+        finally:
+            await a.close()
+            await b.close()
+
+    run(scenario())
+
+
+def test_an_owner_that_sends_nothing_in_time_is_unavailable_not_unknown(
+    redis_server: RedisServer, prefix: str
+) -> None:
+    """A busy owner (or one handing the session over) is worth a retry: the read says so
+    (ClusterUnavailable: REST answers 503, a remote watcher gets ``unavailable``) within
+    its own deadline, instead of None, which would make the live session "unknown"."""
+
+    async def scenario() -> None:
+        a, b, asked = await owner_and_reader(redis_server.url, prefix)
+        a.on_model_wanted = asked.append  # heard, but no document comes
+        try:
+            t0 = time.monotonic()
+            with pytest.raises(ClusterUnavailable, match="in time"):
+                await b.read_model("sid")
+            assert models.FIRST_READ_SECONDS <= time.monotonic() - t0 < 2.6
+            assert asked == ["sid"]
+        finally:
+            await a.close()
+            await b.close()
+
+    run(scenario())
+
+
+def test_a_session_dropped_here_is_not_wanted_again_by_a_late_request(
+    redis_server: RedisServer, prefix: str
+) -> None:
+    async def scenario() -> None:
+        a, b, asked = await owner_and_reader(redis_server.url, prefix)
+        try:
+            assert await b.read_model("sid") is not None
+            await a.unregister_session("sid")
+            a._on_control({"type": "model", "session": "sid"})  # a request already on its way
+            await a.refresh()
+            assert not a.models.wanted("sid") and asked == ["sid"]
+            await asyncio.to_thread(a.offer_model, "sid", "{}")
+            assert a.models._pending == {}
         finally:
             await a.close()
             await b.close()

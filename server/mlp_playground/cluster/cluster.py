@@ -196,7 +196,8 @@ class Cluster:
 
     async def register_session(self, session_id: str, watch_token: str) -> None:
         """Announce an owned session (kept alive by the heartbeat until unregistered)."""
-        if await self.directory.register(session_id, watch_token):
+        wanted = await self.directory.register(session_id, watch_token)
+        if wanted and session_id in self.directory.owned:  # (not dropped meanwhile)
             self.models.want(session_id)  # wanted before it moved here
 
     async def unregister_session(self, session_id: str) -> None:
@@ -295,7 +296,7 @@ class Cluster:
         if kind == "model":
             if sid in self.directory.owned:
                 self.models.want(sid)
-                if self.on_model_wanted is not None:
+                if self.on_model_wanted is not None and self.models.first_ask(sid):
                     self.on_model_wanted(sid)
             return
         if kind != "join":
@@ -321,7 +322,8 @@ class Cluster:
 
     async def read_model(self, session_id: str) -> bytes | None:
         """A session's current model document (JSON bytes) from any process; None if no
-        live process holds the session, or its owner did not write one in time.
+        live process holds the session; ``ClusterUnavailable`` if its owner did not
+        write one in time (as when Redis does not answer: try again).
 
         Documents are written only while wanted (``cluster.models``): a first read asks
         the owner for one and waits up to ``models.FIRST_READ_SECONDS``.
@@ -364,7 +366,7 @@ class Cluster:
         for sid, ok in zip(ids, mine, strict=True):
             if not ok:
                 self._lost(sid)
-            elif int(ok) == 2:
+            elif int(ok) == 2 and sid in self.directory.owned:  # (not dropped meanwhile)
                 self.models.want(sid)  # a reader marked it lately
         if owned_channels:
             for channel, count in rest.pop(0):

@@ -36,7 +36,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-from mlp_playground.cluster.errors import guarded
+from mlp_playground.cluster.errors import ClusterUnavailable, guarded
 from mlp_playground.cluster.keys import Keys
 
 log = logging.getLogger("mlp_playground.cluster")
@@ -56,7 +56,8 @@ FIRST_READ_POLL = 0.05
 READ = """
 local owner = redis.call('HGET', KEYS[3], 'process')
 if not owner then return {false, false} end
-local was = redis.call('SET', KEYS[2], '1', 'PX', ARGV[1], 'GET')
+local was = redis.call('EXISTS', KEYS[2]) == 1
+redis.call('SET', KEYS[2], '1', 'PX', ARGV[1])
 if not was then
   redis.call('DEL', KEYS[1])
   return {false, owner}
@@ -84,6 +85,7 @@ class ModelWriter:
         self._pending: dict[str, bytes] = {}
         self._written: dict[str, float] = {}  # session id -> monotonic time of last write
         self._wanted: dict[str, float] = {}  # session id -> monotonic time the want ends
+        self._asked: dict[str, float] = {}  # session id -> when a reader last asked (owner)
         self._wake = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._read = redis.register_script(READ)
@@ -98,6 +100,17 @@ class ModelWriter:
         until = time.monotonic() + WANTED_SECONDS
         with self._lock:
             self._wanted[session_id] = max(until, self._wanted.get(session_id, 0.0))
+
+    def first_ask(self, session_id: str) -> bool:
+        """A reader asked the owner for a document: whether to build one now. At most one
+        a session per ``interval``: every reader that finds no document asks, and a large
+        net's document takes the training thread a quarter of a second to build."""
+        now = time.monotonic()
+        with self._lock:
+            if now - self._asked.get(session_id, -1e9) < self.interval:
+                return False
+            self._asked[session_id] = now
+            return True
 
     def wanted(self, session_id: str) -> bool:
         """Whether the session's document is wanted now. Any thread."""
@@ -144,14 +157,18 @@ class ModelWriter:
             self._pending.pop(session_id, None)
             self._written.pop(session_id, None)
             self._wanted.pop(session_id, None)
+            self._asked.pop(session_id, None)
 
     # --- any process: reading -----------------------------------------------------------
 
     async def read(self, session_id: str) -> bytes | None:
         """The session's current document, and the session marked wanted; if there is
         none, the owner's process is asked for one (control channel, ``{"type":
-        "model"}``) and waited for. None: no live process holds the session, or its
-        process is gone, or it wrote nothing in time."""
+        "model"}``) and waited for, ``FIRST_READ_SECONDS`` from the start of the read.
+        None: no live process holds the session, or its process is gone.
+        ``ClusterUnavailable``: Redis did not answer, or the owner wrote nothing in time
+        (it is busy, or handing the session over): try again."""
+        deadline = time.monotonic() + FIRST_READ_SECONDS
         k = self.keys
         names = [k.model(session_id), k.model_wanted(session_id), k.session(session_id)]
         wanted_ms = round(WANTED_SECONDS * 1000)
@@ -163,17 +180,17 @@ class ModelWriter:
         channel = k.control(process.decode())
         if not await guarded("model ask", self.redis.publish(channel, request)):
             return None  # nobody listens there: the process is gone, its entries expire
-        return await self._wait_for(session_id)
+        return await self._wait_for(session_id, deadline)
 
-    async def _wait_for(self, session_id: str) -> bytes | None:
-        """The document the owner was just asked for, once written; None if none within
-        ``FIRST_READ_SECONDS``."""
-        deadline = time.monotonic() + FIRST_READ_SECONDS
+    async def _wait_for(self, session_id: str, deadline: float) -> bytes:
+        """The document the owner was just asked for, once written."""
         key = self.keys.model(session_id)
         while True:
             value = _bytes(await guarded("model read", self.redis.get(key)))
-            if value is not None or time.monotonic() >= deadline:
+            if value is not None:
                 return value
+            if time.monotonic() >= deadline:
+                raise ClusterUnavailable("the session's process did not send its model in time")
             await asyncio.sleep(FIRST_READ_POLL)
 
     # --- the writer task ----------------------------------------------------------------

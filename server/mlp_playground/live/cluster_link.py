@@ -43,6 +43,8 @@ log = logging.getLogger("mlp_playground.live")
 
 #: How long a process waits for another to write and release a session it asked for.
 HANDOFF_SECONDS = 4.0
+#: How long a REST thread waits for a model read: longer than the read's own wait for an
+#: owner asked for a document (``cluster.models.FIRST_READ_SECONDS``).
 MODEL_READ_SECONDS = 3.0
 #: How long a starting process waits for Redis before serving on its own.
 STARTUP_WAIT = 3.0
@@ -345,6 +347,8 @@ class ClusterLink:
         process wants it, when it changed and the last one is about a second old
         (``Cluster.model_due``); ``force``: a reader is waiting for one, write it anyway."""
         sid = session.id
+        if sid not in self.cluster.directory.owned:
+            return  # dropped, or moved away: a late command must not write its key again
         key = (session.trainer.step, session.generation)
         if not force and (self._offered.get(sid) == key or not self.cluster.model_due(sid)):
             return

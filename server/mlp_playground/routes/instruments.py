@@ -189,7 +189,11 @@ def _live_predictor(registry: Any, session_id: str) -> Predictor:
         try:
             document = registry.remote_model(session_id)
         except ClusterUnavailable as exc:
-            raise HTTPException(503, f"sessions of other processes unreachable: {exc}") from None
+            raise HTTPException(
+                503,
+                f"sessions of other processes unreachable: {exc}",
+                headers={"Retry-After": "1"},
+            ) from None
     if document is None:
         raise ConfigError("session", f"unknown session {session_id!r}")
     return Predictor.from_document(document)
