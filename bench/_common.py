@@ -17,6 +17,7 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
 import httpx
@@ -154,6 +155,17 @@ class RedisServer:
                 time.sleep(0.05)
         self.stop()
         raise SystemExit("redis-server did not answer PING in time")
+
+    def server_env(self, directory: Path) -> dict[str, str]:
+        """What a server process needs to be one of a cluster on this Redis: its URL, a
+        fresh key prefix and a fresh SQLite file in ``directory`` (nothing of an earlier
+        measurement carries over)."""
+        name = uuid.uuid4().hex[:8]
+        return {
+            "MLPG_REDIS_URL": self.url,
+            "MLPG_REDIS_PREFIX": f"b{name}",
+            "MLPG_DATABASE_URL": f"sqlite:///{directory / f'{name}.sqlite'}",
+        }
 
     def stop(self) -> None:
         stop_server(self.proc)

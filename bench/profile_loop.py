@@ -6,9 +6,9 @@
 
 For each N it starts its own server (one process, in-memory store; ``--cluster``: with a
 private redis-server and an SQLite file, as each ``--workers`` process has them) and one
-load client in this process: N owners, each the 2-8-8-2 tanh net on spiral data of ``tests.support.load``
-at the default pace ("max"; ``--speed 50`` for the page's), with a 100x100 decision grid
-subscribed at 30 frames/s (no watchers, no REST traffic, so the figures are the live
+load client in this process: N owners, each the 2-8-8-2 tanh net on spiral data of
+``tests.support.load`` at the default pace ("max"; ``--speed 50`` for the page's), with a
+100x100 decision grid subscribed at 30 frames/s (no watchers, no REST traffic, so the figures are the live
 path's own). Over the measured window it prints, per session, decision frames a second
 (median, worst) and optimiser steps (read from the frames' headers; fairness = fewest /
 most), the CPU each server thread used (event loop, training worker, frame thread; from
@@ -205,12 +205,7 @@ def run(
         "MLPG_MAX_SESSIONS_PER_CLIENT": str(max(64, n + 8)),  # all from loopback
     }
     if redis is not None:  # the cluster's own cost: Redis and an SQLite file, one process
-        tmp = Path(tempfile.mkdtemp())
-        env |= {
-            "MLPG_REDIS_URL": redis.url,
-            "MLPG_REDIS_PREFIX": f"p{time.time_ns() % 10**8}",
-            "MLPG_DATABASE_URL": f"sqlite:///{tmp / 'profile.sqlite'}",
-        }
+        env |= redis.server_env(Path(tempfile.mkdtemp()))
     proc, url = start_server(env)
     try:
         r = asyncio.run(_measure(url, proc.pid, n, seconds, spy, speed))

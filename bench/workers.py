@@ -42,7 +42,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -201,11 +200,7 @@ class Servers:
         }
         if workers > 1:
             assert redis is not None
-            env |= {
-                "MLPG_REDIS_URL": redis.url,
-                "MLPG_REDIS_PREFIX": f"b{uuid.uuid4().hex[:8]}",
-                "MLPG_DATABASE_URL": f"sqlite:///{tmp / f'{uuid.uuid4().hex[:8]}.sqlite'}",
-            }
+            env |= redis.server_env(tmp)
         self.procs: list[subprocess.Popen] = []
         self.urls: list[str] = []
         try:
